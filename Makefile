@@ -1,0 +1,64 @@
+# The course's commands. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
+IPYNBS := $(NOTEBOOKS:.py=.ipynb)
+# nbval: -p no:randomly etc. are not needed; --current-env runs the venv's python as the kernel
+NBVAL := $(PY) -m pytest --nbval-lax --current-env -p no:cacheprovider -q
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup lab notebooks test unit nbval test-gpu course slides bench lint clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+
+setup: $(STAMP)  ## create .venv and install requirements + course_utils (quick when done)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing requirements into $(VENV) (first time: a few minutes; torch is large)"
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+lab: setup  ## open the course in JupyterLab
+	$(VENV)/bin/jupyter lab notebooks/
+
+notebooks: setup  ## regenerate every .ipynb from its .py source (no outputs)
+	$(VENV)/bin/jupytext --quiet --to ipynb $(NOTEBOOKS)
+
+unit: setup  ## unit tests of course_utils
+	$(PY) -m pytest tests -q -p no:cacheprovider
+
+nbval: setup  ## execute every notebook with nbval at COURSE_PROFILE (default smoke)
+	COURSE_PROFILE=$${COURSE_PROFILE:-smoke} $(NBVAL) --durations=0 $(IPYNBS)
+
+test: setup  ## unit tests, then every notebook with nbval in the smoke profile
+	@start=$$(date +%s); $(MAKE) --no-print-directory unit; \
+	  echo "unit tests: $$(( $$(date +%s) - start )) s"
+	@start=$$(date +%s); COURSE_PROFILE=smoke $(MAKE) --no-print-directory nbval; \
+	  echo "nbval (smoke): $$(( $$(date +%s) - start )) s"
+
+test-gpu: setup  ## the same at full size (needs a GPU; checks quality metrics)
+	$(PY) -m pytest tests -q -p no:cacheprovider
+	COURSE_PROFILE=full $(NBVAL) --nbval-cell-timeout=7200 --durations=0 $(IPYNBS)
+
+course: setup  ## execute every notebook in order into build/executed/ and render HTML
+	$(PY) tools/nbtools.py execute $(IPYNBS)
+
+slides: setup  ## render every notebook as reveal.js slides into build/slides/
+	$(PY) tools/nbtools.py slides $(IPYNBS)
+
+bench: setup  ## gather build/artifacts/*/metrics.json into build/bench.md
+	$(PY) -m course_utils.bench
+
+lint: setup  ## ruff, and every .ipynb in sync with its .py and free of outputs
+	$(VENV)/bin/ruff check course_utils tests tools notebooks
+	$(PY) tools/nbtools.py check $(NOTEBOOKS)
+
+clean:  ## remove build outputs and caches (keeps .venv and data/)
+	rm -rf build .pytest_cache .ruff_cache
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

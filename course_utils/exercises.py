@@ -1,0 +1,70 @@
+"""Checked exercises: a student's answer is compared with a reference, with a hint on failure.
+
+An exercise cell in a notebook leaves a stub that returns ``None`` (or ``...``); the check
+then says "not attempted yet" instead of failing, so the notebook still runs top to bottom.
+A wrong answer raises ``AssertionError`` with a hint. The notebook's (collapsed) solution cell
+runs the same check on the reference solution, so CI proves every checker passes a right answer;
+unit tests prove each checker fails a wrong one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+
+def _is_unanswered(value: Any) -> bool:
+    return value is None or value is Ellipsis
+
+
+def _as_array(value: Any) -> np.ndarray:
+    if hasattr(value, "detach"):  # torch tensor
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=float)
+
+
+def check_value(name: str, answer: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1e-6,
+                hint: str = "") -> bool:
+    """Check a numeric answer (scalar or array) against the expected value.
+
+    Returns True when right, False when not attempted; raises AssertionError when wrong.
+    """
+    if _is_unanswered(answer):
+        print(f"[{name}] not attempted yet: fill in the cell above and run it again.")
+        return False
+    got, want = _as_array(answer), _as_array(expected)
+    if got.shape != want.shape:
+        raise AssertionError(f"[{name}] shape {got.shape}, expected {want.shape}. {hint}".strip())
+    if not np.allclose(got, want, atol=atol, rtol=rtol):
+        err = float(np.max(np.abs(got - want)))
+        raise AssertionError(f"[{name}] not right yet (largest error {err:.3g}). {hint}".strip())
+    print(f"[{name}] correct ✓")
+    return True
+
+
+def check_function(name: str, fn: Callable[..., Any] | None, reference: Callable[..., Any],
+                   cases: Iterable[tuple], *, atol: float = 1e-6, rtol: float = 1e-6,
+                   hint: str = "") -> bool:
+    """Check a function against a reference on a list of argument tuples.
+
+    A function that returns None on the first case counts as not attempted.
+    """
+    if fn is None:
+        print(f"[{name}] not attempted yet: fill in the function above and run it again.")
+        return False
+    for i, args in enumerate(cases):
+        got = fn(*args)
+        if i == 0 and _is_unanswered(got):
+            print(f"[{name}] not attempted yet: your function returns None.")
+            return False
+        want = reference(*args)
+        got_a, want_a = _as_array(got), _as_array(want)
+        if got_a.shape != want_a.shape or not np.allclose(got_a, want_a, atol=atol, rtol=rtol):
+            raise AssertionError(
+                f"[{name}] wrong on test case {i + 1}: got {np.round(got_a, 6).tolist()}"
+                f" expected {np.round(want_a, 6).tolist()}. {hint}".strip()
+            )
+    print(f"[{name}] correct on all test cases ✓")
+    return True

@@ -1,0 +1,93 @@
+"""Size profiles (smoke | cpu | full), the compute device, and seeding.
+
+One switch, ``COURSE_PROFILE``, sets the size of every notebook:
+
+- ``smoke``: proves a notebook runs end to end, seconds on 2 CPU cores (CI);
+- ``cpu``: what a student runs on a laptop, minutes per notebook;
+- ``full``: GPU sizes, quality results checked by assertions on metrics.
+
+The default is ``full`` where CUDA is available, else ``cpu``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import Literal, TypeVar, get_args
+
+import numpy as np
+
+ProfileName = Literal["smoke", "cpu", "full"]
+PROFILES: tuple[str, ...] = get_args(ProfileName)
+T = TypeVar("T")
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def current() -> ProfileName:
+    """The active profile: $COURSE_PROFILE, else 'full' with CUDA, else 'cpu'.
+
+    Raises ValueError (listing the valid names) for an unknown profile.
+    """
+    name = os.environ.get("COURSE_PROFILE", "").strip().lower()
+    if not name:
+        return "full" if _cuda_available() else "cpu"
+    if name not in PROFILES:
+        raise ValueError(
+            f"unknown COURSE_PROFILE {name!r}: valid profiles are {', '.join(PROFILES)}"
+        )
+    return name  # type: ignore[return-value]
+
+
+def pick(*, smoke: T, cpu: T, full: T, profile: str | None = None) -> T:
+    """Return the value for the active profile (or ``profile`` if given).
+
+    >>> pick(smoke=1, cpu=8, full=60, profile="cpu")
+    8
+    """
+    name = profile if profile is not None else current()
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}: valid profiles are {', '.join(PROFILES)}")
+    return {"smoke": smoke, "cpu": cpu, "full": full}[name]
+
+
+def device() -> "torch.device":  # noqa: F821 - torch is imported lazily
+    """The device to compute on: CUDA if available, else CPU ($COURSE_DEVICE overrides)."""
+    import torch
+
+    forced = os.environ.get("COURSE_DEVICE")
+    if forced:
+        return torch.device(forced)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python's, NumPy's and torch's global generators (CPU and CUDA)."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def summary() -> dict[str, str]:
+    """A small description of the environment for a notebook's environment-check cell."""
+    import platform
+
+    import torch
+
+    dev = device()
+    info = {
+        "profile": current(),
+        "device": str(dev),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpu threads": str(torch.get_num_threads()),
+    }
+    if dev.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(dev)
+    return info
