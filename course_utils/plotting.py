@@ -1,0 +1,87 @@
+"""Figures the notebooks share: image grids and training curves."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from .paths import build_dir
+
+
+def make_grid(images: torch.Tensor | np.ndarray, nrow: int | None = None, pad: int = 1) -> np.ndarray:
+    """Tile N×C×H×W images (values in [0, 1]) into one H'×W'×C array, ``nrow`` images per row."""
+    x = torch.as_tensor(images).detach().float().cpu()
+    if x.ndim == 3:
+        x = x.unsqueeze(1)
+    if x.ndim != 4:
+        raise ValueError(f"expected images N×C×H×W, got shape {tuple(x.shape)}")
+    n, c, h, w = x.shape
+    nrow = nrow or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / nrow))
+    grid = torch.ones(c, rows * (h + pad) + pad, nrow * (w + pad) + pad)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        grid[:, pad + r * (h + pad): pad + r * (h + pad) + h,
+             pad + col * (w + pad): pad + col * (w + pad) + w] = x[i]
+    return grid.clamp(0, 1).permute(1, 2, 0).numpy()
+
+
+def image_grid(images: torch.Tensor | np.ndarray, nrow: int | None = None, *, title: str | None = None,
+               ax: plt.Axes | None = None, row_labels: Sequence[str] | None = None,
+               scale: float = 0.6) -> plt.Figure:
+    """Show N×C×H×W images in [0, 1] as a grid (gray for one channel); returns the figure."""
+    grid = make_grid(images, nrow)
+    if ax is None:
+        h, w = grid.shape[:2]
+        width = min(12.0, max(3.0, scale * w / 12))
+        _, ax = plt.subplots(figsize=(width, width * h / w + (0.4 if title else 0)))
+    ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=1,
+              interpolation="nearest")
+    ax.set_xticks([])
+    if row_labels is not None:
+        n_rows = len(row_labels)
+        step = grid.shape[0] / n_rows
+        ax.set_yticks([(i + 0.5) * step for i in range(n_rows)], labels=list(row_labels))
+    else:
+        ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    return ax.figure
+
+
+def plot_history(history, keys: Sequence[str] | None = None, *, ax: plt.Axes | None = None,
+                 title: str | None = None, logy: bool = False, per: str = "step",
+                 smooth: int = 1) -> plt.Figure:
+    """Plot training curves from a ``train.History`` (per step or per epoch), labelled axes."""
+    if per not in ("step", "epoch"):
+        raise ValueError(f"per must be 'step' or 'epoch', got {per!r}")
+    series = history.steps if per == "step" else history.epochs
+    keys = list(keys or series.keys())
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    for key in keys:
+        y = np.asarray(series[key], dtype=float)
+        if smooth > 1 and len(y) >= smooth:
+            y = np.convolve(y, np.ones(smooth) / smooth, mode="valid")
+        ax.plot(np.arange(1, len(y) + 1), y, label=key)
+    ax.set_xlabel("training step" if per == "step" else "epoch")
+    ax.set_ylabel("value")
+    if logy:
+        ax.set_yscale("log")
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return ax.figure
+
+
+def savefig(fig: plt.Figure, notebook: str, name: str) -> Path:
+    """Save a figure as build/artifacts/<notebook>/<name>.png and return the path."""
+    path = build_dir() / "artifacts" / notebook / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return path
