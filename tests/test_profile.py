@@ -1,0 +1,41 @@
+import pytest
+import torch
+
+from course_utils import profile
+
+
+def test_pick_follows_the_environment(monkeypatch):
+    for name, want in [("smoke", 1), ("cpu", 8), ("full", 60), ("CPU", 8)]:
+        monkeypatch.setenv("COURSE_PROFILE", name)
+        assert profile.pick(smoke=1, cpu=8, full=60) == want
+
+
+def test_default_profile_depends_on_cuda(monkeypatch):
+    monkeypatch.delenv("COURSE_PROFILE")
+    assert profile.current() == ("full" if torch.cuda.is_available() else "cpu")
+    monkeypatch.setattr(profile, "_cuda_available", lambda: True)
+    assert profile.current() == "full"
+
+
+def test_unknown_profile_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "huge")
+    with pytest.raises(ValueError, match="smoke, cpu, full"):
+        profile.current()
+    with pytest.raises(ValueError, match="valid profiles"):
+        profile.pick(smoke=1, cpu=2, full=3, profile="fast")
+
+
+def test_seed_everything_makes_torch_and_numpy_repeat():
+    import numpy as np
+
+    profile.seed_everything(3)
+    a = (torch.randn(3), np.random.rand(3))
+    profile.seed_everything(3)
+    b = (torch.randn(3), np.random.rand(3))
+    assert torch.equal(a[0], b[0]) and (a[1] == b[1]).all()
+
+
+def test_device_and_summary(monkeypatch):
+    assert profile.device() == torch.device("cpu")  # conftest forces COURSE_DEVICE=cpu
+    info = profile.summary()
+    assert info["profile"] == "smoke" and info["device"] == "cpu"
