@@ -24,7 +24,7 @@ import numpy as np
 
 from course_utils.paths import ROOT, data_dir
 
-__all__ = ["Factor", "BayesianNetwork", "EXAMPLE_NETWORKS", "MAX_JOINT_ENTRIES"]
+__all__ = ["Factor", "BayesianNetwork", "draw_network", "EXAMPLE_NETWORKS", "MAX_JOINT_ENTRIES"]
 
 #: joint() refuses tables larger than this (4M float64 entries = 32 MiB).
 MAX_JOINT_ENTRIES = 2**22
@@ -541,3 +541,50 @@ def _read_bif(path: Path) -> Any:
     raw = path.read_bytes()
     text = gzip.decompress(raw).decode() if path.suffix == ".gz" else raw.decode()
     return BIFReader(string=text).get_model()
+
+
+# --------------------------------------------------------------------------------------------
+# drawing
+# --------------------------------------------------------------------------------------------
+def draw_network(bn: BayesianNetwork | Mapping[str, Sequence[str]], *, ax: Any = None,
+                 pos: Mapping[str, tuple[float, float]] | None = None,
+                 highlight: Iterable[str] = (), title: str | None = None,
+                 node_size: int | None = None, font_size: int | None = None) -> Any:
+    """Draw a DAG (a network or a {child: parents} mapping) layer by layer, parents on top.
+
+    ``pos`` overrides the layout; ``highlight`` colours some nodes (e.g. evidence). Returns
+    the matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+    import networkx as nx
+
+    parents = bn.parents if isinstance(bn, BayesianNetwork) else {v: tuple(p)
+                                                                   for v, p in bn.items()}
+    g = nx.DiGraph()
+    g.add_nodes_from(_topological_order(parents))
+    g.add_edges_from((p, v) for v, ps in parents.items() for p in ps)
+    if pos is None:
+        layers = list(nx.topological_generations(g))
+        pos = {}
+        for depth, layer in enumerate(layers):
+            for i, v in enumerate(sorted(layer, key=list(g.nodes).index)):
+                pos[v] = (i - (len(layer) - 1) / 2, -depth)
+    n = g.number_of_nodes()
+    if ax is None:
+        width = max(4.0, min(14.0, 1.1 * max(sum(1 for _ in layer) for layer in
+                                              nx.topological_generations(g))))
+        _, ax = plt.subplots(figsize=(width, max(2.5, 0.9 * (1 - min(y for _, y in pos.values()))
+                                                 + 0.6)))
+    big = n > 12
+    node_size = node_size or (700 if big else 1300)
+    font_size = font_size or (6 if big else 11)
+    lit = set(highlight)
+    colours = ["#f4a261" if v in lit else "#a8dadc" for v in g.nodes]
+    nx.draw_networkx(g, pos=pos, ax=ax, node_color=colours, node_size=node_size,
+                     font_size=font_size, arrowsize=12, edgecolors="#1d3557",
+                     labels={v: (v if len(v) <= 10 else v[:9] + "…") for v in g.nodes})
+    ax.margins(0.12)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax.figure

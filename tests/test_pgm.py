@@ -336,3 +336,18 @@ def test_examples_load_and_match_pgmpy_cpds(name):
             names = {u: bn.states[u][i] for u, i in zip(f.variables, idx)}
             assert f.values[idx] == pytest.approx(c.get_value(**names))
     assert BayesianNetwork.example(name) is not BayesianNetwork.example(name)  # fresh copies
+
+
+def test_draw_network_returns_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_utils.pgm import draw_network
+
+    fig = draw_network(student(), highlight=["L"], title="student")
+    assert len(fig.axes) == 1
+    fig2 = draw_network({"a": [], "b": ["a"]})
+    assert fig2 is not fig
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
