@@ -6,8 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
 IPYNBS := $(NOTEBOOKS:.py=.ipynb)
-# nbval: -p no:randomly etc. are not needed; --current-env runs the venv's python as the kernel
-NBVAL := $(PY) -m pytest --nbval-lax --current-env -p no:cacheprovider -q
+# nbval: -p no:randomly etc. are not needed; --nbval-current-env runs the venv's python as the kernel
+NBVAL := $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider -q
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup lab notebooks test unit nbval test-gpu course slides bench lint clean

