@@ -33,8 +33,11 @@ notebooks: setup  ## regenerate every .ipynb from its .py source (no outputs)
 unit: setup  ## unit tests of course_utils
 	$(PY) -m pytest tests -q -p no:cacheprovider
 
+# nbval trains from scratch: its checkpoints go to a fresh folder, not the data/checkpoints cache
 nbval: setup  ## execute every notebook with nbval at COURSE_PROFILE (default smoke)
-	COURSE_PROFILE=$${COURSE_PROFILE:-smoke} $(NBVAL) --durations=0 $(IPYNBS)
+	rm -rf $(CURDIR)/build/nbval-checkpoints
+	COURSE_PROFILE=$${COURSE_PROFILE:-smoke} COURSE_CHECKPOINT_DIR=$(CURDIR)/build/nbval-checkpoints \
+	  $(NBVAL) --durations=0 $(IPYNBS)
 
 test: setup  ## unit tests, then every notebook with nbval in the smoke profile
 	@start=$$(date +%s); $(MAKE) --no-print-directory unit; \
@@ -44,7 +47,9 @@ test: setup  ## unit tests, then every notebook with nbval in the smoke profile
 
 test-gpu: setup  ## the same at full size (needs a GPU; checks quality metrics)
 	$(PY) -m pytest tests -q -p no:cacheprovider
-	COURSE_PROFILE=full $(NBVAL) --nbval-cell-timeout=7200 --durations=0 $(IPYNBS)
+	rm -rf $(CURDIR)/build/nbval-checkpoints
+	COURSE_PROFILE=full COURSE_CHECKPOINT_DIR=$(CURDIR)/build/nbval-checkpoints \
+	  $(NBVAL) --nbval-cell-timeout=7200 --durations=0 $(IPYNBS)
 
 course: setup  ## execute every notebook in order into build/executed/ and render HTML
 	$(PY) tools/nbtools.py execute $(IPYNBS)

@@ -20,5 +20,6 @@ def build_dir() -> Path:
 
 
 def checkpoint_dir() -> Path:
-    """The checkpoint cache: <data dir>/checkpoints (git-ignored)."""
-    return data_dir() / "checkpoints"
+    """The checkpoint cache: $COURSE_CHECKPOINT_DIR, else <data dir>/checkpoints (git-ignored)."""
+    forced = os.environ.get("COURSE_CHECKPOINT_DIR")
+    return Path(forced).expanduser() if forced else data_dir() / "checkpoints"

@@ -10,5 +10,6 @@ def isolated_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path / "build"))
     monkeypatch.setenv("COURSE_PROFILE", "smoke")
     monkeypatch.delenv("COURSE_DOWNLOAD", raising=False)
+    monkeypatch.delenv("COURSE_CHECKPOINT_DIR", raising=False)
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
     return tmp_path

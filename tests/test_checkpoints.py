@@ -37,3 +37,9 @@ def test_missing_corrupt_stale_and_unsafe_files(tmp_path, capsys):
     unsafe = tmp_path / "unsafe.pt"
     torch.save({"evil": Evil()}, unsafe)
     assert checkpoints.load(unsafe) is None and "unreadable" in capsys.readouterr().out
+
+
+def test_checkpoint_dir_can_be_redirected(tmp_path, monkeypatch):
+    assert checkpoints.path_for("n", "m").parts[-4:-2] == ("data", "checkpoints")
+    monkeypatch.setenv("COURSE_CHECKPOINT_DIR", str(tmp_path / "elsewhere"))
+    assert checkpoints.path_for("n", "m").parent == tmp_path / "elsewhere" / "n"
