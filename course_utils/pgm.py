@@ -580,9 +580,18 @@ def draw_network(bn: BayesianNetwork | Mapping[str, Sequence[str]], *, ax: Any =
     font_size = font_size or (6 if big else 11)
     lit = set(highlight)
     colours = ["#f4a261" if v in lit else "#a8dadc" for v in g.nodes]
-    nx.draw_networkx(g, pos=pos, ax=ax, node_color=colours, node_size=node_size,
-                     font_size=font_size, arrowsize=12, edgecolors="#1d3557",
-                     labels={v: (v if len(v) <= 10 else v[:9] + "…") for v in g.nodes})
+    nx.draw_networkx_nodes(g, pos=pos, ax=ax, node_color=colours, node_size=node_size,
+                           edgecolors="#1d3557")
+    nx.draw_networkx_labels(g, pos=pos, ax=ax, font_size=font_size,
+                            labels={v: (v if len(v) <= 10 else v[:9] + "…") for v in g.nodes})
+    # edges that skip a layer are bent so that they do not hide behind the nodes they pass
+    depth = {v: d for d, layer in enumerate(nx.topological_generations(g)) for v in layer}
+    short = [(u, v) for u, v in g.edges if depth[v] - depth[u] <= 1]
+    long = [(u, v) for u, v in g.edges if depth[v] - depth[u] > 1]
+    for edges, style in [(short, "arc3"), (long, "arc3,rad=0.35")]:
+        if edges:
+            nx.draw_networkx_edges(g, pos=pos, ax=ax, edgelist=edges, node_size=node_size,
+                                   arrowsize=12, connectionstyle=style)
     ax.margins(0.12)
     ax.set_axis_off()
     if title:

@@ -1,0 +1,462 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 02 · Bayesian networks (有向图模型 · 贝叶斯网络)
+# A Bayesian network is a generative model written as a graph: a DAG plus one local
+# conditional distribution per node, $p(\mathbf{x}) = \prod_k p(x_k\mid \mathbf{x}_{\pi_k})$.
+# We build the lecture's examples, check the factorisation, the local Markov property and the
+# parameter count numerically, then learn the CPDs of real networks (asia, alarm) by counting.
+# Lecture: "概率图模型", "有向图模型", "贝叶斯网络的性质", "有向图模型的学习".
+
+# %% slideshow={"slide_type": "skip"}
+import itertools
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from course_utils import artifacts, profile
+from course_utils.exercises import check_function, check_value
+from course_utils.pgm import BayesianNetwork, Factor, draw_network
+
+NOTEBOOK = "02_bayesian_networks"
+cfg = profile.pick(
+    smoke=dict(n_ancestral=20_000, sizes=(100, 1_000, 10_000), n_repeats=1),
+    cpu=dict(n_ancestral=100_000, sizes=(30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000),
+             n_repeats=3),
+    full=dict(n_ancestral=200_000,
+              sizes=(30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000, 300_000), n_repeats=5),
+)
+rng = np.random.default_rng(0)
+cfg
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Definition (定义 11.1): $p(\mathbf{x}) = \prod_{k=1}^K p(x_k\mid\mathbf{x}_{\pi_k})$
+# The lecture's 7-variable example (all binary here):
+# $$p(x_1,\dots,x_7) = p(x_1)p(x_2)p(x_3)p(x_4\mid x_1,x_2,x_3)p(x_5\mid x_1,x_3)p(x_6\mid x_4)
+# p(x_7\mid x_4,x_5).$$
+# A CPD (conditional probability table) `cpd[x, *parents]` $= p(x\mid \text{parents})$ sums to
+# 1 over its first axis, for every configuration of the parents.
+
+# %% slideshow={"slide_type": "subslide"}
+parents7 = {"x1": [], "x2": [], "x3": [], "x4": ["x1", "x2", "x3"], "x5": ["x1", "x3"],
+            "x6": ["x4"], "x7": ["x4", "x5"]}
+
+
+def random_cpd(v: str, pa: list[str], card: int = 2, rng=rng) -> Factor:
+    """p(v | pa) with each column drawn from a Dirichlet(1, ..., 1): values[x, *pa]."""
+    n_cols = card ** len(pa)
+    table = rng.dirichlet(np.ones(card), size=n_cols).T              # (card, n_cols)
+    return Factor([v, *pa], [card] * (1 + len(pa)), table.reshape([card] * (1 + len(pa))))
+
+
+bn7 = BayesianNetwork(parents7, {v: random_cpd(v, pa) for v, pa in parents7.items()})
+draw_network(bn7, title="the lecture's 7-variable Bayesian network")
+plt.show()
+bn7
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The factorisation as code: one `einsum` multiplies the seven tables into the joint table
+# (axis order $x_1,\dots,x_7$). It sums to 1 although we never normalised it.
+
+# %% slideshow={"slide_type": "fragment"}
+p1, p2, p3, p4, p5, p6, p7 = (bn7.cpds[v].values for v in bn7.variables)
+joint7 = np.einsum("a,b,c,dabc,eac,fd,gde->abcdefg", p1, p2, p3, p4, p5, p6, p7)
+print(f"joint table shape {joint7.shape}, sum = {joint7.sum():.15f}")
+assert np.isclose(joint7.sum(), 1.0, atol=1e-12)
+assert np.allclose(joint7, bn7.joint().values)              # the library's product agrees
+# why: summing out a leaf removes its CPD (it sums to 1), then the next leaf, and so on
+without_x7 = np.einsum("a,b,c,dabc,eac,fd->abcdef", p1, p2, p3, p4, p5, p6)
+assert np.allclose(joint7.sum(axis=6), without_x7)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# > **Pitfall (lecture slide "贝叶斯网络的性质", point 1).** The slide says two directly
+# > connected nodes are *certainly* dependent and that every edge is a cause→effect relation.
+# > Neither holds in general: an edge only *allows* dependence (a CPD may ignore its parent),
+# > and the direction of an edge is not identified by the distribution: $a\to b$ and
+# > $b\to a$ (with CPDs from Bayes' rule) describe exactly the same $p(a, b)$. Causal
+# > readings need assumptions beyond the joint distribution.
+
+# %% slideshow={"slide_type": "fragment"}
+# (1) an edge a -> b whose CPD ignores a: a and b are independent
+ab = BayesianNetwork({"a": [], "b": ["a"]},
+                     {"a": Factor(["a"], [2], [0.3, 0.7]),
+                      "b": Factor(["b", "a"], [2, 2], [[0.9, 0.9], [0.1, 0.1]])})
+p_ab = ab.joint().values
+assert np.allclose(p_ab, np.outer(p_ab.sum(1), p_ab.sum(0)))     # p(a,b) = p(a) p(b)
+# (2) reverse a dependent edge with Bayes' rule: b -> a gives the same joint
+ab2 = BayesianNetwork({"a": [], "b": ["a"]},
+                      {"a": Factor(["a"], [2], [0.3, 0.7]),
+                       "b": Factor(["b", "a"], [2, 2], [[0.9, 0.2], [0.1, 0.8]])})
+j = ab2.joint()                                                  # axes (a, b)
+p_b = j.marginalize(["a"])                                       # p(b)
+p_a_given_b = (j / p_b).permute(["a", "b"])                      # p(a | b) = p(a,b) / p(b)
+ba = BayesianNetwork({"b": [], "a": ["b"]}, {"b": p_b, "a": p_a_given_b})
+assert ba.joint().allclose(j)
+print("a -> b and b -> a: same joint ✓; an edge with a constant CPD: independent ✓")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Local Markov property and the number of parameters (局部马尔可夫性质)
+# *Each variable is conditionally independent of its non-descendants given its parents.*
+# The lecture's 4-variable example: the chain rule always holds,
+# $$p(\mathbf{x}) = p(x_1)p(x_2\mid x_1)p(x_3\mid x_1,x_2)p(x_4\mid x_1,x_2,x_3),$$
+# and the graph $x_1\to x_2,\ x_1\to x_3,\ x_2\to x_4,\ x_3\to x_4$ says
+# $x_3\perp x_2\mid x_1$ and $x_4\perp x_1\mid x_2,x_3$, so
+# $p(\mathbf{x}) = p(x_1)p(x_2\mid x_1)p(x_3\mid x_1)p(x_4\mid x_2,x_3)$.
+
+# %% slideshow={"slide_type": "subslide"}
+parents4 = {"x1": [], "x2": ["x1"], "x3": ["x1"], "x4": ["x2", "x3"]}
+chain4 = {"x1": [], "x2": ["x1"], "x3": ["x1", "x2"], "x4": ["x1", "x2", "x3"]}  # chain rule
+bn4 = BayesianNetwork(parents4, {
+    "x1": Factor(["x1"], [2], [0.6, 0.4]),
+    "x2": Factor(["x2", "x1"], [2, 2], [[0.9, 0.2], [0.1, 0.8]]),   # [x2, x1]
+    "x3": Factor(["x3", "x1"], [2, 2], [[0.7, 0.1], [0.3, 0.9]]),   # [x3, x1]
+    "x4": random_cpd("x4", ["x2", "x3"]),
+})
+full4 = BayesianNetwork(chain4, {v: random_cpd(v, pa) for v, pa in chain4.items()})
+fig, ax = plt.subplots(1, 2, figsize=(8, 3))
+draw_network(full4, ax=ax[0], title=f"chain rule: {full4.n_free_parameters()} parameters")
+draw_network(bn4, ax=ax[1], title=f"the network: {bn4.n_free_parameters()} parameters")
+plt.show()
+# free parameters of a CPD: (card - 1) per parent configuration; computed from the structure
+assert full4.n_free_parameters() == 2**4 - 1 == 15        # any joint of 4 binary variables
+assert bn4.n_free_parameters() == 1 + 2 + 2 + 4 == 9      # the lecture's count
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Check the independences on the network's joint table, axes $(x_1, x_2, x_3, x_4)$:
+# $p(x_2, x_3\mid x_1) = p(x_2\mid x_1)\,p(x_3\mid x_1)$, although $x_2$ and $x_3$ are
+# dependent when $x_1$ is not observed.
+
+# %% slideshow={"slide_type": "fragment"}
+P = bn4.joint().values                                   # p(x1, x2, x3, x4)
+p123 = P.sum(axis=3)                                     # p(x1, x2, x3)
+p1_ = p123.sum(axis=(1, 2))                              # p(x1)
+p23_given_1 = p123 / p1_[:, None, None]                  # p(x2, x3 | x1)
+p2_given_1 = p23_given_1.sum(axis=2)                     # p(x2 | x1)
+p3_given_1 = p23_given_1.sum(axis=1)                     # p(x3 | x1)
+gap_cond = np.abs(p23_given_1 - p2_given_1[:, :, None] * p3_given_1[:, None, :]).max()
+p23 = p123.sum(axis=0)
+gap_marg = np.abs(p23 - np.outer(p23.sum(1), p23.sum(0))).max()
+print(f"max |p(x2,x3|x1) - p(x2|x1)p(x3|x1)| = {gap_cond:.2e};  "
+      f"max |p(x2,x3) - p(x2)p(x3)| = {gap_marg:.3f}")
+assert gap_cond < 1e-12                                  # x3 ⟂ x2 | x1
+assert gap_marg > 1e-3                                   # but not marginally independent
+# x4 ⟂ x1 | x2, x3: p(x4 | x1, x2, x3) does not depend on x1
+p4_given_123 = P / p123[..., None]
+assert np.allclose(p4_given_123[0], p4_given_123[1])
+assert np.allclose(p4_given_123[0], bn4.cpds["x4"].values.transpose(1, 2, 0))  # = the CPD
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The same check for every node of any small network: $p(x_k\mid \text{non-descendants})$ equals
+# $p(x_k\mid \text{parents})$, the CPD itself.
+
+# %% slideshow={"slide_type": "fragment"}
+def descendants(bn: BayesianNetwork, v: str) -> set[str]:
+    out, todo = set(), list(bn.children(v))
+    while todo:
+        c = todo.pop()
+        if c not in out:
+            out.add(c)
+            todo.extend(bn.children(c))
+    return out
+
+
+def local_markov_gap(bn: BayesianNetwork) -> float:
+    """max over k of |p(x_k | non-descendants) - p(x_k | parents)| on the joint table."""
+    joint, worst = bn.joint(), 0.0
+    for v in bn.variables:
+        nondesc = [u for u in bn.variables if u != v and u not in descendants(bn, v)]
+        fam = joint.marginalize([u for u in bn.variables if u not in (v, *nondesc)])
+        cond = (fam / fam.marginalize([v])).permute([v, *nondesc])        # p(v | nondesc)
+        card = [bn.cardinality[u] for u in nondesc]
+        ones = Factor(nondesc, card, np.ones(card))                      # broadcast helper
+        cpd = (bn.cpds[v] * ones).permute([v, *nondesc]).values          # p(v | parents)
+        worst = max(worst, float(np.abs(cond.values - cpd).max()))
+    return worst
+
+
+for name, bn in [("4-variable", bn4), ("7-variable", bn7)]:
+    gap = local_markov_gap(bn)
+    print(f"{name}: local Markov property holds, max gap {gap:.1e}")
+    assert gap < 1e-12
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Why it matters: the saving grows exponentially. A real network, **alarm** (37 medical
+# variables with 2–4 states), needs 509 numbers; the full joint table would need about $10^{16}$.
+
+# %% slideshow={"slide_type": "fragment"}
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", FutureWarning)   # pgmpy 1.1 deprecation notices
+    alarm = BayesianNetwork.example("alarm")          # offline: data/networks/alarm.bif.gz
+    asia = BayesianNetwork.example("asia")
+n_joint = np.prod([float(c) for c in alarm.cardinality.values()]) - 1
+print(f"alarm: {len(alarm.variables)} variables, {alarm.n_free_parameters()} free parameters, "
+      f"full joint {n_joint:.2e}")
+assert alarm.n_free_parameters() == sum(
+    (alarm.cardinality[v] - 1) * np.prod([alarm.cardinality[p] for p in alarm.parents[v]])
+    for v in alarm.variables)
+draw_network(alarm, title="alarm (ALARM monitoring system, Beinlich et al. 1989)")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Generating data: ancestral sampling (生成新的数据)
+# A Bayesian network is a generative model: visit the nodes in topological order and draw
+# each $x_k \sim p(x_k\mid \mathbf{x}_{\pi_k})$ from the CPD column picked by the parents'
+# values. The frequencies of the samples approach the joint table.
+
+# %% slideshow={"slide_type": "subslide"}
+def ancestral_sample(bn: BayesianNetwork, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n samples (n, K), columns in bn.variables (a topological order)."""
+    x = np.zeros((n, len(bn.variables)), dtype=np.int64)
+    col = {v: k for k, v in enumerate(bn.variables)}
+    for v in bn.variables:                                      # parents come first
+        cpd = bn.cpds[v].values                                 # [x_v, *parents]
+        probs = cpd[(slice(None), *(x[:, col[p]] for p in bn.parents[v]))]  # column per row
+        probs = probs.reshape(cpd.shape[0], -1)                 # (card, n), or (card, 1): root
+        u = rng.random(n)
+        x[:, col[v]] = (u[None, :] > np.cumsum(probs, axis=0)).sum(axis=0)  # inverse CDF
+    return np.minimum(x, [bn.cardinality[v] - 1 for v in bn.variables])
+
+
+samples7 = ancestral_sample(bn7, cfg["n_ancestral"], rng)
+freq7 = np.zeros(joint7.shape)
+np.add.at(freq7, tuple(samples7.T), 1)
+freq7 /= len(samples7)
+tv = 0.5 * np.abs(freq7 - joint7).sum()
+print(f"total variation between sample frequencies and the joint: {tv:.4f} "
+      f"({len(samples7):,} samples, {joint7.size} cells)")
+assert tv < 3 * np.sqrt(joint7.size / len(samples7))     # shrinks like 1/sqrt(n)
+lib = bn7.sample(cfg["n_ancestral"], np.random.default_rng(1))  # course_utils' vectorised copy
+assert 0.5 * np.abs(np.bincount(np.ravel_multi_index(tuple(lib.T), joint7.shape),
+                                minlength=joint7.size) / len(lib) - joint7.ravel()).sum() < \
+    3 * np.sqrt(joint7.size / len(lib))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Learning: maximum likelihood by counting (有向图模型的学习)
+# The log-likelihood splits into one term per variable,
+# $$\mathcal{L}(\mathcal{D};\theta)=\sum_{n}\log p(\mathbf{x}^{(n)};\theta)
+# = \sum_{k=1}^K \underbrace{\sum_{n}\log p(x_k^{(n)}\mid \mathbf{x}_{\pi_k}^{(n)};\theta_k)}_{
+# \text{depends on } \theta_k \text{ only}},$$
+# so each CPD is fitted on its own:
+# $\theta_k=\arg\max\sum_n \log p(x_k^{(n)}\mid \mathbf{x}_{\pi_k}^{(n)};\theta_k)$. For a
+# table the maximiser is the relative frequency
+# $\hat p(x_k = i\mid \mathbf{x}_{\pi_k} = j) = N(i, j) / N(j)$.
+
+# %% slideshow={"slide_type": "subslide"}
+def mle_cpd(data: np.ndarray, bn: BayesianNetwork, v: str) -> np.ndarray:
+    """N(x_v, x_pa) / N(x_pa), uniform where a parent configuration was never seen."""
+    col = {u: k for k, u in enumerate(bn.variables)}
+    family = [v, *bn.parents[v]]
+    counts = np.zeros([bn.cardinality[u] for u in family])
+    np.add.at(counts, tuple(data[:, col[u]] for u in family), 1)    # N(x_v, x_pa)
+    n_pa = counts.sum(axis=0, keepdims=True)                        # N(x_pa)
+    return np.where(n_pa > 0, counts / np.maximum(n_pa, 1), 1 / bn.cardinality[v])
+
+
+data_asia = asia.sample(cfg["sizes"][-1], rng)
+fit_asia = asia.fit_mle(data_asia)
+for v in asia.variables:                       # our counting == course_utils.pgm.fit_mle
+    assert np.allclose(mle_cpd(data_asia, asia, v), fit_asia.cpds[v].values)
+print("true p(dysp | bronc, either):\n", asia.cpds["dysp"].values[0].round(3),
+      "\nestimated:\n", fit_asia.cpds["dysp"].values[0].round(3))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# pgmpy's `MaximumLikelihoodEstimator` on the same samples (as a table of state names) gives
+# the same CPDs.
+
+# %% slideshow={"slide_type": "fragment"}
+import pandas as pd
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", FutureWarning)
+    from pgmpy.estimators import MaximumLikelihoodEstimator
+
+    df = pd.DataFrame({v: np.array(asia.states[v])[data_asia[:, k]]
+                       for k, v in enumerate(asia.variables)})
+    mle_pgmpy = MaximumLikelihoodEstimator(asia.to_pgmpy(), df)
+    for v in asia.variables:
+        c, f = mle_pgmpy.estimate_cpd(v), fit_asia.cpds[v]
+        for idx in itertools.product(*(range(k) for k in f.cardinality)):
+            names = {u: asia.states[u][i] for u, i in zip(f.variables, idx)}
+            assert np.isclose(f.values[idx], c.get_value(**names))
+print("counting == pgmpy MaximumLikelihoodEstimator ✓")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **The decomposition, checked.** On asia (8 variables, a 256-cell joint) we can compute
+# $\sum_n \log p(\mathbf{x}^{(n)})$ from the joint table directly and compare it with the sum
+# of the per-variable terms; on alarm only the per-variable form is computable.
+
+# %% slideshow={"slide_type": "fragment"}
+def family_log_lik(bn: BayesianNetwork, data: np.ndarray, v: str) -> float:
+    """sum_n log p(x_v^n | x_pa^n): look up each row's CPD entry."""
+    col = {u: k for k, u in enumerate(bn.variables)}
+    return float(np.log(bn.cpds[v].values[tuple(data[:, col[u]]
+                                                 for u in (v, *bn.parents[v]))]).sum())
+
+
+ll_joint = np.log(fit_asia.joint().values[tuple(data_asia.T)]).sum()
+terms = {v: family_log_lik(fit_asia, data_asia, v) for v in asia.variables}
+print(f"asia: log-likelihood from the joint {ll_joint:.6f} = sum of terms "
+      f"{sum(terms.values()):.6f}")
+assert np.isclose(ll_joint, sum(terms.values()), rtol=1e-12)
+assert np.isclose(fit_asia.log_likelihood(data_asia), ll_joint, rtol=1e-12)
+# the MLE beats the true parameters on its own training data
+assert fit_asia.log_likelihood(data_asia) >= asia.log_likelihood(data_asia)
+
+data_alarm = alarm.sample(cfg["sizes"][-1], rng)
+fit_alarm = alarm.fit_mle(data_alarm, pseudocount=0.0)
+terms_alarm = {v: family_log_lik(fit_alarm, data_alarm, v) for v in alarm.variables}
+assert np.isclose(sum(terms_alarm.values()), fit_alarm.log_likelihood(data_alarm), rtol=1e-12)
+assert fit_alarm.log_likelihood(data_alarm) >= alarm.log_likelihood(data_alarm)
+fig, ax = plt.subplots(figsize=(10, 3))
+ax.bar(range(len(terms_alarm)), [-t / len(data_alarm) for t in terms_alarm.values()])
+ax.set_xticks(range(len(terms_alarm)), labels=list(terms_alarm), rotation=90, fontsize=7)
+ax.set(ylabel="-(1/N) Σ_n log p(x_k | x_πk)  (nats)",
+       title="alarm: the negative log-likelihood, one term per variable")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Convergence.** With more samples the estimated CPDs approach the true ones. The error is the
+# mean absolute difference of all CPD entries; rare parent configurations (seen a handful of
+# times) dominate it, which is why alarm converges more slowly than asia. The dashed line is
+# the $1/\sqrt{N}$ rate of a frequency estimate.
+
+# %% slideshow={"slide_type": "fragment"}
+def cpd_error(true: BayesianNetwork, fit: BayesianNetwork) -> float:
+    """Mean over all CPD entries of |p_hat - p|."""
+    diffs = [np.abs(fit.cpds[v].values - true.cpds[v].values).ravel() for v in true.variables]
+    return float(np.concatenate(diffs).mean())
+
+
+errors = {}
+for name, bn in [("asia", asia), ("alarm", alarm)]:
+    errs = np.zeros((cfg["n_repeats"], len(cfg["sizes"])))
+    for r in range(cfg["n_repeats"]):
+        d = bn.sample(cfg["sizes"][-1], np.random.default_rng(100 + r))
+        errs[r] = [cpd_error(bn, bn.fit_mle(d[:n])) for n in cfg["sizes"]]
+    errors[name] = errs.mean(axis=0)
+    assert errors[name][-1] < 0.5 * errors[name][0], name      # the error shrinks with N
+fig, ax = plt.subplots(figsize=(5.5, 3.5))
+for name, e in errors.items():
+    ax.loglog(cfg["sizes"], e, "o-", label=name)
+ns = np.array(cfg["sizes"], dtype=float)
+ax.loglog(ns, errors["asia"][0] * np.sqrt(ns[0] / ns), "k--", label="∝ 1/√N")
+ax.set(xlabel="training samples N", ylabel="mean |p̂ − p| over CPD entries",
+       title="maximum likelihood converges to the true CPDs")
+ax.legend()
+plt.show()
+artifacts.save_metrics(NOTEBOOK, {f"cpd_error_{k}_N{cfg['sizes'][-1]}": float(v[-1])
+                                  for k, v in errors.items()})
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Try it: pick a network and a sample size
+# The bars show, per variable, the mean absolute error of its estimated CPD. Which variables
+# are hard to learn? (Hint: count their parent configurations.)
+
+# %% slideshow={"slide_type": "subslide"}
+import ipywidgets as widgets
+
+
+def show_mle(network: str = "asia", log10_n: float = 3.0, pseudocount: float = 0.0) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        bn = BayesianNetwork.example(network)
+    n = int(10**log10_n)
+    fit = bn.fit_mle(bn.sample(n, np.random.default_rng(0)), pseudocount=pseudocount)
+    err = [np.abs(fit.cpds[v].values - bn.cpds[v].values).mean() for v in bn.variables]
+    n_cols = [np.prod([bn.cardinality[p] for p in bn.parents[v]]) for v in bn.variables]
+    fig, ax = plt.subplots(figsize=(10, 3))
+    ax.bar(range(len(err)), err, color=plt.cm.viridis(np.log(n_cols) / np.log(max(n_cols) + 1)))
+    ax.set_xticks(range(len(err)), labels=list(bn.variables), rotation=90, fontsize=7)
+    ax.set(ylabel="mean |p̂ − p|", title=f"{network}: N = {n:,}, overall error "
+           f"{cpd_error(bn, fit):.4f} (colour: number of parent configurations)")
+    plt.show()
+
+
+_ = widgets.interact(show_mle, network=["asia", "cancer", "sachs", "child", "insurance", "alarm"],
+                     log10_n=widgets.FloatSlider(3.0, min=1.5, max=5.0, step=0.5),
+                     pseudocount=widgets.FloatSlider(0.0, min=0.0, max=5.0, step=0.5))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Exercises (练习)
+# **1.** In the 7-variable network, let $x_4$ have **3** states and all other variables 2.
+# How many free parameters does the network have? (Count by hand: $(|x_k|-1)$ times the
+# number of parent configurations, summed over $k$.)
+
+# %% slideshow={"slide_type": "fragment"}
+my_n_params_7 = None   # YOUR ANSWER: an int
+
+card_ex = {v: 3 if v == "x4" else 2 for v in parents7}
+bn_ex = BayesianNetwork(parents7, {  # uniform CPDs: only the shapes matter for the count
+    v: Factor([v, *pa], [card_ex[u] for u in (v, *pa)],
+              np.full([card_ex[u] for u in (v, *pa)], 1 / card_ex[v]))
+    for v, pa in parents7.items()})
+check_value("free parameters", my_n_params_7, bn_ex.n_free_parameters(),
+            hint="x4 has 2 free numbers per configuration of (x1,x2,x3); x6 and x7 now have "
+                 "3 or 6 parent configurations")
+
+# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
+# Solution: x1,x2,x3: 1 each; x4: 2*8; x5: 1*4; x6: 1*3; x7: 1*(3*2)
+my_n_params_7 = 3 * 1 + 2 * 8 + 1 * 4 + 1 * 3 + 1 * 6
+assert check_value("free parameters", my_n_params_7, bn_ex.n_free_parameters())
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **2.** From the 4-variable joint table `P` (axes $x_1..x_4$) alone, compute the table
+# $p(x_3\mid x_1)$ with shape (2, 2), indexed `[x3, x1]`. What should it be equal to?
+
+# %% slideshow={"slide_type": "fragment"}
+def my_p3_given_1(P: np.ndarray) -> np.ndarray | None:
+    # YOUR CODE HERE
+    return None
+
+
+check_function("p(x3 | x1)", my_p3_given_1, lambda P: bn4.cpds["x3"].values, [(P,)],
+               hint="sum out x2 and x4, then divide by p(x1); transpose to [x3, x1]")
+
+# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
+# Solution: it is the network's own CPD of x3 (the factorisation is a set of conditionals)
+def my_p3_given_1(P: np.ndarray) -> np.ndarray | None:
+    p13 = P.sum(axis=(1, 3))                       # p(x1, x3)
+    return (p13 / p13.sum(axis=1, keepdims=True)).T
+
+
+assert check_function("p(x3 | x1)", my_p3_given_1, lambda P: bn4.cpds["x3"].values, [(P,)])
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **3.** Laplace smoothing: write the estimate of $p(\text{dysp}\mid\text{bronc},\text{either})$
+# with pseudocount $a$, $\hat p(i\mid j) = (N(i,j)+a)/(N(j) + a\,|x|)$, from data with columns
+# in `asia.variables` order. Return an array indexed `[dysp, bronc, either]`.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_smoothed_dysp(data: np.ndarray, a: float) -> np.ndarray | None:
+    # YOUR CODE HERE
+    return None
+
+
+small = [asia.sample(n, np.random.default_rng(n)) for n in (20, 200)]
+check_function("smoothed p(dysp | bronc, either)", my_smoothed_dysp,
+               lambda d, a: asia.fit_mle(d, pseudocount=a).cpds["dysp"].values,
+               [(small[0], 1.0), (small[1], 0.5), (small[1], 2.0)],
+               hint="count with np.add.at, add a to every cell, normalise over axis 0")
+
+# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
+# Solution
+def my_smoothed_dysp(data: np.ndarray, a: float) -> np.ndarray | None:
+    col = {v: k for k, v in enumerate(asia.variables)}
+    counts = np.zeros((2, 2, 2))
+    np.add.at(counts, (data[:, col["dysp"]], data[:, col["bronc"]], data[:, col["either"]]), 1)
+    counts += a
+    return counts / counts.sum(axis=0, keepdims=True)
+
+
+assert check_function("smoothed p(dysp | bronc, either)", my_smoothed_dysp,
+                      lambda d, a: asia.fit_mle(d, pseudocount=a).cpds["dysp"].values,
+                      [(small[0], 1.0), (small[1], 0.5), (small[1], 2.0)])
