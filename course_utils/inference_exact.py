@@ -26,27 +26,20 @@ Scope = tuple[str, ...]
 
 # ----------------------------------------------------------------------------- small helpers
 def _einsum(operands: Sequence[tuple[Scope, np.ndarray]], out: Scope) -> np.ndarray:
-    """Π operands, summed onto ``out``: one einsum call (variables renamed to 0..51)."""
-    ids: dict[str, int] = {}
-    args: list = []
-    for scope, arr in operands:
-        args += [arr, [ids.setdefault(v, len(ids)) for v in scope]]
-    args.append([ids.setdefault(v, len(ids)) for v in out])
-    return np.einsum(*args)
+    """Π operands, summed onto ``out``: one einsum call (at most 52 variables per call)."""
+    return np.einsum(_subscripts([s for s, _ in operands], out), *[a for _, a in operands])
 
 
-def _subscripts(operands: Sequence[Scope], out: Scope) -> tuple[list[list[int]], list[int]]:
-    ids: dict[str, int] = {}
-    subs = [[ids.setdefault(v, len(ids)) for v in scope] for scope in operands]
-    return subs, [ids.setdefault(v, len(ids)) for v in out]
+def _subscripts(operands: Sequence[Scope], out: Scope) -> str:
+    """Einsum subscripts like ``"ab,bc->ac"`` for these scopes (letters assigned in order)."""
+    ids: dict[str, str] = {}
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    subs = ["".join(ids.setdefault(v, letters[len(ids)]) for v in scope) for scope in operands]
+    return ",".join(subs) + "->" + "".join(ids.setdefault(v, letters[len(ids)]) for v in out)
 
 
-def _run(arrays: Sequence[np.ndarray], subs: list[list[int]], out: list[int]) -> np.ndarray:
-    args: list = []
-    for arr, s in zip(arrays, subs):
-        args += [arr, s]
-    args.append(out)
-    return np.einsum(*args)
+def _run(arrays: Sequence[np.ndarray], spec: str) -> np.ndarray:
+    return np.einsum(spec, *arrays)
 
 
 def _check_heuristic(heuristic: str) -> None:
@@ -158,8 +151,8 @@ def _ancestors(parents: Mapping[str, Scope], nodes: Iterable[str]) -> set[str]:
 class _VEPlan:
     cpds: tuple[str, ...]                    # which CPDs take part (barren nodes pruned)
     reducers: tuple[tuple, ...]              # per CPD: positions of evidence vars in its scope
-    steps: tuple[tuple[tuple[int, ...], list, list], ...]  # (operand ids, subs, out)
-    final: tuple[tuple[int, ...], list, list]
+    steps: tuple[tuple[tuple[int, ...], str], ...]  # (operand ids, einsum subscripts)
+    final: tuple[tuple[int, ...], str]
     order: tuple[str, ...]
     cost: dict = field(default_factory=dict)
 
@@ -173,6 +166,24 @@ def _ve_plan(structure: tuple, variables: Scope, evidence: tuple[str, ...],
     # Barren nodes (no query or evidence below them) sum to one: drop them before eliminating.
     relevant = _ancestors(parents, (*variables, *evidence))
     cpds = tuple(v for v, _, _ in structure if v in relevant)
+    # Evidence cuts the graph: a factor not connected to the query (once the observed
+    # variables are reduced away) only contributes a constant, so it is dropped too.
+    root = {v: v for v in cpds}
+
+    def find(v: str) -> str:
+        while root[v] != v:
+            root[v] = root[root[v]]
+            v = root[v]
+        return v
+
+    for v in cpds:  # the reduced factor links all of its unobserved variables
+        free = [u for u in (v, *parents[v]) if u not in ev]
+        for u in free[1:]:
+            root[find(u)] = find(free[0])
+    linked = {find(q) for q in variables}
+    cpds = tuple(v for v in cpds
+                 if all(u in ev for u in (v, *parents[v]))  # a constant: kept, p(e) = 0 shows
+                 or any(find(u) in linked for u in (v, *parents[v]) if u not in ev))
     scopes: list[Scope] = []
     reducers = []
     for v in cpds:
@@ -186,15 +197,15 @@ def _ve_plan(structure: tuple, variables: Scope, evidence: tuple[str, ...],
     for v in order:
         ids = tuple(i for i, s in alive.items() if v in s)
         out = tuple(dict.fromkeys(u for i in ids for u in alive[i] if u != v))
-        subs, o = _subscripts([alive[i] for i in ids], out)
+        spec = _subscripts([alive[i] for i in ids], out)
         for i in ids:
             del alive[i]
         alive[len(scopes) + len(steps)] = out
-        steps.append((ids, subs, o))
+        steps.append((ids, spec))
     ids = tuple(alive)
-    subs, o = _subscripts([alive[i] for i in ids], variables)
+    spec = _subscripts([alive[i] for i in ids], variables)
     cost = elimination_cost(scopes, card, order)
-    return _VEPlan(cpds, tuple(reducers), tuple(steps), (ids, subs, o), order, cost)
+    return _VEPlan(cpds, tuple(reducers), tuple(steps), (ids, spec), order, cost)
 
 
 def _reduce(values: np.ndarray, reducer: tuple, evidence: Mapping[str, int]) -> np.ndarray:
@@ -224,10 +235,10 @@ def variable_elimination(bn: BayesianNetwork, variables: str | Sequence[str],
         raise ValueError(f"variables {set(variables) & set(ev)} are both queried and observed")
     plan = _ve_plan(_structure(bn), variables, tuple(sorted(ev)), heuristic)
     tables = [_reduce(bn.cpds[v].values, r, ev) for v, r in zip(plan.cpds, plan.reducers)]
-    for ids, subs, out in plan.steps:
-        tables.append(_run([tables[i] for i in ids], subs, out))
-    ids, subs, out = plan.final
-    values = _run([tables[i] for i in ids], subs, out)
+    for ids, spec in plan.steps:
+        tables.append(_run([tables[i] for i in ids], spec))
+    ids, spec = plan.final
+    values = _run([tables[i] for i in ids], spec)
     total = values.sum()
     if not total > 0:
         raise ValueError(f"the evidence {evidence} has probability zero")
@@ -294,7 +305,7 @@ def belief_propagation(factors: Sequence[Factor], *, max_iter: int = 100, tol: f
     for a, f in enumerate(factors):
         for v in f.variables:
             others = [u for u in f.variables if u != v]
-            plans[a, v] = (others, *_subscripts([f.variables, *[(u,) for u in others]], (v,)))
+            plans[a, v] = (others, _subscripts([f.variables, *[(u,) for u in others]], (v,)))
     residuals: list[float] = []
     history: list[dict[str, np.ndarray]] = []
 
@@ -316,8 +327,8 @@ def belief_propagation(factors: Sequence[Factor], *, max_iter: int = 100, tol: f
                 v2f[v, a] = m / m.sum()
         delta = 0.0
         new = {}
-        for (a, v), (others, subs, out) in plans.items():
-            m = _run([factors[a].values, *[v2f[u, a] for u in others]], subs, out)
+        for (a, v), (others, spec) in plans.items():
+            m = _run([factors[a].values, *[v2f[u, a] for u in others]], spec)
             s = m.sum()
             m = m / s if s > 0 else np.full(card[v], 1.0 / card[v])
             if damping:
@@ -480,9 +491,9 @@ class JunctionTree:
         partial: list = [None] * len(psi)
         to_parent: dict[int, np.ndarray] = {}
         log_z = 0.0
-        for i, ch, (psubs, pout), msg in up:
-            partial[i] = _run([psi[i], *[to_parent[c] for c in ch]], psubs, pout) if ch else psi[i]
-            m = partial[i].sum() if msg is None else _run([partial[i]], *msg)
+        for i, ch, pspec, msg in up:
+            partial[i] = _run([psi[i], *[to_parent[c] for c in ch]], pspec) if ch else psi[i]
+            m = partial[i].sum() if msg is None else _run([partial[i]], msg)
             s = float(m.sum())
             if not s > 0:
                 raise ValueError(f"the evidence {evidence} has probability zero")
@@ -490,11 +501,11 @@ class JunctionTree:
             if msg is not None:
                 to_parent[i] = m / s
         belief = partial
-        for i, j, (msubs, mout), (bsubs, bout) in down:
+        for i, j, mspec, bspec in down:
             inv = np.divide(1.0, to_parent[j], out=np.zeros_like(to_parent[j]),
                             where=to_parent[j] > 0)
-            m = _run([belief[i], inv], msubs, mout)
-            belief[j] = _run([partial[j], m / m.sum()], bsubs, bout)
+            m = _run([belief[i], inv], mspec)
+            belief[j] = _run([partial[j], m / m.sum()], bspec)
         return belief, log_z, {"readout": readout, "evidence": ev}
 
     def log_partition(self, evidence: Mapping[str, int | str] | None = None) -> float:
