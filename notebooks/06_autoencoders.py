@@ -1,0 +1,415 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 06 · Autoencoders (自编码器)
+#
+# An autoencoder learns a code $h = f(x)$ from which a decoder rebuilds $x' = g(f(x))$. This
+# notebook follows the lecture's section 自编码器: the objective, **linear coding** $x = Az$ (and
+# why its optimum is PCA), the lecture's **MLP** (`autoencoder1`) and **convolutional**
+# (`autoencoder2`) autoencoders on MNIST, the reconstruction error against the code size, and
+# why an autoencoder is **not yet a generative model**, which motivates the VAE (notebook 07).
+
+# %% slideshow={"slide_type": "skip"}
+import inspect
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from course_utils import artifacts, checkpoints, data, exercises, plotting, profile
+from course_utils.autoencoders import (
+    LinearAutoencoder,
+    MLPAutoencoder,
+    autoencoder1,
+    autoencoder2,
+    pca_basis,
+    subspace_cosines,
+)
+from course_utils.train import fit
+
+NB = "06_autoencoders"
+profile.seed_everything(0)
+dev = profile.device()
+# These models are small: several intra-op threads gain little, and on a busy machine threads
+# that wait for each other are far slower than one (measured: 60× on 2 shared cores).
+torch.set_num_threads(1)
+
+# %% slideshow={"slide_type": "skip"}
+cfg = profile.pick(
+    # seconds on 2 CPU cores: proves the notebook runs
+    smoke=dict(n_train=1000, n_test=200, code=16, epochs_linear=100, epochs_ae=3, epochs_conv=1,
+               conv_channels=1, code_sizes=[2, 8, 32], epochs_curve=2, epochs_2d=3),
+    # a laptop, a few minutes: the embedded 4,500 + 500 MNIST digits
+    cpu=dict(n_train=None, n_test=None, code=16, epochs_linear=30, epochs_ae=50, epochs_conv=10,
+             conv_channels=1, code_sizes=[2, 4, 8, 16, 32, 64, 128], epochs_curve=30,
+             epochs_2d=30),
+    # a GPU: full MNIST when it is under data/MNIST/raw
+    full=dict(n_train=None, n_test=None, code=16, epochs_linear=30, epochs_ae=50, epochs_conv=30,
+              conv_channels=1, code_sizes=[2, 4, 8, 16, 32, 64, 128], epochs_curve=50,
+              epochs_2d=60),
+)
+print(f"profile {profile.current()!r}: {cfg}")
+
+# %% slideshow={"slide_type": "skip"}
+train_set = data.load("mnist", "train", n=cfg["n_train"])
+test_set = data.load("mnist", "test", n=cfg["n_test"])
+x_train = train_set.images.flatten(1)          # (N, 784) in [0, 1]
+x_test = test_set.images.flatten(1).to(dev)
+y_test = test_set.labels
+show = torch.cat([(y_test == c).nonzero()[:1, 0] for c in range(10)])   # one test digit per class
+metrics: dict = {"dataset": f"{train_set.source}; {len(train_set)} train / {len(test_set)} test"}
+
+
+def sq_err(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Squared reconstruction error per image, Σ_pixels (x − x')², averaged over the batch."""
+    return ((x_hat - x) ** 2).flatten(1).sum(1).mean()
+
+
+def train_autoencoder(name: str, model: torch.nn.Module, x: torch.Tensor, *, epochs: int,
+                      lr: float = 3e-3, batch_size: int = 64, progress: bool = True):
+    """min_θ L(x, g(f(x))) with Adam; cached in a checkpoint (re-running loads it)."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    config = dict(model=repr(model), n=len(x), epochs=epochs, lr=lr, batch_size=batch_size)
+
+    def step(batch):
+        (xb,) = batch
+        _, x_hat = model(xb)           # en = f(x), de = g(f(x))
+        loss = sq_err(x_hat, xb)       # L(x, x') = ||x − x'||²
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return {"loss": loss.item()}
+
+    history = fit(step, x, epochs=epochs, batch_size=batch_size, modules={"model": model},
+                  optimizers={"opt": opt}, checkpoint=checkpoints.path_for(NB, name, config),
+                  config=config, desc=name, progress=progress)
+    model.eval()
+    return history
+
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Encoder, decoder, objective (编码器 + 解码器)
+#
+# - encoder: $h = f(x)$, the code (编码) of $x$;
+# - decoder: the reconstruction $x' = g(f(x))$;
+# - objective: $\min_{f, g} \; L(x, x')$, here the squared error $\lVert x - x' \rVert^2$
+#   summed over pixels and averaged over the data.
+#
+# The aim is $x' \approx x$ — but **not** $x' = x$: the code is smaller than $x$ (降维), so the
+# autoencoder must keep what matters and drop the rest.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Linear coding $x = Az$ (线性编码, 字典)
+#
+# With linear maps, $z = Wx + c$ and $x' = Az + b = \sum_{m=1}^{M} z_m a_m + b$: the columns
+# $a_m$ of $A$ form a **dictionary**, and $z$ says how much of each atom to add.
+#
+# The best linear autoencoder is known in closed form: the span of $A$ is the **PCA subspace**
+# (the top-$M$ principal axes of the centred data; Baldi & Hornik, 1989), and its error is PCA's.
+# Gradient descent does not know this; let us train one and compare.
+
+# %% slideshow={"slide_type": "subslide"}
+M = cfg["code"]
+linear_ae = LinearAutoencoder(784, M)
+hist_linear = train_autoencoder("linear", linear_ae, x_train, epochs=cfg["epochs_linear"],
+                                progress=False)
+
+x_train_d = x_train.to(dev)
+# PCA axes are nested (the top-m axes are the first m of the top-M), so one SVD serves all sizes
+mean, U_all = pca_basis(x_train_d, max([M, *cfg["code_sizes"]]))
+U = U_all[:, :M]                                                  # (784, M) orthonormal
+with torch.no_grad():
+    err_linear = sq_err(linear_ae(x_train_d)[1], x_train_d).item()
+err_pca = sq_err(mean + (x_train_d - mean) @ U @ U.T, x_train_d).item()
+print(f"M = {M}: squared error per image on the training digits: "
+      f"linear AE {err_linear:.3f}, PCA {err_pca:.3f} (ratio {err_linear / err_pca:.4f})")
+# PCA is optimal among rank-M linear reconstructions, so the AE can approach it, never beat it
+assert err_linear >= err_pca * (1 - 1e-4), "a linear AE cannot beat PCA on its training data"
+assert err_linear <= err_pca * 1.05, "the trained linear AE should reach PCA's error within 5%"
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Same error — is it the same subspace? The **principal angles** between span$(A)$ and the PCA
+# subspace answer that (cosine 1: the same direction). The directions with the largest variance
+# agree at once; the last few converge slowly, because swapping variance between nearly equal
+# eigen-directions hardly changes the loss.
+
+# %% slideshow={"slide_type": "fragment"}
+with torch.no_grad():
+    cosines = subspace_cosines(linear_ae.dictionary, U).cpu()
+# the energy of span(A) that lies in the PCA subspace: mean squared cosine
+overlap = (cosines ** 2).mean().item()
+print(f"mean squared cosine of the principal angles: {overlap:.3f}")
+assert overlap > 0.8
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.bar(np.arange(1, M + 1), cosines.numpy())
+ax.set_xlabel("principal angle (largest cosine first)")
+ax.set_ylabel("cos θ between span(A) and PCA")
+ax.set_ylim(0, 1.05)
+ax.set_title(f"linear AE vs PCA, M = {M}")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The dictionary atoms as images
+# The atoms $a_m$ of the linear AE span the same space as the principal axes but are a **mixed**
+# basis: any invertible $R$ gives the same reconstruction with $A R$ and $R^{-1} z$. PCA picks
+# the orthonormal basis ordered by variance; the autoencoder's loss does not care which.
+
+# %% slideshow={"slide_type": "fragment"}
+def as_images(columns: torch.Tensor) -> torch.Tensor:
+    """(784, M) columns → M images in [0, 1], each scaled symmetrically around 0.5."""
+    a = columns.T.detach().cpu()
+    a = a / a.abs().amax(1, keepdim=True).clamp_min(1e-12)
+    return (0.5 + 0.5 * a).reshape(-1, 1, 28, 28)
+
+
+fig, axes = plt.subplots(2, 1, figsize=(8, 2.6))
+plotting.image_grid(as_images(linear_ae.dictionary), nrow=M, ax=axes[0],
+                    title="linear autoencoder: dictionary atoms a_m (gray = 0)")
+plotting.image_grid(as_images(U), nrow=M, ax=axes[1], title="PCA: principal axes u_m")
+plt.show()
+plotting.savefig(fig, NB, "linear_dictionary")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 1 — reconstruct with PCA
+# Write the rank-$M$ PCA reconstruction $x' = \bar{x} + (x - \bar{x})\,U U^\top$ for a batch
+# `x` (N, D), the mean `mean` (D,) and orthonormal axes `U` (D, M).
+
+# %% slideshow={"slide_type": "fragment"}
+def pca_reconstruct(x, mean, U):
+    return None  # your code here
+
+
+def reference_pca_reconstruct(x, mean, U):
+    return mean + (x - mean) @ U @ U.T
+
+
+_cases = [(x_train_d[:5], mean, U), (x_train_d[5:9], mean, U[:, :3])]
+exercises.check_function("PCA reconstruction", pca_reconstruct, reference_pca_reconstruct,
+                         _cases, atol=1e-5, hint="centre x, project onto U, add the mean back")
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
+# Solution
+def pca_reconstruct(x, mean, U):
+    return mean + (x - mean) @ U @ U.T
+
+
+assert exercises.check_function("PCA reconstruction", pca_reconstruct,
+                                reference_pca_reconstruct, _cases, atol=1e-5)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The lecture's MLP autoencoder: `autoencoder1`
+# One hidden layer: $h = \mathrm{ReLU}(W_1 x + b_1)$, $x' = \mathrm{sigmoid}(W_2 h + b_2)$, so
+# $x' \in (0, 1)$ like the pixels. It is non-linear, but is it better than PCA at the same
+# code size? (PCA's error is printed beside it.)
+
+# %% slideshow={"slide_type": "fragment"}
+print(inspect.getsource(autoencoder1))
+
+# %% slideshow={"slide_type": "subslide"}
+ae1 = autoencoder1(784, M)
+t0 = time.perf_counter()
+hist_ae1 = train_autoencoder(f"ae1_h{M}", ae1, x_train, epochs=cfg["epochs_ae"])
+with torch.no_grad():
+    en, de = ae1(x_test)
+    err_ae1 = sq_err(de, x_test).item()
+err_pca_test = sq_err(mean + (x_test - mean) @ U @ U.T, x_test).item()
+print(f"test squared error per image, code size {M}: autoencoder1 {err_ae1:.2f}, "
+      f"PCA {err_pca_test:.2f}")
+metrics.update(ae1_code=M, ae1_test_sq_err=err_ae1, pca_test_sq_err=err_pca_test,
+               ae1_train_seconds=hist_ae1.seconds)
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), gridspec_kw=dict(width_ratios=[1, 1.6]))
+plotting.plot_history(hist_ae1, ["loss"], per="epoch", ax=axes[0],
+                      title="autoencoder1: training loss")
+axes[0].set_ylabel("squared error per image")
+plotting.image_grid(torch.cat([x_test[show], de[show]]).reshape(-1, 1, 28, 28).cpu(), nrow=10,
+                    ax=axes[1], row_labels=["x", "x'"],
+                    title=f"test digits and reconstructions (code size {M})")
+plt.show()
+plotting.savefig(fig, NB, "ae1_reconstructions")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The lecture's convolutional autoencoder: `autoencoder2`
+# Encoder: 3×3 convolution → ReLU → 2×2 max-pooling; decoder: a stride-2 transposed convolution
+# (doubles the size) → ReLU → 3×3 transposed convolution → **Tanh**. Tanh outputs lie in
+# $(-1, 1)$, so the images are rescaled to $[-1, 1]$ for this model.
+
+# %% slideshow={"slide_type": "fragment"}
+print(inspect.getsource(autoencoder2))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# > **Note (lecture slide "自编码器 – PyTorch实现示例一瞥")** — `autoencoder2` keeps a
+# > 14×14 feature map per channel, so its code has $196 \cdot$ `hidden_features` numbers: with 4
+# > or more channels the "code" is **as large as the 784-pixel input** and need not compress at
+# > all (the slide also repeats a ReLU after the max-pooling, which changes nothing). We use one
+# > channel, a code of 196 numbers.
+
+# %% slideshow={"slide_type": "subslide"}
+C = cfg["conv_channels"]
+ae2 = autoencoder2(1, C)
+x_train_pm = train_set.images * 2 - 1                     # [0, 1] → [-1, 1] for Tanh
+hist_ae2 = train_autoencoder(f"ae2_c{C}", ae2, x_train_pm, epochs=cfg["epochs_conv"])
+x_test_img = test_set.images.to(dev)
+with torch.no_grad():
+    en2, de2 = ae2(x_test_img * 2 - 1)
+de2 = (de2 + 1) / 2                                         # back to [0, 1]
+err_ae2 = sq_err(de2, x_test_img).item()
+print(f"code shape {tuple(en2.shape[1:])} = {en2[0].numel()} numbers; "
+      f"test squared error per image {err_ae2:.2f}")
+metrics.update(ae2_code=en2[0].numel(), ae2_test_sq_err=err_ae2)
+fig = plotting.image_grid(torch.cat([x_test_img[show], de2[show]]).cpu(), nrow=10,
+                          row_labels=["x", "x'"], title="autoencoder2: test digits and reconstructions")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 2 — the size of `autoencoder2`'s code
+# For a 28×28 image and `hidden_features = 8`, how many numbers are in the code `en`?
+# (Work it out from the layers, then check by running the model.)
+
+# %% slideshow={"slide_type": "fragment"}
+code_numbers_8 = None  # your answer (an integer)
+
+_true = autoencoder2(1, 8)(torch.zeros(1, 1, 28, 28))[0][0].numel()
+exercises.check_value("autoencoder2 code size", code_numbers_8, _true,
+                      hint="padding=1 keeps 28×28; MaxPool2d(2) halves each side; × channels")
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
+# Solution: 8 channels × 14 × 14
+code_numbers_8 = 8 * 14 * 14
+assert exercises.check_value("autoencoder2 code size", code_numbers_8, _true)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Reconstruction error against the code size (降维)
+# A bigger code keeps more of $x$. For each code size $M$ we train `autoencoder1` and compare
+# with PCA using $M$ components (the best *linear* code).
+
+# %% slideshow={"slide_type": "subslide"}
+curve = {"M": [], "autoencoder1": [], "PCA": []}
+for m in cfg["code_sizes"]:
+    model = autoencoder1(784, m)
+    train_autoencoder(f"ae1_h{m}_curve", model, x_train, epochs=cfg["epochs_curve"],
+                      progress=False)
+    U_m = U_all[:, :m]
+    with torch.no_grad():
+        curve["autoencoder1"].append(sq_err(model(x_test)[1], x_test).item())
+    curve["PCA"].append(sq_err(mean + (x_test - mean) @ U_m @ U_m.T, x_test).item())
+    curve["M"].append(m)
+    print(f"M = {m:4d}: autoencoder1 {curve['autoencoder1'][-1]:7.2f}   PCA {curve['PCA'][-1]:7.2f}")
+
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.plot(curve["M"], curve["autoencoder1"], "o-", label="autoencoder1 (trained)")
+ax.plot(curve["M"], curve["PCA"], "s--", label="PCA (optimal linear)")
+ax.set_xscale("log", base=2)
+ax.set_xlabel("code size M")
+ax.set_ylabel("test squared error per image")
+ax.set_title("reconstruction error against code size")
+ax.legend()
+ax.grid(alpha=0.3)
+plt.show()
+plotting.savefig(fig, NB, "error_vs_code_size")
+assert all(a > b for a, b in zip(curve["PCA"], curve["PCA"][1:])), "PCA error falls with M"
+if profile.current() != "smoke":
+    assert curve["autoencoder1"][-1] < curve["autoencoder1"][0]
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Read the curve honestly: at small code sizes the lecture's `autoencoder1` is *worse* than PCA
+# (at `cpu`: about 54 against 44 at $M = 2$, 24 against 21 at $M = 16$) and only catches up
+# around $M = 64$. Its code is a ReLU output: non-negative, with about half of the coordinates
+# exactly 0 for a given digit, so it uses its $M$ numbers less well than PCA's signed
+# coordinates; and one linear layer each way is little non-linearity. A deeper encoder and
+# decoder does beat PCA (the 2-D autoencoder below).
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Why an autoencoder is not (yet) a generative model
+# To *generate*, we would pick a code and decode it. But which codes? The autoencoder never said
+# how codes are distributed. Try codes drawn at random (Gaussian, independent coordinates) with
+# the same per-coordinate mean and spread as the codes of real digits:
+
+# %% slideshow={"slide_type": "subslide"}
+gen = torch.Generator().manual_seed(0)
+with torch.no_grad():
+    h_train = ae1.encoder(x_train_d)
+    h_rand = (h_train.mean(0) + h_train.std(0) * torch.randn(24, M, generator=gen).to(dev))
+    x_rand = ae1.decoder(h_rand.clamp_min(0))                 # codes are ReLU outputs ≥ 0
+print(f"codes of real digits: {100 * (h_train == 0).float().mean():.0f}% of the coordinates "
+      "are exactly 0 (ReLU) — the codes live on a thin, structured set")
+fig = plotting.image_grid(x_rand.reshape(-1, 1, 28, 28).cpu(), nrow=12,
+                          title="autoencoder1: decoding random codes")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# Some look like digits, many are blobs or hybrids. And we had to *invent* the distribution of
+# the codes ourselves, from the training codes: the model does not define one, so it has no
+# $p(x)$ to sample from or to evaluate.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Gaps in the latent space: a 2-D code
+# An MLP autoencoder with a 2-D code (784–256–2–256–784) lets us see the code space. Each
+# test digit is a point, coloured by its class; the decoder evaluated on a grid over the same
+# square shows what the codes *between* the clusters mean.
+
+# %% slideshow={"slide_type": "subslide"}
+ae_2d = MLPAutoencoder(784, 256, 2)
+train_autoencoder("mlp_2d", ae_2d, x_train, epochs=cfg["epochs_2d"])
+with torch.no_grad():
+    z_test = ae_2d.encoder(x_test)
+    err_2d = sq_err(ae_2d.decoder(z_test), x_test).item()
+    z_test = z_test.cpu()
+err_pca2 = sq_err(mean + (x_test - mean) @ U_all[:, :2] @ U_all[:, :2].T, x_test).item()
+print(f"2-D code: test squared error per image {err_2d:.2f} (PCA with 2 components {err_pca2:.2f})")
+metrics.update(mlp2d_test_sq_err=err_2d, pca2_test_sq_err=err_pca2)
+lo, hi = z_test.quantile(0.01, 0).tolist(), z_test.quantile(0.99, 0).tolist()
+n_grid = 15
+g1, g2 = torch.linspace(lo[0], hi[0], n_grid), torch.linspace(hi[1], lo[1], n_grid)
+zz2, zz1 = torch.meshgrid(g2, g1, indexing="ij")   # row i: z₂ = g2[i] (top = high), column j: z₁
+z_grid = torch.stack([zz1, zz2], -1).reshape(-1, 2)
+with torch.no_grad():
+    x_grid = ae_2d.decoder(z_grid.to(dev)).reshape(-1, 1, 28, 28).cpu()
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+sc = axes[0].scatter(z_test[:, 0], z_test[:, 1], c=y_test, cmap="tab10", s=8)
+axes[0].set_xlim(lo[0], hi[0])
+axes[0].set_ylim(lo[1], hi[1])
+axes[0].set_xlabel("z₁")
+axes[0].set_ylabel("z₂")
+axes[0].set_title("2-D codes of test digits, coloured by class")
+fig.colorbar(sc, ax=axes[0], ticks=range(10), label="digit")
+plotting.image_grid(x_grid, nrow=n_grid, ax=axes[1], title="decoder on a grid over the same square")
+plt.show()
+plotting.savefig(fig, NB, "latent_2d")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The codes form separate, oddly shaped clusters with empty space between them, and the decoder
+# is only trained where data fall. A random point of the square often lands in a gap and decodes
+# to a blur or a hybrid. Nothing in the objective $\min L(x, x')$ asks the codes to fill a known
+# region. The **variational autoencoder** (notebook 07) adds exactly this: a prior $p(z)$, an
+# encoder that outputs a *distribution* $q(z \mid x)$, and a KL term that pulls it towards the prior.
+
+# %% slideshow={"slide_type": "skip"}
+# how much of the square the test codes cover: fraction of 15×15 grid cells with no test code
+cells = ((z_test - torch.tensor(lo)) / (torch.tensor(hi) - torch.tensor(lo)) * n_grid).long()
+cells = cells.clamp(0, n_grid - 1)
+occupied = len({(int(a), int(b)) for a, b in cells})
+metrics.update(latent2d_empty_cells_fraction=1 - occupied / n_grid ** 2)
+print(f"{100 * (1 - occupied / n_grid ** 2):.0f}% of the grid cells contain no test code")
+artifacts.save_samples(NB, x_rand.reshape(-1, 1, 28, 28))
+print(artifacts.save_metrics(NB, metrics))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Summary
+# - An autoencoder learns $f$ and $g$ with $g(f(x)) \approx x$ through a small code.
+# - Linear coding $x = Az$: the optimal dictionary spans the PCA subspace (checked: same error,
+#   same subspace up to a mixing of the atoms).
+# - Non-linear autoencoders (`autoencoder1`, `autoencoder2`) reconstruct better at the same code
+#   size; the error falls as the code grows.
+# - The code space has no known distribution, with gaps between classes: decoding random codes
+#   does not give digits. → **07 · the variational autoencoder**.
