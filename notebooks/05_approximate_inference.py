@@ -1,0 +1,527 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 05 · Approximate inference (近似推断): Monte Carlo and variational inference
+#
+# Lecture 12, "基于概率图的推断 ② 近似推断". When the exact sum is too large (the previous
+# notebook: the cost grows with the largest clique), approximate it:
+# - **sampling** (采样法, Monte Carlo): "通过模拟的方式来采集符合某个分布 $p(x)$ 的一些样本，并估计相关量";
+# - **variational inference** (变分推断): "引入一个比较简单的变分分布来近似条件概率，然后通过迭代的方法进行计算".
+#
+# Every estimate here is compared with the exact answer from `course_utils.inference`.
+
+# %% slideshow={"slide_type": "skip"}
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from course_utils import artifacts, profile
+from course_utils.exercises import check_function, check_value
+from course_utils.inference import (
+    JunctionTree,
+    gibbs_sampling,
+    likelihood_weighting,
+    rejection_sampling,
+    variable_elimination,
+)
+from course_utils.pgm import BayesianNetwork, Factor
+
+profile.seed_everything(0)
+cfg = profile.pick(
+    smoke=dict(n_grid=(100, 300, 1000, 3000), repeats=3, image=8, sweeps=15, vae_steps=300),
+    cpu=dict(n_grid=(100, 300, 1000, 3000, 10_000, 30_000), repeats=10, image=12, sweeps=30,
+             vae_steps=1500),
+    full=dict(n_grid=(100, 300, 1000, 3000, 10_000, 30_000, 100_000), repeats=20, image=12,
+              sweeps=50, vae_steps=3000),
+)
+print(f"profile {profile.current()!r}: {cfg}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 1 · Monte Carlo (采样法)
+# The ALARM network (37 variables, a patient-monitoring system). Query: the probability of left
+# ventricular failure given a low central venous pressure and a low blood pressure,
+# $p(\text{LVFAILURE} \mid \text{CVP}=\text{LOW}, \text{BP}=\text{LOW})$. Exact answer first:
+
+# %% slideshow={"slide_type": "fragment"}
+alarm = BayesianNetwork.example("alarm")
+jt = JunctionTree(alarm)
+query, evidence = "LVFAILURE", {"CVP": "LOW", "BP": "LOW"}
+exact = variable_elimination(alarm, query, evidence).values
+p_e = math.exp(jt.log_partition(evidence))
+print(f"p({query} | {evidence}) = {dict(zip(alarm.states[query], exact.round(4)))},  p(e) = {p_e:.4f}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Ancestral sampling, rejection sampling, likelihood weighting
+# - **ancestral sampling**: $x_k \sim p(x_k \mid x_{\pi_k})$ in topological order — samples of the
+#   joint, so frequencies estimate any marginal;
+# - **rejection sampling**: keep only the samples that agree with the evidence: samples of
+#   $p(x \mid e)$, but only a fraction $p(e)$ survives;
+# - **likelihood weighting**: clamp the evidence instead of sampling it, and weight each sample by
+#   how likely the evidence was: $w = \prod_{v \in E} p(e_v \mid x_{\pi_v})$.
+
+# %% slideshow={"slide_type": "fragment"}
+rng = np.random.default_rng(0)
+col = {v: i for i, v in enumerate(alarm.variables)}
+ev_idx = {v: alarm.states[v].index(s) for v, s in evidence.items()}
+
+x = alarm.sample(20_000, rng)                                      # ancestral sampling
+prior_est = np.bincount(x[:, col[query]], minlength=2) / len(x)
+keep = np.all([x[:, col[v]] == s for v, s in ev_idx.items()], axis=0)   # rejection
+rejection_est = np.bincount(x[keep, col[query]], minlength=2) / keep.sum()
+print("prior     p(LVFAILURE):", prior_est.round(4), " exact", jt.marginals()[query].values.round(4))
+print(f"rejection: kept {keep.sum()} of {len(x)} (rate {keep.mean():.4f} ≈ p(e) = {p_e:.4f}):",
+      rejection_est.round(4))
+
+lw = likelihood_weighting(alarm, query, evidence, 20_000, rng)
+gibbs = gibbs_sampling(alarm, query, evidence, 20_000, rng)
+print(f"likelihood weighting: {lw.probs.round(4)} (effective sample size {lw.n_effective:.0f})")
+print(f"Gibbs sampling:       {gibbs.probs.round(4)}")
+print(f"exact:                {exact.round(4)}")
+for est in (rejection_est, lw.probs, gibbs.probs):
+    assert np.abs(est - exact).max() < 0.05
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Gibbs sampling
+# A Markov chain over the hidden variables: visit each in turn and redraw it from its
+# conditional given its **Markov blanket** (parents, children, children's other parents),
+#
+# $$p(x_v \mid x_{-v}) \propto p(x_v \mid x_{\pi_v}) \prod_{c \in \mathrm{ch}(v)} p(x_c \mid x_{\pi_c}),$$
+#
+# a product of a few CPD entries: no normalising constant $p(e)$ needed. Its samples are
+# correlated, and a CPD with zeros (a deterministic node) can cut the state space in pieces the
+# chain never leaves — then it is simply wrong.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Error against the number of samples
+# Monte Carlo error falls as $1/\sqrt{N}$ whatever the dimension (log–log: a slope of $-1/2$),
+# with a constant set by how many samples *really* count: rejection keeps a fraction $p(e)$,
+# likelihood weighting has an effective sample size $(\sum w)^2 / \sum w^2 < N$, and Gibbs
+# samples of one chain are correlated (here LVFAILURE moves slowly: the Gibbs curve flattens,
+# its effective sample size is far below $N$).
+
+# %% slideshow={"slide_type": "fragment"}
+samplers = {
+    "rejection": lambda n, g: rejection_sampling(alarm, query, evidence, n, g).probs,
+    "likelihood weighting": lambda n, g: likelihood_weighting(alarm, query, evidence, n, g).probs,
+    "Gibbs (100 chains)": lambda n, g: gibbs_sampling(alarm, query, evidence, n, g, burn_in=20).probs,
+}
+errors = {name: [] for name in samplers}
+g = np.random.default_rng(1)
+for name, sampler in samplers.items():
+    for n in cfg["n_grid"]:
+        errs = [abs(sampler(n, g)[0] - exact[0]) for _ in range(cfg["repeats"])]
+        errors[name].append(np.sqrt(np.mean(np.square(errs))))  # RMS error over repeats
+
+ns = np.array(cfg["n_grid"], dtype=float)
+fig, ax = plt.subplots(figsize=(6, 4))
+for name, e in errors.items():
+    ax.loglog(ns, e, "o-", label=name)
+ref = errors["likelihood weighting"][0] * np.sqrt(ns[0] / ns)
+ax.loglog(ns, ref, "k--", label=r"$\propto 1/\sqrt{N}$")
+ax.set(xlabel="number of samples $N$", ylabel="RMS error of $p$(LVFAILURE = TRUE | e)",
+       title="Monte Carlo error on ALARM")
+ax.legend()
+plt.show()
+slope = np.polyfit(np.log(ns), np.log(errors["likelihood weighting"]), 1)[0]
+print(f"fitted slope (likelihood weighting): {slope:.2f}")
+assert -1.0 < slope < -0.2 and errors["likelihood weighting"][-1] < errors["likelihood weighting"][0]
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Unlikely evidence
+# Rejection sampling keeps a fraction $p(e)$ of its samples. Add observations one by one and
+# watch the acceptance rate fall with $p(e)$; likelihood weighting uses every sample (its
+# effective sample size falls too, but more slowly).
+
+# %% slideshow={"slide_type": "fragment"}
+chain_of_evidence = [("CVP", "LOW"), ("BP", "LOW"), ("HR", "LOW"), ("SAO2", "HIGH")]
+n_fixed = 20_000
+rows = []
+g = np.random.default_rng(2)
+for k in range(1, len(chain_of_evidence) + 1):
+    ev_k = dict(chain_of_evidence[:k])
+    p_ek = math.exp(jt.log_partition(ev_k))
+    ex_k = variable_elimination(alarm, query, ev_k).values
+    rs = rejection_sampling(alarm, query, ev_k, n_fixed, g)
+    lw_k = likelihood_weighting(alarm, query, ev_k, n_fixed, g)
+    rows.append((k, p_ek, rs.acceptance_rate, rs.n_effective, lw_k.n_effective,
+                 abs(rs.probs[0] - ex_k[0]), abs(lw_k.probs[0] - ex_k[0])))
+    print(f"{k} observed: p(e) = {p_ek:.2e}, acceptance {rs.acceptance_rate:.2e} "
+          f"({rs.n_effective:.0f} kept), LW ESS {lw_k.n_effective:.0f}; "
+          f"errors {rows[-1][5]:.3f} vs {rows[-1][6]:.3f}")
+    assert abs(rs.acceptance_rate - p_ek) < 5 * math.sqrt(p_ek / n_fixed) + 1e-4
+
+k_, pe_, acc_, kept_, ess_, err_rs, err_lw = map(np.array, zip(*rows))
+fig, ax = plt.subplots(1, 2, figsize=(10, 3.3))
+ax[0].semilogy(k_, pe_, "k--", label="$p(e)$ (exact)")
+ax[0].semilogy(k_, np.maximum(acc_, 1 / n_fixed / 2), "o-", label="rejection: acceptance rate")
+ax[0].semilogy(k_, ess_ / n_fixed, "s-", label="likelihood weighting: ESS / N")
+ax[0].set(xlabel="number of observed variables", ylabel="fraction", xticks=k_,
+          title=f"N = {n_fixed:,} samples")
+ax[0].legend(fontsize=8)
+ax[1].bar(k_ - 0.2, err_rs, 0.4, label="rejection")
+ax[1].bar(k_ + 0.2, err_lw, 0.4, label="likelihood weighting")
+ax[1].set(xlabel="number of observed variables", ylabel="|error| of p(LVFAILURE=TRUE | e)",
+          xticks=k_, title="error at fixed N")
+ax[1].legend()
+plt.tight_layout()
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 2 · Variational inference (变分推断)
+# Bayes' formula (贝叶斯公式) for a latent $z$ and data $x$:
+#
+# $$p(z \mid x) = \frac{p(x \mid z)\,p(z)}{p(x)} = \frac{p(x \mid z)\,p(z)}{\int p(x \mid z)\,p(z)\,dz}.$$
+#
+# The numerator is easy: the model. The **evidence** $p(x) = \int p(x \mid z) p(z)\, dz$ is the
+# problem: an integral (or a sum over $2^{|z|}$ states) over every latent configuration. For
+# the Ising image below with $12 \times 12$ binary pixels that is $2^{144} \approx 10^{43}$ terms.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The ELBO (the lecture's derivation)
+# From $\log P(X) = \log P(Z, X) - \log P(Z \mid X)$, add and subtract $\log Q(Z)$ and average over
+# $Q$:
+#
+# $$\log P(X) = \underbrace{\int Q \log P(Z, X)\, dZ - \int Q \log Q\, dZ}_{\mathrm{ELBO}(Q)}
+# \; \underbrace{- \int Q \log \frac{P(Z \mid X)}{Q}\, dZ}_{= +\,\mathrm{KL}(Q \,\|\, P(Z \mid X)) \;\ge\; 0}$$
+#
+# so $\mathrm{ELBO}(Q) \le \log P(X)$, with equality iff $Q = P(Z \mid X)$: maximising the ELBO
+# over $Q$ minimises the KL divergence without ever computing $P(Z \mid X)$.
+#
+# > **Pitfall (lecture slide 变分推断, the underbrace):** the slide labels
+# > $\int Q \log \frac{P(Z|X)}{Q}\, dZ$ itself as $\mathrm{KL}(Q \| P(Z|X))$. That integral is
+# > $-\mathrm{KL} \le 0$; the KL divergence is $\int Q \log \frac{Q}{P(Z|X)}\, dZ$. Read with
+# > the slide's labels, $\log P(X) = \mathrm{ELBO} - \mathrm{KL}$, which would make the ELBO an
+# > *upper* bound. The correct identity is $\log P(X) = \mathrm{ELBO} + \mathrm{KL}$ (checked
+# > below, both ways).
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Check 1: a conjugate Gaussian model
+# $z \sim \mathcal N(\mu_0, \tau_0^2)$, $x_i \mid z \sim \mathcal N(z, \sigma^2)$, $i = 1..n$.
+# Here everything is closed form: $\log p(X)$ (a multivariate normal), the posterior
+# $\mathcal N(\mu_n, \tau_n^2)$, and for any $Q = \mathcal N(m, s^2)$ the ELBO and the KL.
+
+# %% slideshow={"slide_type": "fragment"}
+mu0, tau0, sigma = 0.0, 2.0, 1.0
+X = np.random.default_rng(3).normal(1.5, sigma, size=10)
+n_obs = len(X)
+
+# exact log evidence: X ~ N(mu0·1, σ² I + τ0² 11ᵀ)
+cov = sigma**2 * np.eye(n_obs) + tau0**2 * np.ones((n_obs, n_obs))
+_, logdet = np.linalg.slogdet(cov)
+diff = X - mu0
+log_pX = -0.5 * (n_obs * math.log(2 * math.pi) + logdet + diff @ np.linalg.solve(cov, diff))
+# exact posterior N(mu_n, tau_n²)
+tau_n2 = 1 / (1 / tau0**2 + n_obs / sigma**2)
+mu_n = tau_n2 * (mu0 / tau0**2 + X.sum() / sigma**2)
+
+
+def elbo_gauss(m: float, s: float) -> float:
+    """E_Q[log p(X|z)] + E_Q[log p(z)] + H(Q) for Q = N(m, s²), in closed form."""
+    e_loglik = -0.5 * n_obs * math.log(2 * math.pi * sigma**2) - (((X - m) ** 2).sum() + n_obs * s**2) / (2 * sigma**2)
+    e_logprior = -0.5 * math.log(2 * math.pi * tau0**2) - ((m - mu0) ** 2 + s**2) / (2 * tau0**2)
+    entropy = 0.5 * math.log(2 * math.pi * math.e * s**2)
+    return e_loglik + e_logprior + entropy
+
+
+def kl_gauss(m: float, s: float, mu: float, tau2: float) -> float:
+    """KL(N(m, s²) ‖ N(mu, tau2))."""
+    return 0.5 * (math.log(tau2 / s**2) + (s**2 + (m - mu) ** 2) / tau2 - 1)
+
+
+q_rng = np.random.default_rng(4)
+for _ in range(5):
+    m, s = q_rng.normal(0, 3), q_rng.uniform(0.05, 3)
+    elbo, kl = elbo_gauss(m, s), kl_gauss(m, s, mu_n, tau_n2)
+    assert abs(elbo + kl - log_pX) < 1e-8  # log P(X) = ELBO + KL, for ANY Q
+    assert kl > 0 and abs(elbo - kl - log_pX) > 1e-3  # ... and not ELBO − KL
+    print(f"Q = N({m:+.2f}, {s:.2f}²): ELBO {elbo:9.4f} + KL {kl:8.4f} = {elbo + kl:.10f}")
+print(f"log p(X) = {log_pX:.10f};  at Q = posterior: ELBO = {elbo_gauss(mu_n, math.sqrt(tau_n2)):.10f}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Check 2: a small discrete model
+# Asia with $X$ = {dysp = yes, xray = yes} observed and $Z$ = the other six binary variables
+# ($2^6$ states, so $Q(Z)$ can be **any** distribution: a random table). Asia's `either` is a
+# deterministic OR of `tub` and `lung`, so some $Z$ have $P(Z, X) = 0$: a $Q$ that puts mass
+# there has $\mathrm{KL} = \infty$ and $\mathrm{ELBO} = -\infty$. The random $Q$'s below live on
+# the support of $P(Z \mid X)$.
+
+# %% slideshow={"slide_type": "fragment"}
+asia = BayesianNetwork.example("asia")
+x_obs = {"dysp": asia.states["dysp"].index("yes"), "xray": asia.states["xray"].index("yes")}
+Z_vars = [v for v in asia.variables if v not in x_obs]
+p_zx = asia.joint().reduce(x_obs).permute(Z_vars).values.ravel()  # P(Z, X), 64 entries
+support = p_zx > 0
+log_p_zx = np.log(p_zx[support])
+log_pX_asia = JunctionTree(asia).log_partition(x_obs)              # exact log P(X)
+log_post = log_p_zx - log_pX_asia                                  # log P(Z | X)
+print(f"{support.sum()} of {support.size} states of Z are possible given X")
+
+for trial in range(5):
+    Q = np.random.default_rng(10 + trial).dirichlet(np.full(support.sum(), 0.5))
+    elbo = np.sum(Q * (log_p_zx - np.log(Q)))       # ∫Q log P(Z,X) − ∫Q log Q
+    kl = np.sum(Q * (np.log(Q) - log_post))         # ∫Q log Q/P(Z|X)
+    slide_term = np.sum(Q * (log_post - np.log(Q)))  # the slide's underbraced integral: −KL
+    print(f"Q #{trial}: ELBO {elbo:8.4f} + KL {kl:7.4f} = {elbo + kl:.10f};  "
+          f"slide's 'KL' term = {slide_term:8.4f}")
+    assert abs(elbo + kl - log_pX_asia) < 1e-8 and kl > 0 and abs(slide_term + kl) < 1e-12
+print(f"log P(X) = {log_pX_asia:.10f}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 3 · Mean-field variational inference (CAVI) on an image
+# A binary image $z \in \{-1,+1\}^{n \times n}$ with an Ising prior (neighbours agree),
+# observed through Gaussian noise: $x_i = z_i + \epsilon_i$, $\epsilon_i \sim \mathcal N(0,\sigma^2)$.
+# The posterior is again an Ising model,
+#
+# $$p(z \mid x) \propto \exp\Big(\sum_i h_i z_i + J \sum_{i \sim j} z_i z_j\Big), \qquad h_i = x_i / \sigma^2 .$$
+#
+# **Mean field**: $Q(z) = \prod_i q_i(z_i)$ with $m_i = \mathbb E_Q[z_i]$. Coordinate ascent
+# (CAVI) sets one factor at a time to its optimum $q_i \propto \exp \mathbb E_{Q_{-i}}[\log
+# p(z, x)]$:
+#
+# $$m_i \leftarrow \tanh\Big(h_i + J \sum_{j \sim i} m_j\Big),$$
+#
+# and each such step can only raise the ELBO
+# $\;\sum_i h_i m_i + J \sum_{i \sim j} m_i m_j + \sum_i H(q_i) \le \log Z$.
+
+# %% slideshow={"slide_type": "subslide"}
+size = cfg["image"]
+r, c = np.mgrid[:size, :size]
+truth = np.where(((r - size / 2 + 0.5) ** 2 + (c - size / 2 + 0.5) ** 2 < (size / 3) ** 2)
+                 | ((r > size * 0.75) & (c > size * 0.2)), 1.0, -1.0)   # a disc and a bar
+sigma_img, J_img = 0.9, 0.7
+x_img = truth + np.random.default_rng(5).normal(0, sigma_img, truth.shape)
+h = x_img / sigma_img**2
+neighbours = [[(rr, cc) for rr, cc in ((i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1))
+               if 0 <= rr < size and 0 <= cc < size] for i in range(size) for j in range(size)]
+edges = [(i, rr * size + cc) for i, nb in enumerate(neighbours) for rr, cc in nb if rr * size + cc > i]
+
+
+def elbo_mf(m: np.ndarray) -> float:
+    """ELBO of the mean-field Q with means m (flat, in [-1, 1])."""
+    p = np.clip((1 + m) / 2, 1e-300, 1.0)
+    q = np.clip((1 - m) / 2, 1e-300, 1.0)
+    entropy = -(p * np.log(p) + q * np.log(q)).sum()
+    return float(h.ravel() @ m + J_img * sum(m[i] * m[j] for i, j in edges) + entropy)
+
+
+# exact posterior: the same factors, summed exactly by the junction tree (treewidth = size)
+spin = np.array([-1.0, 1.0])
+post_factors = [Factor((f"z{i}",), (2,), np.exp(h.ravel()[i] * spin)) for i in range(size * size)]
+post_factors += [Factor((f"z{i}", f"z{j}"), (2, 2), np.exp(J_img * np.outer(spin, spin))) for i, j in edges]
+jt_img = JunctionTree(post_factors)
+log_Z = jt_img.log_partition()
+exact_marg = jt_img.marginals()
+exact_mean = np.array([exact_marg[f"z{i}"].values @ spin for i in range(size * size)])
+print(f"{size}×{size} image: junction tree treewidth {jt_img.treewidth}, log Z = {log_Z:.4f}")
+
+# %% slideshow={"slide_type": "subslide"}
+m = np.zeros(size * size)          # Q starts uniform: q_i(+1) = 1/2
+elbos = [elbo_mf(m)]
+nb_idx = [[rr * size + cc for rr, cc in nb] for nb in neighbours]
+for sweep in range(cfg["sweeps"]):
+    for i in range(size * size):   # CAVI: one coordinate at a time
+        m[i] = np.tanh(h.ravel()[i] + J_img * m[nb_idx[i]].sum())
+        if sweep == 0:             # the first sweep: check after every single update
+            elbos.append(elbo_mf(m))
+            assert elbos[-1] >= elbos[-2] - 1e-10
+    if sweep > 0:
+        elbos.append(elbo_mf(m))
+        assert elbos[-1] >= elbos[-2] - 1e-10   # ELBO never decreases
+assert elbos[-1] <= log_Z + 1e-9                 # ... and stays below log Z
+print(f"ELBO: {elbos[0]:.3f} → {elbos[-1]:.4f}  ≤  log Z = {log_Z:.4f}  (gap = KL(Q‖P) = {log_Z - elbos[-1]:.4f})")
+
+# compare with Gibbs sampling on the same posterior (a sampled answer)
+g = np.random.default_rng(6)
+z = np.where(g.random(size * size) < 0.5, -1.0, 1.0)
+gibbs_sum, n_kept = np.zeros(size * size), 0
+for sweep in range(20 * cfg["sweeps"]):
+    for i in range(size * size):
+        field = h.ravel()[i] + J_img * z[nb_idx[i]].sum()
+        z[i] = 1.0 if g.random() < 1 / (1 + np.exp(-2 * field)) else -1.0
+    if sweep >= 2 * cfg["sweeps"]:
+        gibbs_sum += z
+        n_kept += 1
+gibbs_mean = gibbs_sum / n_kept
+mf_err = np.abs(m - exact_mean).max()
+print(f"max |E[z_i]| error: mean field {mf_err:.3f}, Gibbs ({n_kept} sweeps) {np.abs(gibbs_mean - exact_mean).max():.3f}")
+
+# %% slideshow={"slide_type": "subslide"}
+fig, ax = plt.subplots(1, 6, figsize=(15, 2.9), gridspec_kw=dict(width_ratios=[1, 1, 1, 1, 1, 1.4]))
+panels = [("truth", truth), ("noisy x", x_img), ("exact E[z|x]", exact_mean.reshape(size, size)),
+          ("mean field m", m.reshape(size, size)), ("Gibbs mean", gibbs_mean.reshape(size, size))]
+for a, (title, img) in zip(ax, panels):
+    a.imshow(img, cmap="gray", vmin=-1.5, vmax=1.5)
+    a.set_title(title)
+    a.axis("off")
+ax[5].scatter(exact_mean, m, s=10, label="mean field")
+ax[5].scatter(exact_mean, gibbs_mean, s=10, marker="x", label="Gibbs")
+ax[5].plot([-1, 1], [-1, 1], "k:", lw=1)
+ax[5].set(xlabel="exact E[z_i | x]", ylabel="approximation", title="per pixel")
+ax[5].legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.plot(elbos[:size * size + 1], label="first sweep, per update")
+ax.plot(np.arange(1, cfg["sweeps"]) * size * size, elbos[size * size + 1:], "o", label="after each sweep")
+ax.axhline(log_Z, color="k", ls="--", label="log Z (exact)")
+ax.set(xlabel="coordinate updates", ylabel="ELBO", title="CAVI: the ELBO rises to just below log Z")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Mean field is **over-confident**: $|m_i|$ is larger than the exact $|E[z_i]|$ (the scatter lies
+# outside the diagonal), because KL(Q‖P) punishes Q for putting mass where P has little, not
+# for missing mass. The ELBO gap $\log Z - \mathrm{ELBO}$ is exactly that KL.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 4 · Towards the VAE: amortised inference and the reparameterisation trick
+# CAVI optimises one $Q$ per data set. A **variational autoencoder** instead learns a function,
+# the *encoder* $q_\phi(z \mid x) = \mathcal N(\mu_\phi(x), s_\phi(x)^2)$, that outputs the
+# approximate posterior for any $x$ (**amortised** inference), and maximises the ELBO by
+# stochastic gradients. To differentiate $\mathbb E_{q_\phi}[\cdot]$ with respect to $\phi$, write
+# the sample as a deterministic function of $\phi$ and fixed noise — the **reparameterisation
+# trick**: $z = \mu_\phi(x) + s_\phi(x)\,\varepsilon$, $\varepsilon \sim \mathcal N(0, 1)$.
+#
+# A model where we know the answer: $z_n \sim \mathcal N(0, 1)$, $x_n \mid z_n \sim
+# \mathcal N(w z_n, \sigma^2)$. The exact posterior is $\mathcal N\big(\frac{w x}{w^2 + \sigma^2},
+# \frac{\sigma^2}{w^2 + \sigma^2}\big)$: linear in $x$. A linear encoder can find it.
+
+# %% slideshow={"slide_type": "subslide"}
+w_true, sigma_v = 2.0, 0.5
+gen = torch.Generator().manual_seed(0)
+z_data = torch.randn(4096, generator=gen)
+x_data = w_true * z_data + sigma_v * torch.randn(4096, generator=gen)
+
+a = torch.zeros(1, requires_grad=True)        # encoder: mu(x) = a x + b, log s = c
+b = torch.zeros(1, requires_grad=True)
+c_ = torch.zeros(1, requires_grad=True)
+opt = torch.optim.Adam([a, b, c_], lr=0.05)
+normal = torch.distributions.Normal
+for _step in range(cfg["vae_steps"]):
+    idx = torch.randint(0, len(x_data), (256,), generator=gen)
+    xb = x_data[idx]
+    mu_q, s_q = a * xb + b, torch.exp(c_).expand_as(xb)
+    eps = torch.randn(xb.shape, generator=gen)
+    zb = mu_q + s_q * eps                                       # reparameterisation
+    log_joint = normal(w_true * zb, sigma_v).log_prob(xb) + normal(0.0, 1.0).log_prob(zb)
+    elbo_b = (log_joint - normal(mu_q, s_q).log_prob(zb)).mean()  # Monte Carlo ELBO
+    opt.zero_grad()
+    (-elbo_b).backward()
+    opt.step()
+
+a_exact = w_true / (w_true**2 + sigma_v**2)
+s_exact = math.sqrt(sigma_v**2 / (w_true**2 + sigma_v**2))
+print(f"encoder mean slope a = {a.item():.4f} (exact {a_exact:.4f}), intercept b = {b.item():+.4f} (exact 0)")
+print(f"encoder std s = {math.exp(c_.item()):.4f} (exact {s_exact:.4f})")
+assert abs(a.item() - a_exact) < 0.05 and abs(math.exp(c_.item()) - s_exact) < 0.05
+log_px = normal(0.0, math.sqrt(w_true**2 + sigma_v**2)).log_prob(x_data).mean().item()
+print(f"final minibatch ELBO {elbo_b.item():.4f} vs exact mean log p(x) {log_px:.4f}")
+
+# %% slideshow={"slide_type": "skip"}
+artifacts.save_metrics("05_approximate_inference", {
+    "lw_rms_error_at_max_n": float(errors["likelihood weighting"][-1]),
+    "rejection_rms_error_at_max_n": float(errors["rejection"][-1]),
+    "gibbs_rms_error_at_max_n": float(errors["Gibbs (100 chains)"][-1]),
+    "mc_error_slope_lw": float(slope),
+    "cavi_elbo_gap": float(log_Z - elbos[-1]),
+    "cavi_max_mean_error": float(mf_err),
+    "amortised_encoder_slope_error": float(abs(a.item() - a_exact)),
+})
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Exercises (练习)
+# **1.** The likelihood weight of one sample: given a full sample `x` (state indices in
+# `alarm.variables` order) and the evidence (a dict of state indices), return
+# $w = \prod_{v \in E} p(e_v \mid x_{\pi_v})$ for ALARM.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_weight(x: np.ndarray, ev: dict[str, int]) -> float | None:
+    # YOUR CODE HERE
+    return None
+
+
+def _ref_weight(x, ev):
+    return np.prod([alarm.cpds[v].values[(s, *[x[col[u]] for u in alarm.parents[v]])]
+                    for v, s in ev.items()])
+
+
+w_samples = alarm.sample(4, np.random.default_rng(7))
+w_cases = [(row, ev_idx) for row in w_samples]
+check_function("likelihood weight", my_weight, _ref_weight, w_cases,
+               hint="for each evidence variable v: alarm.cpds[v].values[(state, *parent states)]")
+
+# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
+# Solution
+def my_weight(x: np.ndarray, ev: dict[str, int]) -> float | None:
+    w = 1.0
+    for v, s in ev.items():
+        w *= alarm.cpds[v].values[(s, *[x[col[u]] for u in alarm.parents[v]])]
+    return w
+
+
+assert check_function("likelihood weight", my_weight, _ref_weight, w_cases)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **2.** In the conjugate Gaussian model above, which $Q = \mathcal N(m, s^2)$ maximises the
+# ELBO? Give `(m, s)`. (Hint: where is KL = 0?)
+
+# %% slideshow={"slide_type": "fragment"}
+my_best_q = None  # YOUR ANSWER: a tuple (m, s)
+
+check_value("best Q", my_best_q, (mu_n, math.sqrt(tau_n2)), atol=1e-6,
+            hint="ELBO = log p(X) − KL(Q‖posterior): use the posterior mean and standard deviation")
+
+# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
+# Solution: the posterior itself, N(mu_n, tau_n²)
+my_best_q = (mu_n, math.sqrt(tau_n2))
+assert check_value("best Q", my_best_q, (mu_n, math.sqrt(tau_n2)))
+assert elbo_gauss(*my_best_q) > elbo_gauss(mu_n + 0.1, math.sqrt(tau_n2))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **3.** One CAVI update: given the fields `h` (flat), the coupling `J`, the current means `m`
+# and a pixel's neighbour indices `nb`, return the new $m_i = \tanh(h_i + J \sum_{j \in nb} m_j)$.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_cavi_update(h_i: float, J: float, m: np.ndarray, nb: list[int]) -> float | None:
+    # YOUR CODE HERE
+    return None
+
+
+def _ref_cavi_update(h_i, J, m, nb):
+    # the optimum of ELBO over q_i: q_i(+1) = σ(2 (h_i + J Σ m_j)), mean = 2 q_i(+1) − 1
+    return 2 / (1 + np.exp(-2 * (h_i + J * m[nb].sum()))) - 1
+
+
+cavi_cases = [(h.ravel()[i], J_img, m, nb_idx[i]) for i in (0, 5, size * size // 2)]
+check_function("CAVI update", my_cavi_update, _ref_cavi_update, cavi_cases,
+               hint="np.tanh(h_i + J * m[nb].sum())")
+
+# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
+# Solution
+def my_cavi_update(h_i: float, J: float, m: np.ndarray, nb: list[int]) -> float | None:
+    return float(np.tanh(h_i + J * m[nb].sum()))
+
+
+assert check_function("CAVI update", my_cavi_update, _ref_cavi_update, cavi_cases)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Summary
+# - Sampling: unbiased (or consistent) estimates with error $\propto 1/\sqrt N$ in any
+#   dimension; rejection sampling wastes a fraction $1 - p(e)$; likelihood weighting and Gibbs
+#   do not, but their samples are weighted or correlated.
+# - Variational inference: $\log P(X) = \mathrm{ELBO}(Q) + \mathrm{KL}(Q \| P(Z|X))$ for every
+#   $Q$; maximise the ELBO instead of computing $P(X)$. Mean field is fast and over-confident.
+# - The VAE (next notebooks) = amortised variational inference: an encoder network outputs $Q$,
+#   the reparameterisation trick makes the ELBO differentiable, and the decoder $p(x \mid z)$ is
+#   learned at the same time.
