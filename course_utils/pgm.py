@@ -25,7 +25,8 @@ import numpy as np
 
 from course_utils.paths import ROOT, data_dir
 
-__all__ = ["Factor", "BayesianNetwork", "read_bif", "draw_network", "EXAMPLE_NETWORKS", "MAX_JOINT_ENTRIES"]
+__all__ = ["Factor", "BayesianNetwork", "read_bif", "draw_network", "EXAMPLE_NETWORKS",
+           "MAX_JOINT_ENTRIES"]
 
 #: joint() refuses tables larger than this (4M float64 entries = 32 MiB).
 MAX_JOINT_ENTRIES = 2**22
