@@ -152,3 +152,12 @@ def test_binarize_modes():
     assert abs(xs.mean().item() - 0.3) < 0.02
     with pytest.raises(ValueError, match="stochastic, threshold"):
         ae.binarize(x, "round")
+
+
+def test_mlp_autoencoder_has_a_linear_code():
+    torch.manual_seed(0)
+    model = ae.MLPAutoencoder(784, (64, 32), 2)
+    z, de = model(torch.rand(6, 784))
+    assert z.shape == (6, 2) and de.shape == (6, 784)
+    assert isinstance(model.encoder[-1], torch.nn.Linear)   # no ReLU on the code
+    assert ((de > 0) & (de < 1)).all()
