@@ -1,0 +1,490 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 08 · Generative adversarial networks (生成对抗网络, GAN)
+# A generator G and a discriminator D play a minimax game; we write their two-step training
+# loop, train an MLP GAN on handwritten digits (the lecture's `demo_gan_mnist`), and then show,
+# on a 2-D toy, the two difficulties the lecture names: **mode collapse (模式崩溃)** and
+# **instability (不稳定性)**. Lecture section "2 GAN".
+
+# %% slideshow={"slide_type": "skip"}
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from course_utils import artifacts, data, gan, metrics, plotting, profile
+from course_utils.checkpoints import path_for
+from course_utils.exercises import check_function, check_value
+from course_utils.train import fit
+
+NB = "08_gan"
+cfg = profile.pick(
+    smoke=dict(n_train=512, epochs=2, batch_size=64, z_dim=64, mog_epochs=3, mog_n=2048),
+    cpu=dict(n_train=None, epochs=30, batch_size=64, z_dim=64, mog_epochs=40, mog_n=16384),
+    full=dict(n_train=None, epochs=100, batch_size=64, z_dim=64, mog_epochs=60, mog_n=16384),
+)
+profile.seed_everything(0)
+device = profile.device()
+cfg
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Two networks (生成网络 G 与判别网络 D)
+# - **Generator G** (生成网络): draws a latent $z \sim p_z = \mathcal N(0, I)$ and maps it to a
+#   sample $x_f = G(z)$. Like the decoder of an autoencoder, but no encoder is trained with it.
+# - **Discriminator D** (判别网络): a binary classifier. Real samples $x_r \sim p_r$ get the
+#   label **1 (真)**, generated samples $x_f = G(z)$ the label **0 (假)**; $D(x)$ is the
+#   probability that $x$ is real.
+#
+# Our discriminators return a *logit* $a$ with $D(x) = \sigma(a)$; losses are computed from the
+# logit (`binary_cross_entropy_with_logits`), which is the same function but never takes
+# $\log 0$.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# > **Pitfall (lecture slide "生成网络(Generator)")** The slide writes "sample the latent
+# > $x \sim p_z(\cdot)$" and "$x \sim p_g(x|z)$". The latent is $z \sim p_z$, and $G$ is a
+# > *deterministic* network: $x = G(z)$, so $p_g(x \mid z)$ is a point mass. The model
+# > distribution $p_g(x)$ is only *implicit* (the push-forward of $p_z$ through $G$): we can
+# > sample it, but, unlike a VAE or a GMM, we cannot evaluate its density. That is why GANs are
+# > evaluated with sample-based metrics (below: a classifier's Fréchet distance).
+
+# %% slideshow={"slide_type": "fragment"}
+G_demo = gan.MLPGenerator(z_dim=cfg["z_dim"], hidden=(32,))
+z = torch.randn(3, cfg["z_dim"])
+assert torch.equal(G_demo(z), G_demo(z)), "same z, same x: G is deterministic"
+print("G(z) twice for the same z: identical. The randomness of p_g comes only from z.")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The minimax game (极小极大问题)
+# $$\min_G \max_D \; V(D, G) = \mathbb E_{x_r \sim p_r}[\log D(x_r)]
+#   + \mathbb E_{z \sim p_z}[\log(1 - D(G(z)))]$$
+# One training step alternates two moves:
+# 1. **D step**: maximise $\log D(x_r) + \log(1 - D(G(z)))$, i.e. minimise the binary
+#    cross-entropy with labels real = 1, fake = 0 (G is frozen: `x_f.detach()`).
+# 2. **G step**: make D call the fakes real. The minimax G would minimise
+#    $\log(1 - D(G(z)))$; in practice we use the **non-saturating** loss
+#    $-\log D(G(z))$ (Goodfellow et al. 2014), the cross-entropy with the *real* label 1.
+#
+# For a fixed G the best discriminator is $D^*(x) = p_r(x)/(p_r(x) + p_g(x))$, and then
+# $V(D^*, G) = 2\,\mathrm{JS}(p_r \| p_g) - \log 4$: G minimises a Jensen-Shannon divergence.
+
+# %% slideshow={"slide_type": "subslide"}
+def d_loss(logit_real: torch.Tensor, logit_fake: torch.Tensor) -> torch.Tensor:
+    """-[log D(x_r) + log(1 - D(x_f))], averaged: BCE with labels real = 1, fake = 0."""
+    return (F.binary_cross_entropy_with_logits(logit_real, torch.ones_like(logit_real))
+            + F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake)))
+
+
+def g_loss(logit_fake: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss -log D(G(z)): BCE of the fakes with the *real* label."""
+    return F.binary_cross_entropy_with_logits(logit_fake, torch.ones_like(logit_fake))
+
+
+# the BCE form is the objective written above
+a_r, a_f = torch.randn(5), torch.randn(5)
+D_r, D_f = torch.sigmoid(a_r), torch.sigmoid(a_f)
+assert torch.allclose(d_loss(a_r, a_f), -(torch.log(D_r) + torch.log(1 - D_f)).mean(), atol=1e-6)
+assert torch.allclose(g_loss(a_f), -torch.log(D_f).mean(), atol=1e-6)
+
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Why the non-saturating loss (非饱和损失)
+# Early in training D easily spots the fakes: $D(G(z)) \approx 0$. The gradient that reaches
+# G passes through D's logit $a$; with $D = \sigma(a)$,
+# $\frac{\partial}{\partial a}\log(1-\sigma(a)) = -\sigma(a) = -D$ (vanishes as $D \to 0$) while
+# $\frac{\partial}{\partial a}[-\log\sigma(a)] = -(1-D)$ (largest as $D \to 0$). Both push the
+# same way; only the second one still pushes when G is bad. Computed with autograd:
+
+# %% slideshow={"slide_type": "fragment"}
+D_fake = torch.linspace(0.001, 0.999, 200)
+a = torch.logit(D_fake).requires_grad_(True)
+grad_minimax = torch.autograd.grad(torch.log(1 - torch.sigmoid(a)).sum(), a)[0]  # G minimises this
+grad_nonsat = torch.autograd.grad((-torch.log(torch.sigmoid(a))).sum(), a)[0]    # G minimises this
+assert torch.allclose(grad_minimax, -D_fake, atol=1e-5)
+assert torch.allclose(grad_nonsat, -(1 - D_fake), atol=1e-5)
+
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.plot(D_fake, grad_minimax.abs(), label=r"minimax: $\log(1-D(G(z)))$")
+ax.plot(D_fake, grad_nonsat.abs(), label=r"non-saturating: $-\log D(G(z))$")
+ax.axvspan(0, 0.1, color="grey", alpha=0.2)
+ax.text(0.012, 0.5, "early training:\nD rejects fakes", fontsize=8)
+ax.set_xlabel("D(G(z))")
+ax.set_ylabel("|∂ loss / ∂ logit|")
+ax.set_title("Gradient that reaches G")
+ax.legend()
+plotting.savefig(fig, NB, "nonsaturating_gradient")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The training step (训练步骤), written once
+# `fit` (course_utils.train) does the batching, progress bar, checkpoints and resume; it calls
+# `step(batch)` for each mini-batch of real data. The step below *is* the GAN algorithm.
+
+# %% slideshow={"slide_type": "fragment"}
+def make_gan_step(G, D, opt_G, opt_D, z_dim, g_steps=1):
+    """One alternating D/G update on a batch of real samples; returns the two losses.
+
+    g_steps > 1 gives G several updates per D update (used below to provoke mode collapse).
+    """
+
+    def step(batch):
+        (x_r,) = batch
+        n = x_r.shape[0]
+        x_f = G(torch.randn(n, z_dim, device=x_r.device))
+        # D step: maximise log D(x_r) + log(1 - D(G(z)))  (G frozen by detach)
+        loss_D = d_loss(D(x_r), D(x_f.detach()))
+        opt_D.zero_grad()
+        loss_D.backward()
+        opt_D.step()
+        # G step (non-saturating): minimise -log D(G(z)) through the updated D
+        for i in range(g_steps):
+            if i > 0:
+                x_f = G(torch.randn(n, z_dim, device=x_r.device))
+            loss_G = g_loss(D(x_f))
+            opt_G.zero_grad()
+            loss_G.backward()
+            opt_G.step()
+        return {"loss_D": loss_D.item(), "loss_G": loss_G.item()}
+
+    return step
+
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 1. Handwritten digits (手写数字生成器)
+# An MLP G (64 → 256 → 512 → 784, tanh) and an MLP D (784 → 512 → 256 → 1, LeakyReLU). The
+# digits are rescaled from [0, 1] to [-1, 1] to match G's tanh output.
+
+# %% slideshow={"slide_type": "fragment"}
+train = data.load("mnist", split="train", n=cfg["n_train"])
+test = data.load("mnist", split="test")
+x_train = gan.to_tanh_range(train.images)
+
+torch.manual_seed(0)
+G = gan.MLPGenerator(z_dim=cfg["z_dim"], x_shape=(1, 28, 28), hidden=(256, 512))
+D = gan.MLPDiscriminator(x_shape=(1, 28, 28), hidden=(512, 256))
+opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+z_fixed = torch.randn(32, cfg["z_dim"], generator=torch.Generator().manual_seed(1)).to(device)
+snapshots = {}  # epoch -> samples G(z_fixed), to watch training
+
+
+def snapshot(epoch, history):
+    if (epoch + 1) in snap_epochs:
+        G.eval()
+        with torch.no_grad():
+            snapshots[epoch + 1] = gan.to_unit_range(G(z_fixed)).cpu()
+        G.train()
+
+
+snap_epochs = sorted({1, max(1, cfg["epochs"] // 10), max(1, cfg["epochs"] // 3), cfg["epochs"]})
+run_cfg = dict(cfg, model="mlp-256-512/512-256", lr=2e-4)
+t0 = time.perf_counter()
+history = fit(make_gan_step(G, D, opt_G, opt_D, cfg["z_dim"]), x_train,
+              epochs=cfg["epochs"], batch_size=cfg["batch_size"],
+              modules={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D},
+              checkpoint=path_for(NB, "mlp_gan", run_cfg), config=run_cfg,
+              desc="MLP GAN", on_epoch_end=snapshot)
+G.eval()
+D.eval()
+train_seconds = history.seconds
+print(f"training time {train_seconds:.0f} s ({history.resumed_from} epochs loaded from checkpoint)")
+
+# %% slideshow={"slide_type": "subslide"}
+fig, ax = plt.subplots(figsize=(7, 3.5))
+plotting.plot_history(history, ["loss_D", "loss_G"], per="step",
+                      smooth=min(50, len(history.steps["loss_D"])), ax=ax,
+                      title="MLP GAN losses (moving average)")
+ax.axhline(2 * np.log(2), ls="--", c="k", lw=0.8)
+ax.text(1, 2 * np.log(2) + 0.05, "loss_D at equilibrium: 2 log 2", fontsize=8)
+ax.set_ylabel("loss")
+plotting.savefig(fig, NB, "mlp_gan_losses")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Unlike a classifier's loss, neither GAN loss falls to zero: each player's loss depends on the
+# other. At the game's equilibrium D(x) = 1/2 everywhere, so loss_D = 2 log 2 ≈ 1.39 and
+# loss_G = log 2 ≈ 0.69. A loss_D near 0 means D wins (G gets no useful signal).
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Samples over training (same $z$ at every snapshot; cached runs show only the last one)
+
+# %% slideshow={"slide_type": "fragment"}
+if not snapshots:  # loaded from a finished checkpoint: only the final model exists
+    with torch.no_grad():
+        snapshots[cfg["epochs"]] = gan.to_unit_range(G(z_fixed)).cpu()
+fig, axes = plt.subplots(1, len(snapshots), figsize=(3.2 * len(snapshots), 1.9), squeeze=False)
+for ax, (ep, imgs) in zip(axes[0], snapshots.items()):
+    plotting.image_grid(imgs[:32], nrow=8, ax=ax, title=f"epoch {ep}")
+fig.tight_layout()
+plotting.savefig(fig, NB, "mlp_gan_samples_over_training")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### How good are the samples? A classifier's Fréchet distance
+# The GAN has no likelihood. We embed real test digits and generated digits with an
+# **evaluation classifier** (a small CNN trained once on the real training digits,
+# `course_utils.metrics`) and compare the two Gaussians fitted to the features:
+# $\mathrm{FD} = \|\mu_r - \mu_g\|^2 + \mathrm{Tr}(\Sigma_r + \Sigma_g - 2(\Sigma_r\Sigma_g)^{1/2})$.
+# Real training digits against real test digits give the **floor** (finite-sample noise).
+
+# %% slideshow={"slide_type": "fragment"}
+clf = metrics.evaluation_classifier()
+n_eval = len(test.images)
+with torch.no_grad():
+    samples = gan.to_unit_range(G(torch.randn(n_eval, cfg["z_dim"], device=device))).cpu()
+real_ref = data.load("mnist", split="train", n=n_eval, seed=1).images
+fid = metrics.classifier_fid(clf, samples, test.images)
+fid_floor = metrics.classifier_fid(clf, real_ref, test.images)
+fid_noise = metrics.classifier_fid(clf, torch.rand_like(samples), test.images)
+pred = metrics.classifier_predict(clf, samples)
+class_freq = torch.bincount(pred, minlength=10).float() / len(pred)
+print(f"classifier test accuracy   {clf.test_accuracy:.3f}")
+print(f"classifier-FID GAN vs test {fid:.2f}   (real train vs test: {fid_floor:.2f}; "
+      f"uniform noise: {fid_noise:.1f})")
+print("predicted class frequencies of the samples:", np.round(class_freq.numpy(), 2))
+
+# %% slideshow={"slide_type": "subslide"}
+fig = plotting.image_grid(samples[:64], nrow=16, title="MLP GAN: final samples")
+plotting.savefig(fig, NB, "mlp_gan_final_samples")
+artifacts.save_samples(NB, samples)
+artifacts.save_metrics(NB, {
+    "classifier_fid": fid, "classifier_fid_real_floor": fid_floor,
+    "classifier_test_accuracy": clf.test_accuracy, "train_seconds": train_seconds,
+    "min_class_frequency": float(class_freq.min()),
+})
+if profile.current() == "full":
+    assert fid < 10 * fid_floor + 1.0, "GAN samples far from the real digits"
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 2. Difficulties (存在的困难): a 2-D mixture of 8 Gaussians
+# Eight Gaussians ($\sigma = 0.02$) on a circle of radius 2. With 2-D data we can *count*:
+# a sample is **high quality** when it lies within $3\sigma$ of a mode, and a mode is
+# **covered** when it receives at least 1% of the samples
+# (`course_utils.gan.mode_coverage`, as in Metz et al. 2017).
+
+# %% slideshow={"slide_type": "fragment"}
+centers = gan.mixture_centers(8, layout="ring", radius=2.0)
+STD = 0.02
+x_mog, _ = gan.sample_mixture(cfg["mog_n"], centers, STD,
+                              generator=torch.Generator().manual_seed(0))
+real_cov = gan.mode_coverage(x_mog[:2000], centers, STD)
+print("real data:", {k: v for k, v in real_cov.items() if k != "counts"})
+z_eval = torch.randn(2000, 2, generator=torch.Generator().manual_seed(2)).to(device)
+
+
+def train_mog(D_kwargs=None, lr=1e-3, g_steps=1, seed=0, name="vanilla"):
+    """Train a 2-D GAN with the same `make_gan_step`; track mode coverage after each epoch."""
+    torch.manual_seed(seed)
+    G2 = gan.MLPGenerator(z_dim=2, x_shape=(2,), hidden=(128, 128), out="linear")
+    D2 = gan.MLPDiscriminator(x_shape=(2,), hidden=(128, 128), **(D_kwargs or {}))
+    oG = torch.optim.Adam(G2.parameters(), lr=lr, betas=(0.5, 0.999))
+    oD = torch.optim.Adam(D2.parameters(), lr=lr, betas=(0.5, 0.999))
+    track = {"modes": [], "hq": [], "samples": {}}
+
+    def on_epoch_end(epoch, history):
+        with torch.no_grad():
+            s = G2(z_eval).cpu()
+        cov = gan.mode_coverage(s, centers, STD)
+        track["modes"].append(cov["modes_covered"])
+        track["hq"].append(cov["high_quality_fraction"])
+        track["samples"][epoch + 1] = s
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # 2-D nets are tiny: syncing threads would cost more than it saves
+    try:
+        hist = fit(make_gan_step(G2, D2, oG, oD, 2, g_steps), x_mog, epochs=cfg["mog_epochs"],
+                   batch_size=256, modules={"G": G2, "D": D2}, optimizers={"G": oG, "D": oD},
+                   seed=seed, desc=name, on_epoch_end=on_epoch_end, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    return hist, track
+
+
+def scatter(ax, s, title):
+    ax.scatter(x_mog[:1000, 0], x_mog[:1000, 1], s=2, c="tab:blue", alpha=0.3, label="real")
+    ax.scatter(s[:1000, 0], s[:1000, 1], s=2, c="tab:red", alpha=0.5, label="G(z)")
+    ax.set_xlim(-3, 3)
+    ax.set_ylim(-3, 3)
+    ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_title(title, fontsize=9)
+
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Mode collapse (模式崩溃), provoked
+# Goodfellow (2016) explains collapse by the order of the game: $\min_G\max_D$ needs D to
+# (nearly) win each round. If instead G is optimised against a *fixed* D, its best reply is to
+# send **every** $z$ to the single point D finds most real: $\max_D\min_G$ collapses. We
+# push training towards that regime by giving G **5 updates per D update**, and compare with
+# the balanced 1 : 1 game.
+
+# %% slideshow={"slide_type": "fragment"}
+hist_bal, track_bal = train_mog(name="balanced 1:1")
+hist_col, track_col = train_mog(g_steps=5, name="G 5:1 D")
+cov_bal = gan.mode_coverage(track_bal["samples"][cfg["mog_epochs"]], centers, STD)
+cov_col = gan.mode_coverage(track_col["samples"][cfg["mog_epochs"]], centers, STD)
+print(f"balanced 1:1  modes covered {cov_bal['modes_covered']}/8, "
+      f"high quality {cov_bal['high_quality_fraction']:.2f}, per mode {cov_bal['counts']}")
+print(f"G 5:1 D       modes covered {cov_col['modes_covered']}/8, "
+      f"high quality {cov_col['high_quality_fraction']:.2f}, per mode {cov_col['counts']}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### A remedy: let D see several samples at once (PacGAN)
+# A discriminator that judges one sample at a time cannot see that all fakes are *the same*.
+# **Packing** (Lin et al. 2018) feeds D two samples concatenated, both real or both fake
+# (`MLPDiscriminator(pack=2)`). A collapsed G produces identical pairs, which real pairs never
+# are, so D can punish the lack of diversity. Same G, same 5 : 1 schedule, same step function:
+
+# %% slideshow={"slide_type": "fragment"}
+hist_pac, track_pac = train_mog(D_kwargs=dict(pack=2), g_steps=5, name="G 5:1 D, PacGAN")
+cov_pac = gan.mode_coverage(track_pac["samples"][cfg["mog_epochs"]], centers, STD)
+print(f"G 5:1 D + PacGAN(2)  modes covered {cov_pac['modes_covered']}/8, "
+      f"high quality {cov_pac['high_quality_fraction']:.2f}, per mode {cov_pac['counts']}")
+
+fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
+for ax, (name, tr) in zip(axes[:3], [("balanced 1:1", track_bal), ("G 5:1 D (collapse)", track_col),
+                                    ("G 5:1 D + PacGAN", track_pac)]):
+    cov = gan.mode_coverage(tr["samples"][cfg["mog_epochs"]], centers, STD)
+    scatter(ax, tr["samples"][cfg["mog_epochs"]], f"{name}: {cov['modes_covered']}/8 modes")
+axes[0].legend(loc="lower left", fontsize=7, markerscale=4)
+epochs_axis = np.arange(1, cfg["mog_epochs"] + 1)
+for name, tr, style in [("balanced 1:1", track_bal, "-"), ("G 5:1 D", track_col, "--"),
+                        ("G 5:1 D + PacGAN", track_pac, "-.")]:
+    axes[3].plot(epochs_axis, tr["modes"], style, label=name)
+axes[3].set_xlabel("epoch")
+axes[3].set_ylabel("modes covered (of 8)")
+axes[3].set_ylim(-0.3, 8.3)
+axes[3].legend(fontsize=7)
+axes[3].set_title("modes covered over training", fontsize=9)
+fig.tight_layout()
+plotting.savefig(fig, NB, "mode_collapse")
+plt.show()
+
+# %% slideshow={"slide_type": "fragment"}
+fig, ax = plt.subplots(figsize=(6, 3))
+for name, tr, style in [("balanced 1:1", track_bal, "-"), ("G 5:1 D", track_col, "--"),
+                        ("G 5:1 D + PacGAN", track_pac, "-.")]:
+    ax.plot(epochs_axis, tr["hq"], style, label=name)
+ax.set_xlabel("epoch")
+ax.set_ylabel("high-quality fraction")
+ax.set_title("samples within 3σ of a mode")
+ax.legend(fontsize=8)
+plotting.savefig(fig, NB, "high_quality_fraction")
+artifacts.save_metrics(NB, {
+    "modes_covered": cov_bal["modes_covered"], "high_quality_fraction": cov_bal["high_quality_fraction"],
+    "modes_covered_collapse": cov_col["modes_covered"],
+    "high_quality_fraction_collapse": cov_col["high_quality_fraction"],
+    "modes_covered_pacgan": cov_pac["modes_covered"],
+    "high_quality_fraction_pacgan": cov_pac["high_quality_fraction"],
+})
+if profile.current() == "full":
+    assert cov_pac["modes_covered"] > cov_col["modes_covered"], "the remedy should cover more modes"
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Instability (不稳定性)
+# The balanced run's mode count above already flickers: D and G chase each other and the
+# samples hop between modes instead of settling. With a 10× larger learning rate (0.01) the
+# same configuration oscillates much more: the two losses swing against each other.
+
+# %% slideshow={"slide_type": "fragment"}
+hist_hot, track_hot = train_mog(lr=1e-2, name="lr 0.01")
+fig, axes = plt.subplots(1, 3, figsize=(15, 3.4))
+for ax, (name, h) in zip(axes[:2], [("lr 0.001", hist_bal), ("lr 0.01", hist_hot)]):
+    plotting.plot_history(h, ["loss_D", "loss_G"], per="step", smooth=5, ax=ax,
+                          title=f"losses, {name}")
+    ax.set_ylabel("loss")
+axes[2].plot(epochs_axis, track_bal["modes"], label="lr 0.001")
+axes[2].plot(epochs_axis, track_hot["modes"], label="lr 0.01")
+axes[2].set_xlabel("epoch")
+axes[2].set_ylabel("modes covered (of 8)")
+axes[2].legend()
+fig.tight_layout()
+plotting.savefig(fig, NB, "instability")
+swing = {name: float(np.std(np.diff(h.steps["loss_G"]))) for name, h in
+         [("lr 0.001", hist_bal), ("lr 0.01", hist_hot)]}
+print("step-to-step std of loss_G:", {k: round(v, 3) for k, v in swing.items()})
+artifacts.save_metrics(NB, {"loss_G_swing_lr1e-3": swing["lr 0.001"],
+                            "loss_G_swing_lr1e-2": swing["lr 0.01"]})
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Exercises (练习)
+# **1.** Write the discriminator loss from probabilities $D(x_r)$ and $D(x_f)$ (tensors of
+# numbers in (0, 1)): the mean of $-[\log D(x_r) + \log(1 - D(x_f))]$.
+
+# %% slideshow={"slide_type": "fragment"}
+def discriminator_loss(D_real, D_fake):
+    # your code here
+    return None
+
+
+def _d_loss_reference(D_real, D_fake):
+    return -(torch.log(D_real) + torch.log(1 - D_fake)).mean()
+
+
+_g = torch.Generator().manual_seed(0)
+_cases = [(torch.rand(8, generator=_g) * 0.98 + 0.01, torch.rand(8, generator=_g) * 0.98 + 0.01)
+          for _ in range(3)]
+check_function("discriminator_loss", discriminator_loss, _d_loss_reference, _cases,
+               hint="Real samples carry the label 1, fakes the label 0.")
+
+# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
+# Solution
+check_function("discriminator_loss", _d_loss_reference, _d_loss_reference, _cases)
+# and it is what d_loss computes from logits
+_a_r, _a_f = torch.logit(_cases[0][0]), torch.logit(_cases[0][1])
+assert torch.allclose(d_loss(_a_r, _a_f), _d_loss_reference(*_cases[0]), atol=1e-5)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **2.** The optimal discriminator. Real data $p_r = \mathcal N(0, 1)$, generator
+# $p_g = \mathcal N(1, 1)$. Compute $D^*(x) = p_r(x)/(p_r(x) + p_g(x))$ at
+# $x = -1, 0, 0.5, 2$ (a tensor of four numbers).
+
+# %% slideshow={"slide_type": "fragment"}
+x_points = torch.tensor([-1.0, 0.0, 0.5, 2.0])
+D_star = None  # your code here
+
+# %% slideshow={"slide_type": "fragment"}
+_p_r = torch.distributions.Normal(0.0, 1.0).log_prob(x_points).exp()
+_p_g = torch.distributions.Normal(1.0, 1.0).log_prob(x_points).exp()
+_D_star_reference = _p_r / (_p_r + _p_g)
+check_value("D_star", D_star, _D_star_reference, atol=1e-5,
+            hint="Use torch.distributions.Normal(mu, 1).log_prob(x).exp() for the densities.")
+
+# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
+# Solution: D* = sigmoid(log p_r - log p_g); where p_r = p_g (x = 0.5) it is exactly 1/2
+check_value("D_star", torch.sigmoid(-x_points + 0.5), _D_star_reference, atol=1e-5)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **3.** At the optimum of the game, $p_g = p_r$, so $D^* = 1/2$ everywhere. What is
+# $V(D^*, G)$ then? (A number.)
+
+# %% slideshow={"slide_type": "fragment"}
+V_at_equilibrium = None  # your code here
+
+# %% slideshow={"slide_type": "fragment"}
+check_value("V_at_equilibrium", V_at_equilibrium, -np.log(4), atol=1e-6,
+            hint="V = E[log D(x_r)] + E[log(1 - D(G(z)))] with D = 1/2 everywhere.")
+
+# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
+# Solution
+check_value("V_at_equilibrium", np.log(0.5) + np.log(1 - 0.5), -np.log(4))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Summary (小结)
+# - A GAN trains two networks in turn: D by binary cross-entropy with real = 1, fake = 0; G by
+#   the non-saturating loss $-\log D(G(z))$, which keeps its gradient when D wins.
+# - The samples are judged without a likelihood: classifier-FID with its real-vs-real floor.
+# - Mode collapse is visible and countable on a 2-D mixture; letting D see packed samples
+#   (PacGAN) brings modes back; too large a learning rate makes the game oscillate.
+# - Next: conditioning G and D on a label (09), and convolutional GANs (10).

@@ -1,0 +1,317 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 09 · Conditional GAN (条件生成对抗网络)
+# Give both players the label $y$: $G(z, y)$ draws a digit *of class y*, $D(x, y)$ judges
+# whether $x$ is a real digit *of class y*. We train one on MNIST (the lecture's
+# `demo_cgan_mnist`), draw one row per class, and measure how often the samples really show
+# the requested digit (**conditional accuracy**) against training time. Lecture section
+# "2. Conditional GAN".
+
+# %% slideshow={"slide_type": "skip"}
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+
+from course_utils import artifacts, data, gan, metrics, plotting, profile
+from course_utils.checkpoints import path_for
+from course_utils.exercises import check_function
+from course_utils.train import fit
+
+NB = "09_conditional_gan"
+cfg = profile.pick(
+    smoke=dict(n_train=512, epochs=2, compare_epochs=1, eval_every=1, lr=5e-4),
+    cpu=dict(n_train=None, epochs=60, compare_epochs=20, eval_every=2, lr=5e-4),
+    full=dict(n_train=None, epochs=200, compare_epochs=40, eval_every=5, lr=5e-4),
+)
+cfg.update(z_dim=64, batch_size=64, G_hidden=(128, 256, 512), D_hidden=(512, 256))
+profile.seed_everything(0)
+device = profile.device()
+cfg
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Conditioning both players (条件生成)
+# $$\min_G \max_D\; \mathbb E_{(x, y) \sim p_r}[\log D(x, y)]
+#   + \mathbb E_{z \sim p_z,\, y \sim p(y)}[\log(1 - D(G(z, y), y))]$$
+# - **G**: the input is $[z, \mathrm{onehot}(y)]$ (Mirza & Osindero 2014), an MLP with batch
+#   norm, tanh output.
+# - **D**, two ways to use $y$ (`course_utils.gan.ConditionalDiscriminator`):
+#   - *concat*: $a = f([x, \mathrm{onehot}(y)])$, ten more inputs beside 784 pixels;
+#   - *projection* (Miyato & Koyama 2018): $a = w^\top\phi(x) + e_y^\top\phi(x)$ with a learned
+#     class embedding $e_y$: the label selects a direction in D's feature space.
+#
+# A fake that looks like a fine "3" but was asked to be a "7" is a *fake* to D: so G must
+# obey the label.
+
+# %% slideshow={"slide_type": "fragment"}
+train = data.load("mnist", split="train", n=cfg["n_train"])
+test = data.load("mnist", split="test")
+x_train, y_train = gan.to_tanh_range(train.images), train.labels  # G's tanh range is [-1, 1]
+K = len(train.classes)
+
+
+def d_loss(logit_real, logit_fake):
+    """-[log D(x_r, y_r) + log(1 - D(G(z, y_f), y_f))]: BCE, real = 1, fake = 0."""
+    return (F.binary_cross_entropy_with_logits(logit_real, torch.ones_like(logit_real))
+            + F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake)))
+
+
+def g_loss(logit_fake):
+    """Non-saturating: -log D(G(z, y), y)."""
+    return F.binary_cross_entropy_with_logits(logit_fake, torch.ones_like(logit_fake))
+
+
+def make_cgan_step(G, D, opt_G, opt_D, z_dim, n_classes):
+    """One alternating D/G update on a batch of real (x, y); fake labels drawn uniformly."""
+
+    def step(batch):
+        x_r, y_r = batch
+        n = x_r.shape[0]
+        z = torch.randn(n, z_dim, device=x_r.device)
+        y_f = torch.randint(0, n_classes, (n,), device=x_r.device)
+        x_f = G(z, y_f)
+        # D step: real pairs (x_r, y_r) -> 1, fake pairs (G(z, y_f), y_f) -> 0
+        loss_D = d_loss(D(x_r, y_r), D(x_f.detach(), y_f))
+        opt_D.zero_grad()
+        loss_D.backward()
+        opt_D.step()
+        # G step: make D accept (G(z, y_f), y_f) as real
+        loss_G = g_loss(D(x_f, y_f))
+        opt_G.zero_grad()
+        loss_G.backward()
+        opt_G.step()
+        return {"loss_D": loss_D.item(), "loss_G": loss_G.item()}
+
+    return step
+
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The evaluation classifier (评估分类器)
+# A small CNN trained once on the real training digits (`course_utils.metrics`, cached in
+# data/checkpoints). Its accuracy on real test digits is the ceiling for what it can certify.
+
+# %% slideshow={"slide_type": "fragment"}
+clf = metrics.evaluation_classifier()
+y_eval = torch.arange(K).repeat_interleave(100)  # 100 samples per class
+z_eval = torch.randn(len(y_eval), cfg["z_dim"], generator=torch.Generator().manual_seed(3))
+
+
+@torch.no_grad()
+def conditional_accuracy(G):
+    """Fraction of G(z, y) that the classifier labels y (1000 samples, 100 per class)."""
+    was_training = G.training
+    G.eval()
+    x = gan.to_unit_range(G(z_eval.to(device), y_eval.to(device))).cpu()
+    G.train(was_training)
+    return metrics.classifier_accuracy(clf, x, y_eval), x
+
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Training, with accuracy against training time (需要训练很长时间！)
+# The lecture warns that a cGAN needs long training. We record the conditional accuracy every
+# few epochs against the training seconds, for the projection discriminator and, for a shorter
+# run, the concatenation discriminator.
+
+# %% slideshow={"slide_type": "fragment"}
+def train_cgan(conditioning, epochs, seed=0):
+    torch.manual_seed(seed)
+    G = gan.ConditionalGenerator(cfg["z_dim"], K, hidden=cfg["G_hidden"])
+    D = gan.ConditionalDiscriminator(K, hidden=cfg["D_hidden"], dropout=0.3,
+                                     conditioning=conditioning)
+    opt_G = torch.optim.Adam(G.parameters(), lr=cfg["lr"], betas=(0.5, 0.999))
+    opt_D = torch.optim.Adam(D.parameters(), lr=cfg["lr"], betas=(0.5, 0.999))
+    curve = {"seconds": [0.0], "accuracy": [conditional_accuracy(G.to(device))[0]], "epoch": [0]}
+
+    def on_epoch_end(epoch, history):
+        if (epoch + 1) % cfg["eval_every"] == 0 or epoch + 1 == epochs:
+            curve["seconds"].append(history.seconds)
+            curve["accuracy"].append(conditional_accuracy(G)[0])
+            curve["epoch"].append(epoch + 1)
+
+    run_cfg = dict(cfg, conditioning=conditioning, epochs=epochs, seed=seed)
+    ckpt = path_for(NB, f"cgan_{conditioning}", run_cfg)
+    history = fit(make_cgan_step(G, D, opt_G, opt_D, cfg["z_dim"], K), (x_train, y_train),
+                  epochs=epochs, batch_size=cfg["batch_size"], modules={"G": G, "D": D},
+                  optimizers={"G": opt_G, "D": opt_D}, checkpoint=ckpt, config=run_cfg,
+                  seed=seed, desc=f"cGAN ({conditioning})", on_epoch_end=on_epoch_end)
+    if history.resumed_from:  # curve of a cached run: saved beside its checkpoint
+        saved = torch.load(ckpt.with_suffix(".curve.pt"), weights_only=True) \
+            if ckpt.with_suffix(".curve.pt").exists() else None
+        curve = saved or {"seconds": [history.seconds],
+                          "accuracy": [conditional_accuracy(G)[0]], "epoch": [epochs]}
+    else:
+        torch.save(curve, ckpt.with_suffix(".curve.pt"))
+    return G.eval(), D.eval(), history, curve
+
+
+G, D, history, curve = train_cgan("projection", cfg["epochs"])
+G_cat, _, history_cat, curve_cat = train_cgan("concat", cfg["compare_epochs"])
+accuracy, samples = conditional_accuracy(G)
+print(f"conditional accuracy (projection D, {cfg['epochs']} epochs, "
+      f"{history.seconds:.0f} s): {accuracy:.3f}")
+print(f"conditional accuracy (concat D, {cfg['compare_epochs']} epochs, "
+      f"{history_cat.seconds:.0f} s): {curve_cat['accuracy'][-1]:.3f}")
+
+# %% slideshow={"slide_type": "subslide"}
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+axes[0].plot(curve["seconds"], curve["accuracy"], "o-", ms=3, label="projection D")
+axes[0].plot(curve_cat["seconds"], curve_cat["accuracy"], "s-", ms=3, label="concat D")
+axes[0].axhline(clf.test_accuracy, ls="--", c="k", lw=0.8, label="classifier on real test digits")
+axes[0].axhline(0.1, ls=":", c="grey", lw=0.8, label="chance")
+axes[0].set_xlabel("training time (s)")
+axes[0].set_ylabel("conditional accuracy")
+axes[0].set_title("Does G(z, y) show digit y?")
+axes[0].legend(fontsize=8)
+plotting.plot_history(history, ["loss_D", "loss_G"], per="epoch", ax=axes[1],
+                      title="cGAN losses (projection D), per-epoch means")
+axes[1].set_ylabel("loss")
+fig.tight_layout()
+plotting.savefig(fig, NB, "accuracy_vs_time")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## One row per class (每行一个类别)
+# Each row asks for one digit with ten different $z$: the label fixes the class, $z$ the
+# style (slant, thickness).
+
+# %% slideshow={"slide_type": "fragment"}
+with torch.no_grad():
+    z10 = torch.randn(10, cfg["z_dim"], generator=torch.Generator().manual_seed(4))
+    z_grid = z10.repeat(K, 1).to(device)                       # same 10 styles in every row
+    y_grid = torch.arange(K).repeat_interleave(10).to(device)  # row k asks for digit k
+    grid = gan.to_unit_range(G(z_grid, y_grid)).cpu()
+fig = plotting.image_grid(grid, nrow=10, title="cGAN: row = requested class, column = z",
+                          row_labels=train.classes, scale=0.9)
+plotting.savefig(fig, NB, "class_rows")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Which digits come out wrong? Per-class accuracy and classifier-FID
+
+# %% slideshow={"slide_type": "fragment"}
+pred = metrics.classifier_predict(clf, samples)
+per_class = torch.stack([(pred[y_eval == k] == k).float().mean() for k in range(K)])
+fid = metrics.classifier_fid(clf, samples[:len(test.images)], test.images)
+real_ref = data.load("mnist", split="train", n=len(test.images), seed=1).images
+fid_floor = metrics.classifier_fid(clf, real_ref, test.images)
+fig, ax = plt.subplots(figsize=(6, 2.8))
+ax.bar(range(K), per_class.numpy())
+ax.set_xticks(range(K), train.classes)
+ax.set_xlabel("requested class y")
+ax.set_ylabel("accuracy")
+ax.set_ylim(0, 1)
+ax.set_title("Per-class conditional accuracy")
+plotting.savefig(fig, NB, "per_class_accuracy")
+print(f"classifier-FID cGAN vs test {fid:.2f} (real train vs test: {fid_floor:.2f})")
+
+# %% slideshow={"slide_type": "skip"}
+artifacts.save_samples(NB, samples, y_eval)
+artifacts.save_metrics(NB, {
+    "conditional_accuracy": accuracy, "conditional_accuracy_concat": curve_cat["accuracy"][-1],
+    "classifier_test_accuracy": clf.test_accuracy, "classifier_fid": fid,
+    "classifier_fid_real_floor": fid_floor, "train_seconds": history.seconds,
+    "epochs": cfg["epochs"],
+})
+if profile.current() == "cpu":
+    print("cpu target: conditional accuracy >= 0.90 in under 600 s:",
+          accuracy >= 0.90 and history.seconds < 600)
+if profile.current() == "full":
+    assert accuracy >= 0.97, f"conditional accuracy {accuracy:.3f} < 0.97"
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Exercises (练习)
+# **1.** Write G's input: concatenate $z$ (N×d) and the one-hot code of $y$ (N,) into an
+# N×(d+K) tensor.
+
+# %% slideshow={"slide_type": "fragment"}
+def g_input(z, y, n_classes=10):
+    # your code here: return torch.cat([...], dim=1)
+    return None
+
+
+def _g_input_reference(z, y, n_classes=10):
+    return torch.cat([z, F.one_hot(y, n_classes).float()], dim=1)
+
+
+_cases = [(torch.randn(4, 3), torch.tensor([0, 9, 2, 2])), (torch.zeros(2, 1), torch.tensor([5, 1]))]
+check_function("g_input", g_input, _g_input_reference, _cases,
+               hint="F.one_hot(y, n_classes) gives N×K integers: convert with .float().")
+
+# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
+# Solution
+check_function("g_input", _g_input_reference, _g_input_reference, _cases)
+
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **2.** The projection discriminator's logit: given features $\phi$ (N×F), the output weight
+# $w$ (F,), bias $b$ and the class embeddings $E$ (K×F), return $a = \phi w + b + \sum_f
+# E_{y}\odot\phi$ (N,).
+
+# %% slideshow={"slide_type": "fragment"}
+def projection_logit(phi, w, b, E, y):
+    # your code here
+    return None
+
+
+def _projection_reference(phi, w, b, E, y):
+    return phi @ w + b + (E[y] * phi).sum(dim=1)
+
+
+_g = torch.Generator().manual_seed(0)
+_cases2 = [(torch.randn(5, 4, generator=_g), torch.randn(4, generator=_g), torch.tensor(0.3),
+            torch.randn(10, 4, generator=_g), torch.tensor([1, 0, 9, 9, 3]))]
+# the reference is exactly what the library's discriminator computes
+D_small = gan.ConditionalDiscriminator(10, x_shape=(4,), hidden=(4,), dropout=0.0,
+                                       conditioning="projection").eval()
+_x, _y = torch.randn(5, 4, generator=_g), torch.tensor([1, 0, 9, 9, 3])
+with torch.no_grad():
+    assert torch.allclose(D_small(_x, _y), _projection_reference(
+        D_small.phi(_x), D_small.out.weight[0], D_small.out.bias[0], D_small.embed.weight, _y),
+        atol=1e-6)
+check_function("projection_logit", projection_logit, _projection_reference, _cases2,
+               hint="E[y] picks one embedding row per sample; multiply by phi and sum over F.")
+
+# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
+# Solution
+check_function("projection_logit", _projection_reference, _projection_reference, _cases2)
+
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **3.** Conditional accuracy by hand: given the classifier's logits for the samples (N×K)
+# and the requested labels (N,), return the fraction classified as requested.
+
+# %% slideshow={"slide_type": "fragment"}
+def conditional_accuracy_from_logits(logits, y):
+    # your code here
+    return None
+
+
+def _acc_reference(logits, y):
+    return (logits.argmax(dim=1) == y).float().mean()
+
+
+_cases3 = [(torch.randn(50, 10, generator=_g), torch.randint(0, 10, (50,), generator=_g)),
+           (torch.eye(10), torch.arange(10))]
+check_function("conditional_accuracy", conditional_accuracy_from_logits, _acc_reference,
+               _cases3, hint="argmax over the class dimension, compare, average.")
+
+# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
+# Solution
+check_function("conditional_accuracy", _acc_reference, _acc_reference, _cases3)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Summary (小结)
+# - Conditioning G and D on $y$ turns "a digit" into "the digit $y$"; the label-sample pairing
+#   is what D judges.
+# - Conditional accuracy under an independent classifier measures whether G obeys the label;
+#   the classifier-FID measures how close the sample distribution is to real digits (with the
+#   real-vs-real floor beside it).
+# - How the label enters D matters for how long training takes: compare the two curves above.
