@@ -223,7 +223,10 @@ def variable_elimination(bn: BayesianNetwork, variables: str | Sequence[str],
     """Posterior p(variables | evidence) by variable elimination, a Factor over ``variables``.
 
     reduce evidence → elimination order (greedy ``heuristic``, cached per query shape) →
-    for v in order: τ = Σ_v Π_{φ ∋ v} φ → normalise Π(remaining φ).
+    for v in order: τ = Σ_v Π_{φ ∋ v} φ → normalise Π(remaining φ). Barren nodes and factors
+    cut off from the query by the evidence are dropped first (they only scale the result), so
+    evidence of probability zero raises ValueError only when it touches the query's part of
+    the network; ``JunctionTree.log_partition`` gives log p(e) for all of it.
     """
     variables = (variables,) if isinstance(variables, str) else tuple(variables)
     ev = evidence_indices(bn, evidence)
