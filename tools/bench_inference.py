@@ -129,7 +129,7 @@ def _bp_child(name: str, memory_gib: float) -> None:
         bp = BeliefPropagation(model)
         t_build = time.perf_counter() - t
         card = {v: model.get_cardinality(v) for v in model.nodes()}
-        largest = max(math.prod(card[v] for v in c) for c in bp.junction_tree.nodes())
+        largest = int(max(math.prod(int(card[v]) for v in c) for c in bp.junction_tree.nodes()))
         print(json.dumps({"largest_clique": largest}), flush=True)  # known even if it dies below
         t = time.perf_counter()
         bp.calibrate()
