@@ -47,14 +47,14 @@ torch.set_num_threads(1)
 cfg = profile.pick(
     # seconds on 2 CPU cores: proves the notebook runs
     smoke=dict(n_train=1000, n_test=200, code=16, epochs_linear=100, epochs_ae=3, epochs_conv=1,
-               conv_channels=1, code_sizes=[2, 8, 32], epochs_curve=2, epochs_2d=3),
+               conv_channels=2, code_sizes=[2, 8, 32], epochs_curve=2, epochs_2d=3),
     # a laptop, a few minutes: the embedded 4,500 + 500 MNIST digits
-    cpu=dict(n_train=None, n_test=None, code=16, epochs_linear=30, epochs_ae=50, epochs_conv=10,
-             conv_channels=1, code_sizes=[2, 4, 8, 16, 32, 64, 128], epochs_curve=30,
+    cpu=dict(n_train=None, n_test=None, code=16, epochs_linear=30, epochs_ae=50, epochs_conv=15,
+             conv_channels=2, code_sizes=[2, 4, 8, 16, 32, 64, 128], epochs_curve=30,
              epochs_2d=30),
     # a GPU: full MNIST when it is under data/MNIST/raw
     full=dict(n_train=None, n_test=None, code=16, epochs_linear=30, epochs_ae=50, epochs_conv=30,
-              conv_channels=1, code_sizes=[2, 4, 8, 16, 32, 64, 128], epochs_curve=50,
+              conv_channels=2, code_sizes=[2, 4, 8, 16, 32, 64, 128], epochs_curve=50,
               epochs_2d=60),
 )
 print(f"profile {profile.current()!r}: {cfg}")
@@ -250,8 +250,8 @@ print(inspect.getsource(autoencoder2))
 # > **Note (lecture slide "自编码器 – PyTorch实现示例一瞥")** — `autoencoder2` keeps a
 # > 14×14 feature map per channel, so its code has $196 \cdot$ `hidden_features` numbers: with 4
 # > or more channels the "code" is **as large as the 784-pixel input** and need not compress at
-# > all (the slide also repeats a ReLU after the max-pooling, which changes nothing). We use one
-# > channel, a code of 196 numbers.
+# > all (the slide also repeats a ReLU after the max-pooling, which changes nothing). We use two
+# > channels, a code of 392 numbers: half the pixels.
 
 # %% slideshow={"slide_type": "subslide"}
 C = cfg["conv_channels"]
