@@ -345,19 +345,28 @@ jt = JunctionTree(asia)
 print("elimination order:", jt.order)
 for i, c in enumerate(jt.cliques):
     print(f"clique {i}: {c}")
-tree = nx.Graph()
-tree.add_edges_from((" ".join(jt.cliques[i]), " ".join(jt.cliques[j]),
-                     {"sep": " ".join(sorted(set(jt.cliques[i]) & set(jt.cliques[j]))) })
-                    for i, j in jt.edges)
+tree = nx.Graph(list(jt.edges))
+root = max(tree.degree, key=lambda kv: kv[1])[0]          # draw from the best-connected clique
+depth = nx.single_source_shortest_path_length(tree, root)
+pos = {}
+for d in sorted(set(depth.values())):
+    layer = [i for i in depth if depth[i] == d]
+    for k, i in enumerate(layer):
+        pos[i] = (d, k - (len(layer) - 1) / 2)
 fig, ax = plt.subplots(1, 2, figsize=(11, 3.6))
 draw_network(asia, ax=ax[0])
 ax[0].set_title("asia")
-pos = nx.kamada_kawai_layout(tree)
-nx.draw_networkx(tree, pos, ax=ax[1], node_color="#cde", node_size=1500, node_shape="s", font_size=7)
-ax[1].margins(0.25)
-nx.draw_networkx_edge_labels(tree, pos, ax=ax[1], font_size=7,
-                             edge_labels=nx.get_edge_attributes(tree, "sep"))
-ax[1].set_title("its junction tree (edges: separators)")
+for i, j in jt.edges:
+    (x0, y0), (x1, y1) = pos[i], pos[j]
+    ax[1].plot([x0, x1], [y0, y1], color="gray", zorder=1)
+    sep = ",".join(sorted(set(jt.cliques[i]) & set(jt.cliques[j])))
+    ax[1].text((x0 + x1) / 2, (y0 + y1) / 2 + 0.12, sep, fontsize=7, style="italic", ha="center",
+               color="C3")
+for i, (x0, y0) in pos.items():
+    ax[1].text(x0, y0, "\n".join(jt.cliques[i]), ha="center", va="center", fontsize=8,
+               bbox=dict(boxstyle="round", fc="#cde", ec="#468"), zorder=2)
+ax[1].set(xlim=(-0.6, max(depth.values()) + 0.6), ylim=(-1.8, 1.8),
+          title="its junction tree (cliques; separators in red)")
 ax[1].axis("off")
 plt.show()
 
