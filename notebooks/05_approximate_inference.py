@@ -407,6 +407,7 @@ a = torch.zeros(1, requires_grad=True)        # encoder: mu(x) = a x + b, log s 
 b = torch.zeros(1, requires_grad=True)
 c_ = torch.zeros(1, requires_grad=True)
 opt = torch.optim.Adam([a, b, c_], lr=0.05)
+sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["vae_steps"])  # less SGD noise at the end
 normal = torch.distributions.Normal
 for _step in range(cfg["vae_steps"]):
     idx = torch.randint(0, len(x_data), (256,), generator=gen)
@@ -419,6 +420,7 @@ for _step in range(cfg["vae_steps"]):
     opt.zero_grad()
     (-elbo_b).backward()
     opt.step()
+    sched.step()
 
 a_exact = w_true / (w_true**2 + sigma_v**2)
 s_exact = math.sqrt(sigma_v**2 / (w_true**2 + sigma_v**2))
