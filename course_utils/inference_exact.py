@@ -479,7 +479,13 @@ class JunctionTree:
         for v, s in (evidence or {}).items():
             if v not in self.cardinality:
                 raise ValueError(f"unknown evidence variable {v!r}")
-            out[v] = self.states[v].index(s) if isinstance(s, str) and self.states else int(s)
+            if isinstance(s, str):
+                if not self.states or s not in self.states[v]:
+                    raise ValueError(f"{v!r} has no state {s!r}")
+                s = self.states[v].index(s)
+            if not 0 <= int(s) < self.cardinality[v]:
+                raise ValueError(f"state index {s} out of range for {v!r}")
+            out[v] = int(s)
         return out
 
     def calibrate(self, evidence: Mapping[str, int | str] | None = None,

@@ -122,6 +122,10 @@ def test_ve_errors():
         variable_elimination(asia, "dysp", {"tub": 0, "either": 1})
     with pytest.raises(ValueError, match="states"):
         variable_elimination(asia, "dysp", {"tub": "maybe"})
+    with pytest.raises(ValueError, match="out of range"):
+        JunctionTree(asia).marginals({"tub": 2})
+    with pytest.raises(ValueError, match="probability zero"):
+        JunctionTree(asia).marginals({"tub": 0, "either": 1})
 
 
 # ------------------------------------------------------------------------ pgmpy cross-check
