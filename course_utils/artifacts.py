@@ -1,9 +1,11 @@
 """Artifacts of each generative notebook: final samples and metrics under build/artifacts/.
 
     build/artifacts/<notebook>/samples.pt    {"images": N×C×H×W float in [0,1], "labels"?, "profile"}
-    build/artifacts/<notebook>/metrics.json  flat {name: number or string}, with "profile"
+    build/artifacts/<notebook>/metrics.json  flat {name: number or string}, with "profile": the latest run
+    build/artifacts/<notebook>/metrics-<profile>.json  the same, kept per profile
 
-``make bench`` gathers every metrics.json into one table (course_utils.bench).
+``make bench`` gathers the per-profile files into one table (course_utils.bench), so a smoke run
+does not hide the numbers of an earlier cpu or full run.
 """
 
 from __future__ import annotations
@@ -54,20 +56,22 @@ def _clean(value: Any) -> Any:
 
 
 def save_metrics(notebook: str, metrics: dict[str, Any]) -> Path:
-    """Merge ``metrics`` into build/artifacts/<notebook>/metrics.json (with the profile)."""
-    path = artifact_dir(notebook) / "metrics.json"
-    current = load_metrics(notebook)
-    if current.get("profile") not in (None, profile.current()):
-        current = {}  # metrics of another profile are not mixed with these
+    """Merge ``metrics`` into this profile's metrics, written to metrics-<profile>.json and metrics.json."""
+    prof = profile.current()
+    current = load_metrics(notebook, prof)
     current.update({k: _clean(v) for k, v in metrics.items()})
-    current["profile"] = profile.current()
-    path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    current["profile"] = prof
+    text = json.dumps(current, indent=2, sort_keys=True) + "\n"
+    folder = artifact_dir(notebook)
+    (folder / f"metrics-{prof}.json").write_text(text, encoding="utf-8")
+    path = folder / "metrics.json"
+    path.write_text(text, encoding="utf-8")
     return path
 
 
-def load_metrics(notebook: str) -> dict[str, Any]:
-    """The metrics saved so far for a notebook ({} if none)."""
-    path = build_dir() / "artifacts" / notebook / "metrics.json"
+def load_metrics(notebook: str, profile_name: str | None = None) -> dict[str, Any]:
+    """The metrics saved so far for a notebook at a profile (default: the current one); {} if none."""
+    path = build_dir() / "artifacts" / notebook / f"metrics-{profile_name or profile.current()}.json"
     if not path.exists():
         return {}
     return json.loads(path.read_text(encoding="utf-8"))

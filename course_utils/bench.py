@@ -1,4 +1,4 @@
-"""`make bench`: run tools/bench_*.py, then gather build/artifacts/*/metrics.json into one table.
+"""`make bench`: run tools/bench_*.py, then gather build/artifacts/*/metrics-<profile>.json into one table.
 
     python -m course_utils.bench            # run the benchmark scripts, then gather
     python -m course_utils.bench --gather   # only gather what the notebooks and scripts saved
@@ -34,12 +34,15 @@ def _fmt(value) -> str:
 
 
 def gather(build: Path | None = None) -> str:
-    """One Markdown table: a row per (artifact folder, metric)."""
+    """One Markdown table: a row per (artifact folder, profile, metric)."""
     build = build or build_dir()
     rows = []
-    for path in sorted((build / "artifacts").glob("*/metrics.json")):
+    order = {"smoke": 0, "cpu": 1, "full": 2}
+    files = sorted((build / "artifacts").glob("*/metrics-*.json"),
+                   key=lambda p: (p.parent.name, order.get(p.stem.removeprefix("metrics-"), 9)))
+    for path in files:
         metrics = json.loads(path.read_text(encoding="utf-8"))
-        prof = metrics.pop("profile", "?")
+        prof = metrics.pop("profile", path.stem.removeprefix("metrics-"))
         for key in sorted(metrics):
             rows.append(f"| {path.parent.name} | {prof} | {key} | {_fmt(metrics[key])} |")
     if not rows:

@@ -23,6 +23,18 @@ def test_samples_and_metrics_layout(isolated_dirs):
     assert metrics == {"fid": 1.5, "modes": 7, "acc": 0.9, "profile": "smoke"}
 
 
+def test_metrics_are_kept_per_profile(monkeypatch):
+    artifacts.save_metrics("07_vae", {"nll": 101.0})
+    monkeypatch.setenv("COURSE_PROFILE", "cpu")
+    artifacts.save_metrics("07_vae", {"nll": 95.0, "epochs": 60})
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    artifacts.save_metrics("07_vae", {"epochs": 1})
+    assert artifacts.load_metrics("07_vae") == {"nll": 101.0, "epochs": 1, "profile": "smoke"}
+    assert artifacts.load_metrics("07_vae", "cpu") == {"nll": 95.0, "epochs": 60, "profile": "cpu"}
+    table = bench.gather()
+    assert table.index("| 07_vae | smoke | nll | 101 |") < table.index("| 07_vae | cpu | nll | 95 |")
+
+
 def test_samples_outside_unit_range_are_refused():
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         artifacts.save_samples("x", torch.full((1, 1, 2, 2), -1.0))
