@@ -45,9 +45,6 @@ from course_utils.train import fit
 NB = "07_vae"
 profile.seed_everything(0)
 dev = profile.device()
-# These models are small: several intra-op threads gain little, and on a busy machine threads
-# that wait for each other are far slower than one (measured: 60× on 2 shared cores).
-torch.set_num_threads(1)
 
 # %% slideshow={"slide_type": "skip"}
 cfg = profile.pick(
