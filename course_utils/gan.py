@@ -65,15 +65,23 @@ OutputName = Literal["tanh", "linear"]
 
 
 class MLPGenerator(nn.Module):
-    """G: z (N×z_dim) -> x (N×*x_shape); fully connected, ReLU hidden, tanh or linear output."""
+    """G: z (N×z_dim) -> x (N×*x_shape); fully connected, ReLU hidden, tanh or linear output.
+
+    ``batch_norm=True`` adds BatchNorm1d after each hidden linear layer (steadier training).
+    """
 
     def __init__(self, z_dim: int = 64, x_shape: tuple[int, ...] = (1, 28, 28),
-                 hidden: tuple[int, ...] = (256, 512), out: OutputName = "tanh") -> None:
+                 hidden: tuple[int, ...] = (256, 512), out: OutputName = "tanh",
+                 batch_norm: bool = False) -> None:
         super().__init__()
         if out not in ("tanh", "linear"):
             raise ValueError(f"out must be one of 'tanh', 'linear', got {out!r}")
         self.z_dim, self.x_shape = z_dim, tuple(x_shape)
-        layers = _mlp([z_dim, *hidden, math.prod(x_shape)], nn.ReLU())
+        layers: list[nn.Module] = []
+        sizes = [z_dim, *hidden]
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            layers += [nn.Linear(a, b)] + ([nn.BatchNorm1d(b)] if batch_norm else []) + [nn.ReLU()]
+        layers.append(nn.Linear(sizes[-1], math.prod(x_shape)))
         if out == "tanh":
             layers.append(nn.Tanh())
         self.net = nn.Sequential(*layers)

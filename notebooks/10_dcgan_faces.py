@@ -31,10 +31,10 @@ from course_utils.train import fit
 
 NB = "10_dcgan_faces"
 cfg = profile.pick(
-    smoke=dict(epochs=3, ngf=16, batch_size=40),
-    cpu=dict(epochs=300, ngf=32, batch_size=40),
-    full=dict(epochs=1000, ngf=64, batch_size=64),
-)
+    smoke=dict(steps=15, ngf=16, batch_size=40),
+    cpu=dict(steps=1500, ngf=32, batch_size=40),
+    full=dict(steps=20000, ngf=64, batch_size=64),
+)  # steps = G/D updates; the number of epochs follows from the size of the face set
 # A folder of face images (e.g. aligned CelebA) replaces the 100 embedded faces; it is used at
 # 64×64 (embedded LFW faces: 32×32). Set FACES_DIR, or put the images under <data dir>/faces.
 cfg.update(z_dim=64, lr=2e-4, faces_dir=os.environ.get("FACES_DIR"))
@@ -103,8 +103,11 @@ assert x_probe.shape == (2, channels, size, size) and x_probe.abs().max() <= 1
 x_faces = faces.images if faces.images.shape[-1] == size else F.interpolate(
     faces.images, size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
 x_train = gan.to_tanh_range(torch.cat([x_faces, x_faces.flip(-1)]))  # flips: 2× the faces
+batch_size = min(cfg["batch_size"], len(x_train))
+epochs = max(1, -(-cfg["steps"] // (len(x_train) // batch_size)))
 print(f"{len(x_faces)} faces ({faces.source}) -> {len(x_train)} training images "
-      f"{tuple(x_train.shape[1:])}, range [{x_train.min():.1f}, {x_train.max():.1f}]")
+      f"{tuple(x_train.shape[1:])}, range [{x_train.min():.1f}, {x_train.max():.1f}]; "
+      f"{epochs} epochs of {len(x_train) // batch_size} steps")
 fig = plotting.image_grid(x_faces[:32], nrow=16, title="real faces (before flips)")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -145,7 +148,7 @@ def step(batch):
 
 z_fixed = torch.randn(32, cfg["z_dim"], generator=torch.Generator().manual_seed(5)).to(device)
 snapshots = {}
-snap_epochs = sorted({1, max(1, cfg["epochs"] // 10), max(1, cfg["epochs"] // 3), cfg["epochs"]})
+snap_epochs = sorted({1, max(1, epochs // 10), max(1, epochs // 3), epochs})
 
 
 def on_epoch_end(epoch, history):
@@ -157,7 +160,7 @@ def on_epoch_end(epoch, history):
 
 
 run_cfg = dict(cfg, size=size, n_faces=len(x_faces), source=faces.source)
-history = fit(step, x_train, epochs=cfg["epochs"], batch_size=cfg["batch_size"],
+history = fit(step, x_train, epochs=epochs, batch_size=batch_size,
               modules={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D},
               checkpoint=path_for(NB, "dcgan", run_cfg), config=run_cfg, desc="DCGAN",
               on_epoch_end=on_epoch_end)
@@ -167,7 +170,7 @@ D.eval()
 # %% slideshow={"slide_type": "subslide"}
 if not snapshots:  # a finished run loaded from its checkpoint: only the final model
     with torch.no_grad():
-        snapshots[cfg["epochs"]] = gan.to_unit_range(G(z_fixed)).cpu()
+        snapshots[epochs] = gan.to_unit_range(G(z_fixed)).cpu()
 fig, axes = plt.subplots(1, len(snapshots) + 1, figsize=(3.1 * (len(snapshots) + 1), 2.2),
                          squeeze=False)
 for ax, (ep, imgs) in zip(axes[0], snapshots.items()):
@@ -200,7 +203,7 @@ fig = plotting.image_grid(torch.cat([samples[:16], train_unit[idx_nn[:16]]]), nr
 plotting.savefig(fig, NB, "samples_and_nearest")
 artifacts.save_samples(NB, samples)
 artifacts.save_metrics(NB, {
-    "train_seconds": history.seconds, "epochs": cfg["epochs"], "n_faces": len(x_faces),
+    "train_seconds": history.seconds, "epochs": epochs, "n_faces": len(x_faces),
     "image_size": size, "nn_distance_samples": float(d_nn.mean()),
     "nn_distance_real": float(d_real_nn.mean()),
     "sample_pixel_std": float(samples.std(dim=0).mean()),

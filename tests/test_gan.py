@@ -16,6 +16,9 @@ def test_mlp_gan_shapes_and_ranges():
     assert x.shape == (5, 1, 28, 28)
     assert x.abs().max() <= 1.0  # tanh output
     assert D(x).shape == (5,)
+    Gb = gan.MLPGenerator(z_dim=16, hidden=(32, 32), batch_norm=True)
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in Gb.modules()) == 2
+    assert Gb(torch.randn(4, 16)).shape == (4, 1, 28, 28)
     G2 = gan.MLPGenerator(z_dim=2, x_shape=(2,), hidden=(8,), out="linear")
     assert G2(torch.randn(7, 2)).shape == (7, 2)
     with pytest.raises(ValueError, match="tanh"):
@@ -121,3 +124,21 @@ def test_mode_coverage_of_collapsed_and_bad_samples():
     mixed = torch.cat([ring[0].expand(100, 2), ring[5].expand(100, 2), torch.zeros(200, 2)])
     cov = gan.mode_coverage(mixed, ring, std=0.02)
     assert cov["modes_covered"] == 2 and cov["high_quality_fraction"] == pytest.approx(0.5)
+
+
+def test_projection_discriminator_formula():
+    torch.manual_seed(0)
+    D = gan.ConditionalDiscriminator(10, x_shape=(6,), hidden=(5, 4), dropout=0.0,
+                                     conditioning="projection").eval()
+    x, y = torch.randn(7, 6), torch.tensor([0, 1, 2, 3, 9, 9, 5])
+    with torch.no_grad():
+        phi = D.phi(x)
+        want = phi @ D.out.weight[0] + D.out.bias[0] + (D.embed.weight[y] * phi).sum(1)
+        assert torch.allclose(D(x, y), want, atol=1e-6)
+        # changing only the label changes the logit by (e_y' - e_y)·phi
+        y2 = (y + 1) % 10
+        diff = D(x, y2) - D(x, y)
+        assert torch.allclose(diff, ((D.embed.weight[y2] - D.embed.weight[y]) * phi).sum(1),
+                              atol=1e-6)
+    with pytest.raises(ValueError, match="projection"):
+        gan.ConditionalDiscriminator(conditioning="film")
