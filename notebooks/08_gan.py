@@ -37,6 +37,10 @@ cfg = profile.pick(
 cfg["lr"] = 5e-4
 profile.seed_everything(0)
 device = profile.device()
+# These networks are small: on a CPU one thread is faster than several that wait for each
+# other (measured about 2x faster on 2 shared cores). Remove this line to use all cores.
+if device.type == "cpu":
+    torch.set_num_threads(1)
 cfg
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -266,7 +270,8 @@ artifacts.save_metrics(NB, {
     "min_class_frequency": float(class_freq.min()),
 })
 if profile.current() == "full":
-    assert fid < 10 * fid_floor + 1.0, "GAN samples far from the real digits"
+    assert fid < fid_noise / 4, "GAN samples are not much closer to digits than noise is"
+    assert class_freq.min() > 0.02, "some digit class is (almost) never generated"
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Difficulties (存在的困难): a 2-D mixture of 8 Gaussians
