@@ -357,8 +357,9 @@ for name, tr in [("balanced 1:1", track_bal), ("G 5:1 D", track_col)]:
 # ### A remedy: let D see several samples at once (PacGAN)
 # A discriminator that judges one sample at a time cannot see that all fakes are *the same*.
 # **Packing** (Lin et al. 2018) feeds D two samples concatenated, both real or both fake
-# (`MLPDiscriminator(pack=2)`). A collapsed G produces identical pairs, which real pairs never
-# are, so D can punish the lack of diversity. Same G, same 5 : 1 schedule, same step function:
+# (`MLPDiscriminator(pack=2)`). Two independent real points come from different modes 7 times
+# out of 8; two points of a collapsed G always sit at the same place. D can see that and punish
+# the lack of diversity. Same G, same 5 : 1 schedule, same step function:
 
 # %% slideshow={"slide_type": "fragment"}
 hist_pac, track_pac = train_mog(D_kwargs=dict(pack=2), g_steps=5, name="G 5:1 D, PacGAN")

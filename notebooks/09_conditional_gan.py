@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from course_utils import artifacts, data, gan, metrics, plotting, profile
+from course_utils import artifacts, checkpoints, data, gan, metrics, plotting, profile
 from course_utils.checkpoints import path_for
 from course_utils.exercises import check_function
 from course_utils.train import fit
@@ -146,13 +146,13 @@ def train_cgan(conditioning, epochs, seed=0):
                   epochs=epochs, batch_size=cfg["batch_size"], modules={"G": G, "D": D},
                   optimizers={"G": opt_G, "D": opt_D}, checkpoint=ckpt, config=run_cfg,
                   seed=seed, desc=f"cGAN ({conditioning})", on_epoch_end=on_epoch_end)
-    if history.resumed_from:  # curve of a cached run: saved beside its checkpoint
-        saved = torch.load(ckpt.with_suffix(".curve.pt"), weights_only=True) \
-            if ckpt.with_suffix(".curve.pt").exists() else None
-        curve = saved or {"seconds": [history.seconds],
-                          "accuracy": [conditional_accuracy(G)[0]], "epoch": [epochs]}
+    curve_path = ckpt.with_suffix(".curve.pt")  # the curve is kept beside the checkpoint
+    if history.resumed_from:  # a cached run: reload its curve (or keep just the end point)
+        curve = checkpoints.load(curve_path, expect_config=run_cfg) or {
+            "seconds": [history.seconds], "accuracy": [conditional_accuracy(G)[0]],
+            "epoch": [epochs]}
     else:
-        torch.save(curve, ckpt.with_suffix(".curve.pt"))
+        checkpoints.save(curve_path, curve, config=run_cfg)
     return G.eval(), D.eval(), history, curve
 
 
