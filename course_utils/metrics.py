@@ -161,7 +161,8 @@ def evaluation_classifier(config: ClassifierConfig | None = None, *,
     from course_utils import checkpoints, data, profile
 
     if config is None:  # smoke: a quick model that proves the pipeline; cpu/full: the real one
-        config = profile.pick(smoke=ClassifierConfig(epochs=1, n_train=1000), cpu=ClassifierConfig(),
+        config = profile.pick(smoke=ClassifierConfig(epochs=1, n_train=2000, batch_size=32),
+                              cpu=ClassifierConfig(),
                               full=ClassifierConfig(epochs=10))
     cfg = {k: getattr(config, k) for k in config.__dataclass_fields__}
     cfg["arch"] = EvalCNN.arch  # a changed architecture makes old checkpoints stale
