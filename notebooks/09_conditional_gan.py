@@ -35,10 +35,6 @@ cfg = profile.pick(
 cfg.update(z_dim=64, batch_size=64, G_hidden=(128, 256, 512), D_hidden=(512, 256))
 profile.seed_everything(0)
 device = profile.device()
-# These networks are small: on a CPU one thread is faster than several that wait for each
-# other (measured about 2x faster on 2 shared cores). Remove this line to use all cores.
-if device.type == "cpu":
-    torch.set_num_threads(1)
 cfg
 
 # %% [markdown] slideshow={"slide_type": "slide"}

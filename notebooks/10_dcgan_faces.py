@@ -40,10 +40,6 @@ cfg = profile.pick(
 cfg.update(z_dim=64, lr=2e-4, faces_dir=os.environ.get("FACES_DIR"))
 profile.seed_everything(0)
 device = profile.device()
-# These networks are small: on a CPU one thread is faster than several that wait for each
-# other (measured about 2x faster on 2 shared cores). Remove this line to use all cores.
-if device.type == "cpu":
-    torch.set_num_threads(1)
 cfg
 
 # %% [markdown] slideshow={"slide_type": "slide"}
