@@ -6,8 +6,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
 IPYNBS := $(NOTEBOOKS:.py=.ipynb)
-# nbval: -p no:randomly etc. are not needed; --nbval-current-env runs the venv's python as the kernel
-NBVAL := $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider -q
+# nbval: --nbval-current-env runs the venv's python as the kernel. Notebooks run two at a time
+# (pytest-xdist, one worker per notebook file), each with one BLAS/OpenMP thread, so that the two
+# never fight over the cores (threads that wait for each other are many times slower than one).
+NBVAL_JOBS ?= 2
+NBVAL := OMP_NUM_THREADS=1 $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider -q \
+	-n $(NBVAL_JOBS) --dist loadfile
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup lab notebooks test unit nbval test-gpu course slides bench lint clean
@@ -27,8 +31,8 @@ $(STAMP): requirements.txt pyproject.toml
 lab: setup  ## open the course in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks/
 
-notebooks: setup  ## regenerate every .ipynb from its .py source (no outputs)
-	$(VENV)/bin/jupytext --quiet --to ipynb $(NOTEBOOKS)
+notebooks: setup  ## regenerate every .ipynb from its .py source (no outputs, stable cell ids)
+	$(PY) tools/nbtools.py build $(NOTEBOOKS)
 
 unit: setup  ## unit tests of course_utils
 	$(PY) -m pytest tests -q -p no:cacheprovider
@@ -37,7 +41,7 @@ unit: setup  ## unit tests of course_utils
 nbval: setup  ## execute every notebook with nbval at COURSE_PROFILE (default smoke)
 	rm -rf $(CURDIR)/build/nbval-checkpoints
 	COURSE_PROFILE=$${COURSE_PROFILE:-smoke} COURSE_CHECKPOINT_DIR=$(CURDIR)/build/nbval-checkpoints \
-	  $(NBVAL) --durations=0 $(IPYNBS)
+	  $(NBVAL) --durations=15 $(IPYNBS)
 
 test: setup  ## unit tests, then every notebook with nbval in the smoke profile
 	@start=$$(date +%s); $(MAKE) --no-print-directory unit; \
@@ -49,7 +53,7 @@ test-gpu: setup  ## the same at full size (needs a GPU; checks quality metrics)
 	$(PY) -m pytest tests -q -p no:cacheprovider
 	rm -rf $(CURDIR)/build/nbval-checkpoints
 	COURSE_PROFILE=full COURSE_CHECKPOINT_DIR=$(CURDIR)/build/nbval-checkpoints \
-	  $(NBVAL) --nbval-cell-timeout=7200 --durations=0 $(IPYNBS)
+	  $(NBVAL) --nbval-cell-timeout=7200 --durations=15 $(IPYNBS)
 
 course: setup  ## execute every notebook in order into build/executed/ and render HTML
 	$(PY) tools/nbtools.py execute $(IPYNBS)

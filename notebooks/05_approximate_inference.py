@@ -37,6 +37,7 @@ from course_utils.inference import (
 from course_utils.pgm import BayesianNetwork, Factor
 
 profile.seed_everything(0)
+profile.set_cpu_threads()  # 1 torch thread on the CPU: small models, often busy cores (COURSE_THREADS=0: all)
 cfg = profile.pick(
     smoke=dict(n_grid=(100, 300, 1000, 3000), repeats=3, image=8, sweeps=15, vae_steps=300),
     cpu=dict(n_grid=(100, 300, 1000, 3000, 10_000, 30_000), repeats=10, image=12, sweeps=30,

@@ -44,6 +44,7 @@ from course_utils.train import fit
 
 NB = "07_vae"
 profile.seed_everything(0)
+profile.set_cpu_threads()  # 1 torch thread on the CPU: small models, often busy cores (COURSE_THREADS=0: all)
 dev = profile.device()
 
 # %% slideshow={"slide_type": "skip"}

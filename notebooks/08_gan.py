@@ -36,6 +36,7 @@ cfg = profile.pick(
 )
 cfg["lr"] = 5e-4
 profile.seed_everything(0)
+profile.set_cpu_threads()  # 1 torch thread on the CPU: small models, often busy cores (COURSE_THREADS=0: all)
 device = profile.device()
 cfg
 
@@ -303,14 +304,9 @@ def train_mog(D_kwargs=None, lr=1e-3, g_steps=1, seed=0, name="vanilla"):
         track["hq"].append(cov["high_quality_fraction"])
         track["samples"][epoch + 1] = s
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # 2-D nets are tiny: syncing threads would cost more than it saves
-    try:
-        hist = fit(make_gan_step(G2, D2, oG, oD, 2, g_steps), x_mog, epochs=cfg["mog_epochs"],
-                   batch_size=256, modules={"G": G2, "D": D2}, optimizers={"G": oG, "D": oD},
-                   seed=seed, desc=name, on_epoch_end=on_epoch_end, progress=False)
-    finally:
-        torch.set_num_threads(threads)
+    hist = fit(make_gan_step(G2, D2, oG, oD, 2, g_steps), x_mog, epochs=cfg["mog_epochs"],
+               batch_size=256, modules={"G": G2, "D": D2}, optimizers={"G": oG, "D": oD},
+               seed=seed, desc=name, on_epoch_end=on_epoch_end, progress=False)
     return hist, track
 
 

@@ -34,6 +34,7 @@ cfg = profile.pick(
 )
 cfg.update(z_dim=64, batch_size=64, G_hidden=(128, 256, 512), D_hidden=(512, 256))
 profile.seed_everything(0)
+profile.set_cpu_threads()  # 1 torch thread on the CPU: small models, often busy cores (COURSE_THREADS=0: all)
 device = profile.device()
 cfg
 

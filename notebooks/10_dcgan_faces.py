@@ -39,6 +39,7 @@ cfg = profile.pick(
 # 64×64 (embedded LFW faces: 32×32). Set FACES_DIR, or put the images under <data dir>/faces.
 cfg.update(z_dim=64, lr=2e-4, faces_dir=os.environ.get("FACES_DIR"))
 profile.seed_everything(0)
+profile.set_cpu_threads()  # 1 torch thread on the CPU: small models, often busy cores (COURSE_THREADS=0: all)
 device = profile.device()
 cfg
 

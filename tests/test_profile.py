@@ -39,3 +39,17 @@ def test_device_and_summary(monkeypatch):
     assert profile.device() == torch.device("cpu")  # conftest forces COURSE_DEVICE=cpu
     info = profile.summary()
     assert info["profile"] == "smoke" and info["device"] == "cpu"
+
+
+def test_set_cpu_threads(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        assert profile.set_cpu_threads(1) == 1
+        monkeypatch.setenv("COURSE_THREADS", "2")
+        assert profile.set_cpu_threads() == 2
+        monkeypatch.setenv("COURSE_THREADS", "0")
+        assert profile.set_cpu_threads() == 2  # 0 keeps what torch has
+        with pytest.raises(ValueError, match=">= 0"):
+            profile.set_cpu_threads(-1)
+    finally:
+        torch.set_num_threads(before)

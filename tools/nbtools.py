@@ -1,5 +1,6 @@
-"""Notebook chores for the Makefile: check sync/outputs, execute into build/, render slides.
+"""Notebook chores for the Makefile: build, check sync/outputs, execute into build/, render slides.
 
+    python tools/nbtools.py build notebooks/*.py       # .py -> .ipynb, no outputs, stable cell ids
     python tools/nbtools.py check notebooks/*.py       # .ipynb in sync with .py, no outputs
     python tools/nbtools.py execute notebooks/*.ipynb  # -> build/executed/*.ipynb + .html
     python tools/nbtools.py slides notebooks/*.ipynb   # -> build/slides/*.slides.html
@@ -19,6 +20,38 @@ sys.path.insert(0, str(ROOT))
 from course_utils.paths import build_dir  # noqa: E402
 
 
+def _notebook_from(py: Path):
+    """The notebook jupytext makes of a .py source, with cell ids derived from the cells' content.
+
+    jupytext gives new random ids on every conversion; ids from a hash of each cell keep the
+    committed .ipynb diffs to the cells that really changed.
+    """
+    import hashlib
+
+    import jupytext
+
+    nb = jupytext.read(py)
+    seen: dict[str, int] = {}
+    for cell in nb.cells:
+        digest = hashlib.sha1(f"{cell.cell_type}\n{cell.source}".encode()).hexdigest()[:10]
+        seen[digest] = seen.get(digest, 0) + 1
+        cell["id"] = digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
+    return nb
+
+
+def build(sources: list[Path]) -> int:
+    """Write each .py source's .ipynb (no outputs, stable ids); only files whose content changes."""
+    import jupytext
+
+    for py in sources:
+        text = jupytext.writes(_notebook_from(py), fmt="ipynb")
+        target = py.with_suffix(".ipynb")
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+            print(f"{py} -> {target}")
+    return 0
+
+
 def check(sources: list[Path]) -> int:
     """Every .py has an .ipynb equal to what jupytext makes of it, with no outputs."""
     import jupytext
@@ -32,8 +65,8 @@ def check(sources: list[Path]) -> int:
         committed = json.loads(ipynb.read_text(encoding="utf-8"))
         if any(c.get("outputs") or c.get("execution_count") for c in committed["cells"]):
             problems.append(f"{ipynb} has outputs: run `make notebooks` to regenerate it clean")
-        expected = json.loads(jupytext.writes(jupytext.read(py), fmt="ipynb"))
-        strip = lambda nb: [(c["cell_type"], c["source"], c.get("metadata", {})) for c in nb["cells"]]  # noqa: E731
+        expected = json.loads(jupytext.writes(_notebook_from(py), fmt="ipynb"))
+        strip = lambda nb: [(c["cell_type"], c["source"], c.get("metadata", {}), c.get("id")) for c in nb["cells"]]  # noqa: E731
         if strip(committed) != strip(expected):
             problems.append(f"{ipynb} is out of sync with {py}: run `make notebooks`")
     for p in problems:
@@ -94,10 +127,10 @@ def slides(notebooks: list[Path]) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("command", choices=["check", "execute", "slides"])
+    parser.add_argument("command", choices=["build", "check", "execute", "slides"])
     parser.add_argument("paths", nargs="*", type=Path)
     args = parser.parse_args()
-    return {"check": check, "execute": execute, "slides": slides}[args.command](args.paths)
+    return {"build": build, "check": check, "execute": execute, "slides": slides}[args.command](args.paths)
 
 
 if __name__ == "__main__":
