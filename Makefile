@@ -37,11 +37,13 @@ notebooks: setup  ## regenerate every .ipynb from its .py source (no outputs, st
 unit: setup  ## unit tests of course_utils
 	$(PY) -m pytest tests -q -p no:cacheprovider
 
-# nbval trains from scratch: its checkpoints go to a fresh folder, not the data/checkpoints cache
+# nbval trains from scratch (its checkpoints go to a fresh folder, not the data/checkpoints cache)
+# and writes its figures, samples and metrics under build/nbval/, so a test run never overwrites
+# the artifacts of a `make course` run.
 nbval: setup  ## execute every notebook with nbval at COURSE_PROFILE (default smoke)
-	rm -rf $(CURDIR)/build/nbval-checkpoints
-	COURSE_PROFILE=$${COURSE_PROFILE:-smoke} COURSE_CHECKPOINT_DIR=$(CURDIR)/build/nbval-checkpoints \
-	  $(NBVAL) --durations=15 $(IPYNBS)
+	rm -rf $(CURDIR)/build/nbval
+	COURSE_PROFILE=$${COURSE_PROFILE:-smoke} COURSE_BUILD_DIR=$(CURDIR)/build/nbval \
+	  COURSE_CHECKPOINT_DIR=$(CURDIR)/build/nbval/checkpoints $(NBVAL) --durations=15 $(IPYNBS)
 
 test: setup  ## unit tests, then every notebook with nbval in the smoke profile
 	@start=$$(date +%s); $(MAKE) --no-print-directory unit; \
@@ -50,9 +52,9 @@ test: setup  ## unit tests, then every notebook with nbval in the smoke profile
 	  echo "nbval (smoke): $$(( $$(date +%s) - start )) s"
 
 test-gpu: setup  ## the same at full size (needs a GPU; checks quality metrics)
-	$(PY) -m pytest tests -q -p no:cacheprovider
-	rm -rf $(CURDIR)/build/nbval-checkpoints
-	COURSE_PROFILE=full COURSE_CHECKPOINT_DIR=$(CURDIR)/build/nbval-checkpoints \
+	$(MAKE) --no-print-directory unit
+	rm -rf $(CURDIR)/build/nbval-full-checkpoints
+	COURSE_PROFILE=full COURSE_CHECKPOINT_DIR=$(CURDIR)/build/nbval-full-checkpoints \
 	  $(NBVAL) --nbval-cell-timeout=7200 --durations=15 $(IPYNBS)
 
 course: setup  ## execute every notebook in order into build/executed/ and render HTML
