@@ -47,15 +47,19 @@ def _check_heuristic(heuristic: str) -> None:
         raise ValueError(f"unknown heuristic {heuristic!r}: valid values are {', '.join(HEURISTICS)}")
 
 
-def evidence_indices(bn: BayesianNetwork, evidence: Mapping[str, int | str] | None) -> dict[str, int]:
-    """Evidence as state indices: ``{"smoke": "yes"}`` → ``{"smoke": 0}`` (ints pass through)."""
+def evidence_indices(bn: BayesianNetwork | JunctionTree, evidence: Mapping[str, int | str] | None) -> dict[str, int]:
+    """Evidence as state indices: ``{"smoke": "yes"}`` → ``{"smoke": 0}`` (ints pass through).
+
+    ``bn`` is anything with ``cardinality`` and ``states`` (None when it has no state names).
+    """
     out: dict[str, int] = {}
     for v, s in (evidence or {}).items():
         if v not in bn.cardinality:
             raise ValueError(f"unknown evidence variable {v!r}")
         if isinstance(s, str):
-            if s not in bn.states[v]:
-                raise ValueError(f"{v!r} has states {bn.states[v]}, not {s!r}")
+            if not bn.states or s not in bn.states[v]:
+                names = bn.states[v] if bn.states else "no state names (give an index)"
+                raise ValueError(f"{v!r} has states {names}, not {s!r}")
             s = bn.states[v].index(s)
         if not 0 <= int(s) < bn.cardinality[v]:
             raise ValueError(f"state index {s} out of range for {v!r} ({bn.cardinality[v]} states)")
@@ -475,18 +479,7 @@ class JunctionTree:
         return reducers, up, down, readout
 
     def _evidence(self, evidence: Mapping[str, int | str] | None) -> dict[str, int]:
-        out = {}
-        for v, s in (evidence or {}).items():
-            if v not in self.cardinality:
-                raise ValueError(f"unknown evidence variable {v!r}")
-            if isinstance(s, str):
-                if not self.states or s not in self.states[v]:
-                    raise ValueError(f"{v!r} has no state {s!r}")
-                s = self.states[v].index(s)
-            if not 0 <= int(s) < self.cardinality[v]:
-                raise ValueError(f"state index {s} out of range for {v!r}")
-            out[v] = int(s)
-        return out
+        return evidence_indices(self, evidence)
 
     def calibrate(self, evidence: Mapping[str, int | str] | None = None,
                   ) -> tuple[list[np.ndarray], float, dict]:
