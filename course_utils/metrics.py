@@ -74,20 +74,23 @@ def _shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch
 def train_classifier(images: torch.Tensor, labels: torch.Tensor,
                      config: ClassifierConfig = ClassifierConfig()) -> EvalCNN:
     """Train an EvalCNN with cross-entropy on images (N×1×28×28 in [0, 1]) and labels (N,)."""
+    from course_utils.train import fit
+
     gen = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     model = EvalCNN(int(labels.max()) + 1)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    model.train()
-    for _ in range(config.epochs):
-        order = torch.randperm(len(images), generator=gen)
-        for i in range(0, len(images), config.batch_size):
-            idx = order[i:i + config.batch_size]
-            x = _shift(images[idx], config.augment_shift, gen)
-            loss = F.cross_entropy(model(x), labels[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+
+    def step(batch):
+        x, y = batch
+        loss = F.cross_entropy(model(_shift(x, config.augment_shift, gen)), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return {"loss": loss.item()}
+
+    fit(step, (images, labels), epochs=config.epochs, batch_size=config.batch_size, modules={"cnn": model},
+        optimizers={"adam": opt}, seed=config.seed, desc="evaluation CNN", drop_last=False)
     return model.eval()
 
 
