@@ -14,7 +14,7 @@ NBVAL := OMP_NUM_THREADS=1 $(PY) -m pytest --nbval-lax --nbval-current-env -p no
 	-n $(NBVAL_JOBS) --dist loadfile
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup lab notebooks test unit nbval test-gpu course slides bench lint clean
+.PHONY: help setup lab notebooks test unit nbval test-cpu test-full-dry test-gpu course slides bench lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -38,12 +38,13 @@ unit: setup  ## unit tests of course_utils
 	$(PY) -m pytest tests -q -p no:cacheprovider
 
 # nbval trains from scratch (its checkpoints go to a fresh folder, not the data/checkpoints cache)
-# and writes its figures, samples and metrics under build/nbval/, so a test run never overwrites
-# the artifacts of a `make course` run.
+# and writes its figures, samples and metrics under build/<folder>/, so a test run never overwrites
+# the artifacts of a `make course` run. $(call run_nbval,<folder>,<environment>,<pytest options>)
+run_nbval = rm -rf $(CURDIR)/build/$(1) && $(2) COURSE_BUILD_DIR=$(CURDIR)/build/$(1) \
+	COURSE_CHECKPOINT_DIR=$(CURDIR)/build/$(1)/checkpoints $(NBVAL) --durations=0 $(3) $(IPYNBS)
+
 nbval: setup  ## execute every notebook with nbval at COURSE_PROFILE (default smoke)
-	rm -rf $(CURDIR)/build/nbval
-	COURSE_PROFILE=$${COURSE_PROFILE:-smoke} COURSE_BUILD_DIR=$(CURDIR)/build/nbval \
-	  COURSE_CHECKPOINT_DIR=$(CURDIR)/build/nbval/checkpoints $(NBVAL) --durations=15 $(IPYNBS)
+	$(call run_nbval,nbval,COURSE_PROFILE=$${COURSE_PROFILE:-smoke})
 
 test: setup  ## unit tests, then every notebook with nbval in the smoke profile
 	@start=$$(date +%s); $(MAKE) --no-print-directory unit; \
@@ -51,11 +52,19 @@ test: setup  ## unit tests, then every notebook with nbval in the smoke profile
 	@start=$$(date +%s); COURSE_PROFILE=smoke $(MAKE) --no-print-directory nbval; \
 	  echo "nbval (smoke): $$(( $$(date +%s) - start )) s"
 
-test-gpu: setup  ## the same at full size (needs a GPU; checks quality metrics)
+test-cpu: setup  ## every notebook at the cpu profile (what students run), quality asserted; slow
+	@start=$$(date +%s); $(call run_nbval,nbval-cpu,COURSE_PROFILE=cpu,--nbval-cell-timeout=1800); \
+	  echo "nbval (cpu): $$(( $$(date +%s) - start )) s"
+
+# full sizes on the CPU with every training loop capped: catches errors in the full code paths
+# (a typo, a shape) in minutes; the quality targets are skipped, and each notebook says so
+test-full-dry: setup  ## every notebook at full sizes on the CPU, training capped (COURSE_MAX_STEPS, default 2)
+	@start=$$(date +%s); $(call run_nbval,nbval-full-dry,COURSE_PROFILE=full COURSE_DEVICE=cpu \
+	  COURSE_MAX_STEPS=$${COURSE_MAX_STEPS:-2}); echo "nbval (full, dry): $$(( $$(date +%s) - start )) s"
+
+test-gpu: setup  ## every notebook at full size (needs a GPU), quality asserted
 	$(MAKE) --no-print-directory unit
-	rm -rf $(CURDIR)/build/nbval-full-checkpoints
-	COURSE_PROFILE=full COURSE_CHECKPOINT_DIR=$(CURDIR)/build/nbval-full-checkpoints \
-	  $(NBVAL) --nbval-cell-timeout=7200 --durations=15 $(IPYNBS)
+	$(call run_nbval,nbval-full,COURSE_PROFILE=full,--nbval-cell-timeout=7200)
 
 course: setup  ## execute every notebook in order into build/executed/ and render HTML
 	$(PY) tools/nbtools.py execute $(IPYNBS)

@@ -1,9 +1,10 @@
 """Evaluation of generated digits: a small CNN classifier, conditional accuracy, Fréchet distance.
 
-- ``EvalCNN``: a small convolutional classifier of 28×28 digits (two conv blocks, a 128-unit
-  feature layer, 10 logits). ``evaluation_classifier()`` trains it once on the real MNIST
-  training split and caches it with ``course_utils.checkpoints`` (shared by every notebook);
-  its test accuracy is stored with it.
+- ``EvalCNN``: a small convolutional classifier of 28×28 images (two conv blocks, a 128-unit
+  feature layer, 10 logits). ``evaluation_classifier(dataset)`` trains it once on the real
+  training split of MNIST or Fashion-MNIST and caches it with ``course_utils.checkpoints``
+  (keyed by its config, structure and training data; shared by every notebook). It returns an
+  ``Evaluator``: the model with its test accuracy and the data it was trained on.
 - ``classifier_accuracy``: the fraction of images the classifier labels as ``labels``; for a
   conditional GAN's samples G(z, y) this is the *conditional accuracy*.
 - ``frechet_distance``: FD = ||mu_a - mu_b||² + Tr(S_a + S_b - 2 (S_a S_b)^{1/2}) between the
@@ -26,7 +27,6 @@ class EvalCNN(nn.Module):
     """x (N×1×28×28 in [0, 1]) -> logits (N×10); ``features(x)`` gives the N×128 layer."""
 
     feature_dim = 128
-    arch = "conv16-conv32-fc128"
 
     def __init__(self, n_classes: int = 10) -> None:
         super().__init__()
@@ -72,13 +72,14 @@ def _shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch
 
 
 def train_classifier(images: torch.Tensor, labels: torch.Tensor,
-                     config: ClassifierConfig = ClassifierConfig()) -> EvalCNN:
+                     config: ClassifierConfig = ClassifierConfig(), *, progress: bool = True) -> EvalCNN:
     """Train an EvalCNN with cross-entropy on images (N×1×28×28 in [0, 1]) and labels (N,)."""
+    from course_utils import profile
     from course_utils.train import fit
 
     gen = torch.Generator().manual_seed(config.seed)
-    torch.manual_seed(config.seed)
-    model = EvalCNN(int(labels.max()) + 1)
+    with profile.seeded(config.seed):  # reproducible init, the caller's generator untouched
+        model = EvalCNN(int(labels.max()) + 1)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
 
     def step(batch):
@@ -90,8 +91,8 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor,
         return {"loss": loss.item()}
 
     fit(step, (images, labels), epochs=config.epochs, batch_size=config.batch_size, modules={"cnn": model},
-        optimizers={"adam": opt}, seed=config.seed, desc="evaluation CNN", drop_last=False)
-    return model.eval()
+        optimizers={"adam": opt}, seed=config.seed, desc="evaluation CNN", drop_last=False, progress=progress)
+    return model
 
 
 @torch.no_grad()
@@ -154,12 +155,24 @@ def classifier_fid(model: EvalCNN, images_a: torch.Tensor, images_b: torch.Tenso
                             classifier_features(model, images_b))
 
 
-def evaluation_classifier(config: ClassifierConfig | None = None, *,
-                          verbose: bool = True) -> EvalCNN:
-    """The evaluation CNN trained on the real MNIST training split, cached in data/checkpoints.
+@dataclass(frozen=True)
+class Evaluator:
+    """The evaluation classifier of a data set, with its accuracy on that data set's real test split."""
 
-    The first call trains it (seconds to a minute on a CPU) and saves it with its test accuracy
-    (``model.test_accuracy``); later calls, from any notebook, load it.
+    model: EvalCNN
+    test_accuracy: float  # on every real test image of ``dataset``
+    dataset: str          # "mnist" or "fashion_mnist"
+    source: str           # where its training images came from (course_utils.data's source line)
+    n_train: int          # how many training images
+
+
+def evaluation_classifier(dataset: str = "mnist", config: ClassifierConfig | None = None, *,
+                          verbose: bool = True) -> Evaluator:
+    """The evaluation CNN trained on the real training split of ``dataset``, cached in data/checkpoints.
+
+    The first call trains it (seconds to a minute on a CPU); later calls, from any notebook, load
+    it. The cache key holds the config, the network's structure and the training data (source and
+    size), so installing the full data set retrains it instead of reusing the embedded-data model.
     """
     from course_utils import checkpoints, data, profile
 
@@ -167,28 +180,22 @@ def evaluation_classifier(config: ClassifierConfig | None = None, *,
         config = profile.pick(smoke=ClassifierConfig(epochs=1, n_train=2000, batch_size=32),
                               cpu=ClassifierConfig(),
                               full=ClassifierConfig(epochs=10))
-    cfg = {k: getattr(config, k) for k in config.__dataclass_fields__}
-    cfg["arch"] = EvalCNN.arch  # a changed architecture makes old checkpoints stale
-    path = checkpoints.path_for("metrics", "eval_cnn", cfg)
-    state = checkpoints.load(path, expect_config=cfg)
-    train = data.load("mnist", split="train", n=config.n_train)
-    test = data.load("mnist", split="test")
+    train = data.load(dataset, split="train", n=config.n_train, verbose=verbose)
+    test = data.load(dataset, split="test", verbose=verbose)
     model = EvalCNN(len(train.classes))
+    key = checkpoints.key("metrics", f"eval_cnn_{dataset}", config=config, modules={"cnn": model},
+                          data=train)
+    state = checkpoints.load(key)
     if state is not None:
-        try:
-            model.load_state_dict(state["model"])
-            acc = float(state["test_accuracy"])
-        except (KeyError, RuntimeError) as err:
-            print(f"[checkpoint] {path} does not match EvalCNN ({str(err)[:80]}); retraining")
-            state = None
-    if state is None:
-        model = train_classifier(train.images, train.labels, config)
+        model.load_state_dict(state["model"])
+        acc = float(state["test_accuracy"])
+    else:
+        model = train_classifier(train.images, train.labels, config, progress=verbose)
         acc = classifier_accuracy(model, test.images, test.labels)
-        checkpoints.save(path, {"model": model.state_dict(), "test_accuracy": acc,
-                                "source": train.source}, config=cfg)
+        if not profile.dry_run():  # a capped (dry) run's classifier is not worth keeping
+            checkpoints.save(key, {"model": model.state_dict(), "test_accuracy": acc})
     model.eval()
-    model.test_accuracy = acc  # type: ignore[attr-defined]
     if verbose:
-        print(f"evaluation classifier: test accuracy {acc:.4f} on {len(test.images)} real "
-              f"test digits ({path.name})")
-    return model.to(profile.device())
+        print(f"evaluation classifier ({dataset}): test accuracy {acc:.4f} on {len(test.images)} real "
+              f"test images ({key.name})")
+    return Evaluator(model.to(profile.device()), acc, dataset, train.source, len(train.images))

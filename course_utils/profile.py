@@ -7,12 +7,18 @@ One switch, ``COURSE_PROFILE``, sets the size of every notebook:
 - ``full``: GPU sizes, quality results checked by assertions on metrics.
 
 The default is ``full`` where CUDA is available, else ``cpu``.
+
+``COURSE_MAX_STEPS=N`` caps every training loop at N steps (``max_steps``, ``capped``): a *dry
+run* that executes a profile's code paths (``make test-full-dry`` runs ``full`` on the CPU this
+way) without its training, so quality targets are not asserted (``course_utils.quality``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+from collections.abc import Iterator
 from typing import Literal, TypeVar, get_args
 
 import numpy as np
@@ -76,12 +82,56 @@ def set_cpu_threads(n: int | None = None) -> int:
     import torch
 
     if n is None:
-        n = int(os.environ.get("COURSE_THREADS", "1"))
+        raw = os.environ.get("COURSE_THREADS", "1").strip() or "1"
+        try:
+            n = int(raw)
+        except ValueError:
+            raise ValueError(f"COURSE_THREADS must be a whole number (0 = torch's default), got {raw!r}") from None
     if n < 0:
         raise ValueError(f"thread count must be >= 0 (0 = torch's default), got {n}")
     if n > 0:
         torch.set_num_threads(n)
     return torch.get_num_threads()
+
+
+def max_steps() -> int | None:
+    """The cap on training steps from $COURSE_MAX_STEPS (a positive integer), or None when unset."""
+    raw = os.environ.get("COURSE_MAX_STEPS", "").strip()
+    if not raw:
+        return None
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"COURSE_MAX_STEPS must be a positive whole number of steps, got {raw!r}")
+    return n
+
+
+def capped(n: int) -> int:
+    """``n``, or the COURSE_MAX_STEPS cap if that is smaller: for training loops written in a notebook."""
+    cap = max_steps()
+    return n if cap is None else min(n, cap)
+
+
+def dry_run() -> bool:
+    """True when COURSE_MAX_STEPS caps training: results are not trained ones, quality is not asserted."""
+    return max_steps() is not None
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run a block with torch's global generator seeded by ``seed``, restoring the caller's state after.
+
+    For library code that builds or trains a model reproducibly without changing the caller's
+    random numbers (no hidden ``torch.manual_seed``).
+    """
+    import torch
+
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def seed_everything(seed: int = 0) -> None:

@@ -1,18 +1,24 @@
 """A small fit loop: in-memory batches, progress bar, loss history, checkpoint and resume.
 
 The notebook writes the algorithm (``step``: forward, loss, backward, optimizer step) and
-``fit`` does the plumbing around it. With a ``checkpoint`` path, state is saved at the end of
-every epoch; a later call resumes after the last finished epoch (a finished run is just loaded)
-and, because the shuffling and the torch RNG state are restored, ends with exactly the same
-weights as an uninterrupted run.
+``fit`` does the plumbing around it. With a ``checkpoint`` key (``checkpoints.key``), state is
+saved at the end of every epoch; a later call resumes after the last finished epoch (a finished
+run is just loaded) and, because the shuffling and the torch RNG state are restored, ends with
+exactly the same weights as an uninterrupted run.
+
+No hidden state: training draws its random numbers from torch's global generator *inside*
+``torch.random.fork_rng``, seeded by ``seed`` (or restored from the checkpoint), so the caller's
+generator is the same after ``fit`` as before it, whether the run was trained or loaded. Every
+module is returned in eval mode. ``COURSE_MAX_STEPS`` (``profile.max_steps``) caps the number of
+optimisation steps: a capped run is a dry run, and neither loads nor writes checkpoints.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,6 +38,7 @@ class History:
     epochs: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0  # training time, summed over resumed runs
     resumed_from: int = 0  # epochs that were loaded from a checkpoint rather than trained now
+    capped: bool = False  # stopped early by COURSE_MAX_STEPS (a dry run)
 
     def last(self, key: str) -> float:
         """The last per-epoch mean of ``key``."""
@@ -61,81 +68,121 @@ def fit(step: Callable[[Batch], Mapping[str, float]],
         data: torch.Tensor | tuple[torch.Tensor, ...],
         *, epochs: int, batch_size: int,
         modules: Mapping[str, nn.Module], optimizers: Mapping[str, torch.optim.Optimizer],
-        checkpoint: str | Path | None = None, config: Mapping[str, Any] | None = None,
+        checkpoint: checkpoints.Key | None = None,
         seed: int = 0, desc: str = "train", device: torch.device | None = None,
         progress: bool = True, drop_last: bool = True,
-        on_epoch_end: Callable[[int, History], None] | None = None) -> History:
+        on_epoch_end: Callable[[int, History], None] | None = None,
+        max_steps: int | None = None) -> History:
     """Run ``epochs`` epochs of ``step(batch)`` over shuffled mini-batches of ``data``.
 
-    ``step`` receives a tuple of tensors on ``device`` and returns a dict of floats.
-    Returns the ``History``. With ``checkpoint``, resumes from / saves to that file.
+    ``step`` receives a tuple of tensors on ``device`` and returns a dict of floats. Returns the
+    ``History``; the modules are left on ``device`` in eval mode. With ``checkpoint`` (a
+    ``checkpoints.Key``), resumes from / saves to its file. ``max_steps`` (default:
+    ``profile.max_steps()``, from COURSE_MAX_STEPS) stops after that many steps. With
+    ``progress=False`` nothing is printed.
     """
     from tqdm.auto import tqdm
 
     if epochs < 0 or batch_size < 1:
         raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}")
+    if checkpoint is not None and not isinstance(checkpoint, checkpoints.Key):
+        raise TypeError("checkpoint must be a checkpoints.Key (checkpoints.key(notebook, name, config=..., "
+                        f"modules=..., data=...)), got {type(checkpoint).__name__}")
     data = _as_tuple(data)
     device = device or _profile.device()
+    max_steps = _profile.max_steps() if max_steps is None else max_steps
+    if max_steps is not None:
+        checkpoint = None  # a capped run is a dry run: nothing cached, nothing loaded
     n = data[0].shape[0]
     n_batches = n // batch_size if drop_last and n >= batch_size else -(-n // batch_size)
-    history = History()
-    start_epoch = 0
-
-    if checkpoint is not None:
-        state = checkpoints.load(checkpoint, expect_config=config)
-        if state is not None:
-            try:
-                for name, module in modules.items():
-                    module.load_state_dict(state["modules"][name])
-                for name, opt in optimizers.items():
-                    opt.load_state_dict(state["optimizers"][name])
-                history = History.from_state(state["history"])
-                start_epoch = int(state["epoch"])
-                torch.set_rng_state(state["torch_rng"])
-                if torch.cuda.is_available() and state.get("cuda_rng"):
-                    torch.cuda.set_rng_state_all(state["cuda_rng"])
-            except (KeyError, RuntimeError, ValueError) as err:
-                print(f"[checkpoint] {checkpoint} does not match these models ({err}); retraining")
-                history, start_epoch = History(), 0
-            else:
-                history.resumed_from = start_epoch
-                what = "finished run" if start_epoch >= epochs else f"epoch {start_epoch}/{epochs}"
-                print(f"[checkpoint] loaded {what} from {checkpoint}")
-
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        history, start_epoch = _resume(checkpoint, modules, optimizers, epochs, progress)
+        for module in modules.values():
+            module.to(device).train()
+        steps_done = 0
+        for epoch in range(start_epoch, epochs):
+            t0 = time.perf_counter()
+            # shuffle with a generator seeded by (seed, epoch): a resumed run sees the same batches
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+            sums: dict[str, float] = {}
+            counts = 0
+            bar = tqdm(range(n_batches), desc=f"{desc} {epoch + 1}/{epochs}", disable=not progress,
+                       leave=False, mininterval=0.5)
+            for b in bar:
+                if max_steps is not None and steps_done >= max_steps:
+                    history.capped = True
+                    break
+                idx = order[b * batch_size:(b + 1) * batch_size]
+                batch = tuple(t[idx].to(device, non_blocking=True) for t in data)
+                out = step(batch)
+                steps_done += 1
+                counts += 1
+                for k, value in out.items():
+                    value = float(value)
+                    history.steps.setdefault(k, []).append(value)
+                    sums[k] = sums.get(k, 0.0) + value
+                if out:
+                    bar.set_postfix({k: f"{float(v):.3g}" for k, v in out.items()}, refresh=False)
+            bar.close()
+            for k, total in sums.items():
+                history.epochs.setdefault(k, []).append(total / max(counts, 1))
+            history.seconds += time.perf_counter() - t0
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, history)
+            if history.capped:
+                break
+            if checkpoint is not None:  # after the callbacks: their random draws are part of the state
+                checkpoints.save(checkpoint, {
+                    "modules": {k: m.state_dict() for k, m in modules.items()},
+                    "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+                    "history": history.state_dict(), "epoch": epoch + 1,
+                    "torch_rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state_all() if cuda else [],
+                })
     for module in modules.values():
-        module.to(device).train()
-    for epoch in range(start_epoch, epochs):
-        t0 = time.perf_counter()
-        # shuffle with a generator seeded by (seed, epoch): a resumed run sees the same batches
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
-        sums: dict[str, float] = {}
-        bar = tqdm(range(n_batches), desc=f"{desc} {epoch + 1}/{epochs}", disable=not progress,
-                   leave=False, mininterval=0.5)
-        for b in bar:
-            idx = order[b * batch_size:(b + 1) * batch_size]
-            batch = tuple(t[idx].to(device, non_blocking=True) for t in data)
-            out = step(batch)
-            for key, value in out.items():
-                value = float(value)
-                history.steps.setdefault(key, []).append(value)
-                sums[key] = sums.get(key, 0.0) + value
-            if out:
-                bar.set_postfix({k: f"{float(v):.3g}" for k, v in out.items()}, refresh=False)
-        bar.close()
-        for key, total in sums.items():
-            history.epochs.setdefault(key, []).append(total / max(n_batches, 1))
-        history.seconds += time.perf_counter() - t0
-        if checkpoint is not None:
-            checkpoints.save(checkpoint, {
-                "modules": {k: m.state_dict() for k, m in modules.items()},
-                "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-                "history": history.state_dict(), "epoch": epoch + 1,
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            }, config=config)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, history)
+        module.eval()
     if progress and epochs > start_epoch:
         summary = ", ".join(f"{k} {v[-1]:.4g}" for k, v in history.epochs.items())
-        print(f"{desc}: {epochs - start_epoch} epoch(s) in {history.seconds:.1f} s; last epoch: {summary}")
+        capped = f" (capped at {max_steps} steps by COURSE_MAX_STEPS)" if history.capped else ""
+        print(f"{desc}: {epochs - start_epoch} epoch(s) in {history.seconds:.1f} s{capped}; last epoch: {summary}")
     return history
+
+
+def _resume(checkpoint: checkpoints.Key | None, modules: Mapping[str, nn.Module],
+            optimizers: Mapping[str, torch.optim.Optimizer], epochs: int,
+            progress: bool) -> tuple[History, int]:
+    """Load a checkpoint into the modules and optimizers, all or nothing; sets the RNG state."""
+    if checkpoint is None:
+        return History(), 0
+    state = checkpoints.load(checkpoint)
+    if state is None:
+        return History(), 0
+    backup = ({k: copy.deepcopy(m.state_dict()) for k, m in modules.items()},
+              {k: copy.deepcopy(o.state_dict()) for k, o in optimizers.items()})
+    try:
+        if set(state["modules"]) != set(modules) or set(state["optimizers"]) != set(optimizers):
+            raise KeyError(f"it holds modules {sorted(state['modules'])} and optimizers "
+                           f"{sorted(state['optimizers'])}")
+        for name, module in modules.items():
+            module.load_state_dict(state["modules"][name])
+        for name, opt in optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        history = History.from_state(state["history"])
+        start_epoch = int(state["epoch"])
+        torch.set_rng_state(state["torch_rng"])
+        if torch.cuda.is_available() and state.get("cuda_rng"):
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+    except (KeyError, RuntimeError, ValueError, TypeError) as err:
+        for name, module in modules.items():  # all or nothing: undo what was loaded
+            module.load_state_dict(backup[0][name])
+        for name, opt in optimizers.items():
+            opt.load_state_dict(backup[1][name])
+        checkpoints.set_aside(checkpoint.path, f"does not match these models ({str(err)[:160]})")
+        return History(), 0
+    history.resumed_from = start_epoch
+    if progress:
+        what = "finished run" if start_epoch >= epochs else f"epoch {start_epoch}/{epochs}"
+        print(f"[checkpoint] loaded {what} from {checkpoint.path}")
+    return history, start_epoch

@@ -32,17 +32,19 @@ import numpy as np
 
 from course_utils import profile
 from course_utils.exercises import check_function, check_value
-from course_utils.inference import (
+from course_utils.pgm import (
     HEURISTICS,
+    BayesianNetwork,
+    Factor,
     JunctionTree,
     belief_propagation,
+    draw_network,
     elimination_cost,
     elimination_order,
     renormalized,
     sum_product,
     variable_elimination,
 )
-from course_utils.pgm import BayesianNetwork, Factor, draw_network
 
 profile.seed_everything(0)
 cfg = profile.pick(
@@ -220,7 +222,7 @@ ax.set(xlabel="entries of the largest intermediate factor (log)", title="ALARM: 
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# `course_utils.inference.variable_elimination` does the same four steps, faster: it prunes
+# `course_utils.pgm.variable_elimination` does the same four steps, faster: it prunes
 # barren nodes (a leaf that is neither queried nor observed sums to 1), drops factors that the
 # evidence cuts off from the query, caches the order per query shape, and does each product
 # and sum in one `np.einsum` call.

@@ -16,7 +16,7 @@
 # - **sampling** (采样法, Monte Carlo): "通过模拟的方式来采集符合某个分布 $p(x)$ 的一些样本，并估计相关量";
 # - **variational inference** (变分推断): "引入一个比较简单的变分分布来近似条件概率，然后通过迭代的方法进行计算".
 #
-# Every estimate here is compared with the exact answer from `course_utils.inference`.
+# Every estimate here is compared with the exact answer from `course_utils.pgm`.
 
 # %% slideshow={"slide_type": "skip"}
 import math
@@ -27,14 +27,15 @@ import torch
 
 from course_utils import artifacts, profile
 from course_utils.exercises import check_function, check_value
-from course_utils.inference import (
+from course_utils.pgm import (
+    BayesianNetwork,
+    Factor,
     JunctionTree,
     gibbs_sampling,
     likelihood_weighting,
     rejection_sampling,
     variable_elimination,
 )
-from course_utils.pgm import BayesianNetwork, Factor
 
 profile.seed_everything(0)
 profile.set_cpu_threads()  # 1 torch thread on the CPU: small models, often busy cores (COURSE_THREADS=0: all)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from course_utils import artifacts, checkpoints, data, exercises, plotting, profile
-from course_utils.autoencoders import (
+from course_utils.neural.autoencoders import (
     LinearAutoencoder,
     MLPAutoencoder,
     autoencoder1,

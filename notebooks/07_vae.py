@@ -31,7 +31,7 @@ from torch.nn.modules.loss import _Loss
 from tqdm.auto import tqdm
 
 from course_utils import artifacts, checkpoints, data, exercises, plotting, profile
-from course_utils.autoencoders import (
+from course_utils.neural.autoencoders import (
     VAE,
     bernoulli_log_likelihood,
     binarize,

@@ -23,9 +23,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from course_utils import artifacts, data, gan, metrics, plotting, profile
+from course_utils import artifacts, data, metrics, plotting, profile
 from course_utils.checkpoints import path_for
 from course_utils.exercises import check_function, check_value
+from course_utils.neural import gan
 from course_utils.train import fit
 
 NB = "08_gan"

@@ -21,9 +21,10 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from course_utils import artifacts, checkpoints, data, gan, metrics, plotting, profile
+from course_utils import artifacts, checkpoints, data, metrics, plotting, profile
 from course_utils.checkpoints import path_for
 from course_utils.exercises import check_function
+from course_utils.neural import gan
 from course_utils.train import fit
 
 NB = "09_conditional_gan"

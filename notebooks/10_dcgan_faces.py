@@ -24,9 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils import artifacts, data, gan, plotting, profile
+from course_utils import artifacts, data, plotting, profile
 from course_utils.checkpoints import path_for
 from course_utils.exercises import check_function
+from course_utils.neural import gan
 from course_utils.train import fit
 
 NB = "10_dcgan_faces"

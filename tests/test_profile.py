@@ -53,3 +53,33 @@ def test_set_cpu_threads(monkeypatch):
             profile.set_cpu_threads(-1)
     finally:
         torch.set_num_threads(before)
+
+
+def test_max_steps_cap_and_dry_run(monkeypatch):
+    assert profile.max_steps() is None and not profile.dry_run() and profile.capped(500) == 500
+    monkeypatch.setenv("COURSE_MAX_STEPS", "7")
+    assert profile.max_steps() == 7 and profile.dry_run()
+    assert profile.capped(500) == 7 and profile.capped(3) == 3
+    for bad in ("0", "-2", "abc", "1.5"):
+        monkeypatch.setenv("COURSE_MAX_STEPS", bad)
+        with pytest.raises(ValueError, match="COURSE_MAX_STEPS"):
+            profile.max_steps()
+
+
+def test_threads_must_be_a_number(monkeypatch):
+    monkeypatch.setenv("COURSE_THREADS", "abc")
+    with pytest.raises(ValueError, match="COURSE_THREADS must be a whole number"):
+        profile.set_cpu_threads()
+
+
+def test_seeded_restores_the_callers_generator():
+    import torch
+
+    torch.manual_seed(5)
+    want = torch.randn(3)
+    torch.manual_seed(5)
+    with profile.seeded(0):
+        a = torch.randn(2)
+    with profile.seeded(0):
+        b = torch.randn(2)
+    assert torch.equal(a, b) and torch.equal(torch.randn(3), want)

@@ -62,11 +62,9 @@ def _ms(fn, repeats: int = REPEATS) -> tuple[float, object]:
 def bench_network(name: str, n_queries: int, n_sets: int) -> dict[str, float]:
     from pgmpy.inference import VariableElimination
 
-    from course_utils.inference import JunctionTree, renormalized, variable_elimination
-    from course_utils.inference_exact import _ve_plan
-    from course_utils.pgm import BayesianNetwork
+    from course_utils.pgm import BayesianNetwork, JunctionTree, clear_plan_cache, renormalized, variable_elimination
 
-    clear_plans = _ve_plan.cache_clear
+    clear_plans = clear_plan_cache
     bn = renormalized(BayesianNetwork.example(name))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -119,8 +117,7 @@ def _bp_child(name: str, memory_gib: float) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     from pgmpy.inference import BeliefPropagation
 
-    from course_utils.inference import renormalized
-    from course_utils.pgm import BayesianNetwork
+    from course_utils.pgm import BayesianNetwork, renormalized
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_utils.neural.layers import mlp
+
 # The five DCGAN rules of the lecture (Chinese original beside the English), each visible below.
 DCGAN_RULES: tuple[tuple[str, str], ...] = (
     ("No pooling: transposed convolutions upsample in G, strided convolutions downsample in D",
@@ -48,19 +50,6 @@ def to_unit_range(x: torch.Tensor) -> torch.Tensor:
     return ((x + 1.0) / 2.0).clamp(0.0, 1.0)
 
 
-def _mlp(sizes: list[int], act: nn.Module, *, spectral: bool = False,
-         dropout: float = 0.0) -> list[nn.Module]:
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        lin = nn.Linear(a, b)
-        layers.append(nn.utils.parametrizations.spectral_norm(lin) if spectral else lin)
-        if i < len(sizes) - 2:
-            layers.append(act)
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
-    return layers
-
-
 OutputName = Literal["tanh", "linear"]
 
 
@@ -77,14 +66,9 @@ class MLPGenerator(nn.Module):
         if out not in ("tanh", "linear"):
             raise ValueError(f"out must be one of 'tanh', 'linear', got {out!r}")
         self.z_dim, self.x_shape = z_dim, tuple(x_shape)
-        layers: list[nn.Module] = []
-        sizes = [z_dim, *hidden]
-        for a, b in zip(sizes[:-1], sizes[1:]):
-            layers += [nn.Linear(a, b)] + ([nn.BatchNorm1d(b)] if batch_norm else []) + [nn.ReLU()]
-        layers.append(nn.Linear(sizes[-1], math.prod(x_shape)))
+        self.net = mlp([z_dim, *hidden, math.prod(x_shape)], "relu", batch_norm=batch_norm)
         if out == "tanh":
-            layers.append(nn.Tanh())
-        self.net = nn.Sequential(*layers)
+            self.net.append(nn.Tanh())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z).view(-1, *self.x_shape)
@@ -105,8 +89,7 @@ class MLPDiscriminator(nn.Module):
         super().__init__()
         self.x_shape, self.pack = tuple(x_shape), pack
         d_in = math.prod(x_shape) * pack
-        self.net = nn.Sequential(*_mlp([d_in, *hidden, 1], nn.LeakyReLU(0.2),
-                                       spectral=spectral_norm, dropout=dropout))
+        self.net = mlp([d_in, *hidden, 1], "leaky_relu", spectral_norm=spectral_norm, dropout=dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
@@ -123,12 +106,8 @@ class ConditionalGenerator(nn.Module):
                  hidden: tuple[int, ...] = (256, 512, 1024)) -> None:
         super().__init__()
         self.z_dim, self.n_classes, self.x_shape = z_dim, n_classes, tuple(x_shape)
-        layers: list[nn.Module] = []
-        sizes = [z_dim + n_classes, *hidden]
-        for a, b in zip(sizes[:-1], sizes[1:]):
-            layers += [nn.Linear(a, b), nn.BatchNorm1d(b), nn.ReLU()]
-        layers += [nn.Linear(sizes[-1], math.prod(x_shape)), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
+        self.net = mlp([z_dim + n_classes, *hidden, math.prod(x_shape)], "relu", batch_norm=True)
+        self.net.append(nn.Tanh())
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         h = torch.cat([z, F.one_hot(y, self.n_classes).to(z.dtype)], dim=1)
@@ -157,11 +136,9 @@ class ConditionalDiscriminator(nn.Module):
         self.n_classes, self.x_shape, self.conditioning = n_classes, tuple(x_shape), conditioning
         d_in = math.prod(x_shape) + (n_classes if conditioning == "concat" else 0)
         if conditioning == "concat":
-            self.net = nn.Sequential(*_mlp([d_in, *hidden, 1], nn.LeakyReLU(0.2),
-                                           dropout=dropout))
+            self.net = mlp([d_in, *hidden, 1], "leaky_relu", dropout=dropout)
         else:
-            self.phi = nn.Sequential(*_mlp([d_in, *hidden], nn.LeakyReLU(0.2), dropout=dropout),
-                                     nn.LeakyReLU(0.2))
+            self.phi = mlp([d_in, *hidden], "leaky_relu", dropout=dropout, last_activation=True)
             self.out = nn.Linear(hidden[-1], 1)
             self.embed = nn.Embedding(n_classes, hidden[-1])
             nn.init.normal_(self.embed.weight, 0.0, 0.02)

@@ -6,7 +6,9 @@ import warnings
 import numpy as np
 import pytest
 
-from course_utils.inference import (
+from course_utils.pgm import (
+    BayesianNetwork,
+    Factor,
     JunctionTree,
     belief_propagation,
     elimination_cost,
@@ -20,7 +22,6 @@ from course_utils.inference import (
     variable_elimination,
     ve_plan,
 )
-from course_utils.pgm import BayesianNetwork, Factor
 
 
 def lecture_network() -> BayesianNetwork:

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from course_utils.neural.layers import ActivationName, mlp
+
 __all__ = [
     "autoencoder1",
     "autoencoder2",
@@ -39,24 +41,6 @@ __all__ = [
     "log_importance_weights",
     "iwae_bound",
 ]
-
-Activation = Literal["relu", "tanh"]
-_ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
-
-
-def _activation(name: str) -> nn.Module:
-    if name not in _ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}: valid values are {', '.join(_ACTIVATIONS)}")
-    return _ACTIVATIONS[name]()
-
-
-def _mlp(sizes: Sequence[int], activation: str) -> nn.Sequential:
-    """Linear layers between consecutive sizes, with the activation after every layer."""
-    layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), _activation(activation)]
-    return nn.Sequential(*layers)
-
 
 # --------------------------------------------------------------------------------------------
 # The lecture's autoencoders (slide "自编码器 – PyTorch实现示例一瞥")
@@ -114,10 +98,10 @@ class LinearAutoencoder(nn.Module):
     per column, so x' = Σ_m z_m a_m + b.
     """
 
-    def __init__(self, in_features: int, code_features: int):
+    def __init__(self, in_features: int, z_dim: int):
         super().__init__()
-        self.encoder = nn.Linear(in_features, code_features)
-        self.decoder = nn.Linear(code_features, in_features)
+        self.encoder = nn.Linear(in_features, z_dim)
+        self.decoder = nn.Linear(z_dim, in_features)
 
     @property
     def dictionary(self) -> Tensor:
@@ -154,16 +138,16 @@ def subspace_cosines(a: Tensor, b: Tensor) -> Tensor:
 class MLPAutoencoder(nn.Module):
     """An MLP autoencoder with a linear code: x → hidden layers → z (no activation) → x' logits.
 
-    Shapes: x (B, in_features) → z (B, code_features), de (B, in_features) in [0, 1] (Sigmoid).
+    Shapes: x (B, in_features) → z (B, z_dim), de (B, in_features) in [0, 1] (Sigmoid).
     """
 
     def __init__(self, in_features: int, hidden_features: int | Sequence[int],
-                 code_features: int, activation: Activation = "relu"):
+                 z_dim: int, activation: ActivationName = "relu"):
         super().__init__()
         hidden = [hidden_features] if isinstance(hidden_features, int) else list(hidden_features)
-        self.encoder = nn.Sequential(_mlp([in_features, *hidden], activation),
-                                     nn.Linear(hidden[-1], code_features))
-        self.decoder = nn.Sequential(_mlp([code_features, *hidden[::-1]], activation),
+        self.encoder = nn.Sequential(mlp([in_features, *hidden], activation, last_activation=True),
+                                     nn.Linear(hidden[-1], z_dim))
+        self.decoder = nn.Sequential(mlp([z_dim, *hidden[::-1]], activation, last_activation=True),
                                      nn.Linear(hidden[0], in_features), nn.Sigmoid())
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -195,22 +179,23 @@ class VAE(nn.Module):
     (no Tanh; use ``binary_cross_entropy_with_logits``). ``hidden_features`` may be one size
     (the lecture's one hidden layer) or a sequence (Burda et al.'s 784-200-200-50).
 
-    Shapes: x (B, in_features) → logits (B, in_features), mu (B, n_num), logvar (B, n_num).
+    Shapes: x (B, in_features) → logits (B, in_features), mu (B, z_dim), logvar (B, z_dim);
+    ``z_dim`` is the lecture's ``n_num`` (the latent size: every model of the course calls it z_dim).
     """
 
     def __init__(self, in_features: int = 784, hidden_features: int | Sequence[int] = 400,
-                 n_num: int = 20, activation: Activation = "relu"):
+                 z_dim: int = 20, activation: ActivationName = "relu"):
         super().__init__()
         hidden = [hidden_features] if isinstance(hidden_features, int) else list(hidden_features)
-        self.n_num = n_num
-        self.encoder = _mlp([in_features, *hidden], activation)
-        self.mean = nn.Linear(hidden[-1], n_num)
-        self.logvar = nn.Linear(hidden[-1], n_num)
-        self.decoder = nn.Sequential(_mlp([n_num, *hidden[::-1]], activation),
+        self.z_dim = z_dim
+        self.encoder = mlp([in_features, *hidden], activation, last_activation=True)
+        self.mean = nn.Linear(hidden[-1], z_dim)
+        self.logvar = nn.Linear(hidden[-1], z_dim)
+        self.decoder = nn.Sequential(mlp([z_dim, *hidden[::-1]], activation, last_activation=True),
                                      nn.Linear(hidden[0], in_features))
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """q(z|x): x (B, D) → (mu, logvar), each (B, n_num)."""
+        """q(z|x): x (B, D) → (mu, logvar), each (B, z_dim)."""
         h = self.encoder(x)
         return self.mean(h), self.logvar(h)
 
@@ -224,7 +209,7 @@ class VAE(nn.Module):
         return mu + std * eps
 
     def decode(self, z: Tensor) -> Tensor:
-        """p(x|z): z (..., n_num) → Bernoulli logits (..., D); probabilities are sigmoid(logits)."""
+        """p(x|z): z (..., z_dim) → Bernoulli logits (..., D); probabilities are sigmoid(logits)."""
         return self.decoder(z)
 
     def forward(self, x: Tensor, *, generator: torch.Generator | None = None

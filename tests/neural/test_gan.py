@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils import gan
+from course_utils.neural import gan
 
 
 def test_mlp_gan_shapes_and_ranges():

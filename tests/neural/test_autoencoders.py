@@ -1,4 +1,4 @@
-"""Unit tests of course_utils.autoencoders: shapes, the closed-form KL, PCA, the IWAE bound."""
+"""Unit tests of course_utils.neural.autoencoders: shapes, the closed-form KL, PCA, the IWAE bound."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from course_utils import autoencoders as ae
+from course_utils.neural import autoencoders as ae
 
 
 def test_lecture_autoencoders_shapes_and_ranges():

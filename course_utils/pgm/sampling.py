@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from course_utils.inference_exact import evidence_indices
-from course_utils.pgm import BayesianNetwork
+from course_utils.pgm.elimination import evidence_indices
+from course_utils.pgm.network import BayesianNetwork
 
 
 @dataclass(frozen=True)

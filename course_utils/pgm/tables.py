@@ -1,0 +1,41 @@
+"""Tables as (scope, ndarray) pairs: the einsum kernels that every exact-inference algorithm uses.
+
+Each product-and-sum-out is one ``np.einsum`` call, so there is no Python loop over table
+entries; the subscripts of a call depend only on the scopes, so callers compute them once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+Scope = tuple[str, ...]
+
+
+def einsum_tables(operands: Sequence[tuple[Scope, np.ndarray]], out: Scope) -> np.ndarray:
+    """Π operands, summed onto ``out``: one einsum call (at most 52 variables per call)."""
+    return np.einsum(subscripts([s for s, _ in operands], out), *[a for _, a in operands])
+
+
+def subscripts(operands: Sequence[Scope], out: Scope) -> str:
+    """Einsum subscripts like ``"ab,bc->ac"`` for these scopes (letters assigned in order)."""
+    ids: dict[str, str] = {}
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    subs = ["".join(ids.setdefault(v, letters[len(ids)]) for v in scope) for scope in operands]
+    return ",".join(subs) + "->" + "".join(ids.setdefault(v, letters[len(ids)]) for v in out)
+
+
+def run_einsum(arrays: Sequence[np.ndarray], spec: str) -> np.ndarray:
+    """Run precomputed einsum subscripts ``spec`` on ``arrays``."""
+    return np.einsum(spec, *arrays)
+
+
+def reduce_table(values: np.ndarray, reducer: tuple, evidence: Mapping[str, int]) -> np.ndarray:
+    """Index ``values`` by the evidence: ``reducer`` lists (axis, variable) pairs to fix."""
+    if not reducer:
+        return values
+    index: list = [slice(None)] * values.ndim
+    for i, u in reducer:
+        index[i] = evidence[u]
+    return values[tuple(index)]
