@@ -2,14 +2,21 @@
 
 An exercise cell in a notebook leaves a stub that returns ``None`` (or ``...``); the check
 then says "not attempted yet" instead of failing, so the notebook still runs top to bottom.
-A wrong answer raises ``AssertionError`` with a hint. The notebook's (collapsed) solution cell
-runs the same check on the reference solution, so CI proves every checker passes a right answer;
-unit tests prove each checker fails a wrong one.
+A wrong answer raises ``AssertionError`` with a message that says what is wrong.
+
+Each exercise's checker is an :class:`Exercise` in a topic module of this package
+(``course_utils.exercises.<topic>``), registered in ``REGISTRY`` with the plausible mistakes it
+must catch (the lecture's own slips among them) and the message each must give. The notebook
+writes the solution out in its solution cell and checks it there (nbval proves the written
+solution passes); ``tests/test_exercises.py`` proves, for every registered exercise, that the
+checker accepts a right answer, rejects each mistake with its message, and reports "not
+attempted" for a stub.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -68,3 +75,39 @@ def check_function(name: str, fn: Callable[..., Any] | None, reference: Callable
             )
     print(f"[{name}] correct on all test cases ✓")
     return True
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A plausible wrong answer, and a fragment of the message the checker must give for it."""
+
+    answer: Any
+    says: str  # e.g. "sqrt(1 - alpha_bar)": the hint that names what is wrong
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """A checked exercise: ``check(answer)`` is True when right, False when not attempted, raises when wrong."""
+
+    name: str
+    check: Callable[[Any], bool]
+    right: Any  # a right answer (for the unit test; the notebook's solution is written out there)
+    mistakes: tuple[Mistake, ...] = field(default_factory=tuple)
+
+    def __call__(self, answer: Any) -> bool:
+        return self.check(answer)
+
+
+#: Every exercise of the course, by name ("08.1 discriminator loss"); filled when a topic module is imported.
+REGISTRY: dict[str, Exercise] = {}
+
+
+def register(name: str, check: Callable[[Any], bool], *, right: Any, mistakes: Iterable[Mistake]) -> Exercise:
+    """Register (and return) an exercise; a name may be registered once."""
+    if name in REGISTRY:
+        raise ValueError(f"exercise {name!r} is registered twice")
+    ex = Exercise(name, check, right, tuple(mistakes))
+    if not ex.mistakes:
+        raise ValueError(f"exercise {name!r} needs at least one plausible mistake that its checker catches")
+    REGISTRY[name] = ex
+    return ex
