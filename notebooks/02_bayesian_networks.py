@@ -176,7 +176,7 @@ def local_markov_gap(bn: BayesianNetwork) -> float:
         nondesc = [u for u in bn.variables if u != v and u not in descendants(bn, v)]
         fam = joint.marginalize([u for u in bn.variables if u not in (v, *nondesc)])
         cond = (fam / fam.marginalize([v])).permute([v, *nondesc])        # p(v | nondesc)
-        card = [bn.cardinality[u] for u in nondesc]
+        card = [bn.card[u] for u in nondesc]
         ones = Factor(nondesc, card, np.ones(card))                      # broadcast helper
         cpd = (bn.cpds[v] * ones).permute([v, *nondesc]).values          # p(v | parents)
         worst = max(worst, float(np.abs(cond.values - cpd).max()))
@@ -197,11 +197,11 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)   # pgmpy 1.1 deprecation notices
     alarm = BayesianNetwork.example("alarm")          # offline: data/networks/alarm.bif.gz
     asia = BayesianNetwork.example("asia")
-n_joint = np.prod([float(c) for c in alarm.cardinality.values()]) - 1
+n_joint = np.prod([float(c) for c in alarm.card.values()]) - 1
 print(f"alarm: {len(alarm.variables)} variables, {alarm.n_free_parameters()} free parameters, "
       f"full joint {n_joint:.2e}")
 assert alarm.n_free_parameters() == sum(
-    (alarm.cardinality[v] - 1) * np.prod([alarm.cardinality[p] for p in alarm.parents[v]])
+    (alarm.card[v] - 1) * np.prod([alarm.card[p] for p in alarm.parents[v]])
     for v in alarm.variables)
 draw_network(alarm, title="alarm (ALARM monitoring system, Beinlich et al. 1989)")
 plt.show()
@@ -223,7 +223,7 @@ def ancestral_sample(bn: BayesianNetwork, n: int, rng: np.random.Generator) -> n
         probs = probs.reshape(cpd.shape[0], -1)                 # (card, n), or (card, 1): root
         u = rng.random(n)
         x[:, col[v]] = (u[None, :] > np.cumsum(probs, axis=0)).sum(axis=0)  # inverse CDF
-    return np.minimum(x, [bn.cardinality[v] - 1 for v in bn.variables])
+    return np.minimum(x, [bn.card[v] - 1 for v in bn.variables])
 
 
 samples7 = ancestral_sample(bn7, cfg["n_ancestral"], rng)
@@ -255,10 +255,10 @@ def mle_cpd(data: np.ndarray, bn: BayesianNetwork, v: str) -> np.ndarray:
     """N(x_v, x_pa) / N(x_pa), uniform where a parent configuration was never seen."""
     col = {u: k for k, u in enumerate(bn.variables)}
     family = [v, *bn.parents[v]]
-    counts = np.zeros([bn.cardinality[u] for u in family])
+    counts = np.zeros([bn.card[u] for u in family])
     np.add.at(counts, tuple(data[:, col[u]] for u in family), 1)    # N(x_v, x_pa)
     n_pa = counts.sum(axis=0, keepdims=True)                        # N(x_pa)
-    return np.where(n_pa > 0, counts / np.maximum(n_pa, 1), 1 / bn.cardinality[v])
+    return np.where(n_pa > 0, counts / np.maximum(n_pa, 1), 1 / bn.card[v])
 
 
 data_asia = asia.sample(cfg["sizes"][-1], rng)
@@ -372,7 +372,7 @@ def show_mle(network: str = "asia", log10_n: float = 3.0, pseudocount: float = 0
     n = int(10**log10_n)
     fit = bn.fit_mle(bn.sample(n, np.random.default_rng(0)), pseudocount=pseudocount)
     err = [np.abs(fit.cpds[v].values - bn.cpds[v].values).mean() for v in bn.variables]
-    n_cols = [np.prod([bn.cardinality[p] for p in bn.parents[v]]) for v in bn.variables]
+    n_cols = [np.prod([bn.card[p] for p in bn.parents[v]]) for v in bn.variables]
     fig, ax = plt.subplots(figsize=(10, 3))
     ax.bar(range(len(err)), err, color=plt.cm.viridis(np.log(n_cols) / np.log(max(n_cols) + 1)))
     ax.set_xticks(range(len(err)), labels=list(bn.variables), rotation=90, fontsize=7)

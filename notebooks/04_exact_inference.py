@@ -208,7 +208,7 @@ orders = {h: elimination_order(alarm, heuristic=h) for h in HEURISTICS}
 orders["topological"] = alarm.variables
 orders["reverse topological"] = alarm.variables[::-1]
 orders["random"] = tuple(np.random.default_rng(2).permutation(alarm.variables))
-costs = {name: elimination_cost(scopes, alarm.cardinality, o) for name, o in orders.items()}
+costs = {name: elimination_cost(scopes, alarm.card, o) for name, o in orders.items()}
 for name, c in costs.items():
     print(f"{name:>20}: largest factor {c['largest_factor']:>8,}   multiplications "
           f"{c['multiplications']:>10,}")
@@ -475,7 +475,7 @@ _ = widgets.interact(show_posteriors, **{v: widgets.Dropdown(options=["—", *as
 my_mults_x3_first = None  # YOUR ANSWER (an int)
 
 lecture_scopes = [f.variables for f in lecture_bn.cpds.values()]
-_ref_x3 = elimination_cost(lecture_scopes, lecture_bn.cardinality, ["x3", "x2"])["multiplications"] + 4
+_ref_x3 = elimination_cost(lecture_scopes, lecture_bn.card, ["x3", "x2"])["multiplications"] + 4
 check_value("multiplications, x3 first", my_mults_x3_first, _ref_x3,
             hint="Σ_x3 multiplies p(x3|x1) by p(x4|x2,x3): a table over x1,x2,x3,x4; then Σ_x2 "
                  "multiplies p(x2|x1) by τ(x1,x2,x4); then p(x1) τ(x1,x4)")

@@ -37,15 +37,15 @@ def evidence_indices(bn: BayesianNetwork | JunctionTree, evidence: Mapping[str, 
     """
     out: dict[str, int] = {}
     for v, s in (evidence or {}).items():
-        if v not in bn.cardinality:
+        if v not in bn.card:
             raise ValueError(f"unknown evidence variable {v!r}")
         if isinstance(s, str):
             if not bn.states or s not in bn.states[v]:
                 names = bn.states[v] if bn.states else "no state names (give an index)"
                 raise ValueError(f"{v!r} has states {names}, not {s!r}")
             s = bn.states[v].index(s)
-        if not 0 <= int(s) < bn.cardinality[v]:
-            raise ValueError(f"state index {s} out of range for {v!r} ({bn.cardinality[v]} states)")
+        if not 0 <= int(s) < bn.card[v]:
+            raise ValueError(f"state index {s} out of range for {v!r} ({bn.card[v]} states)")
         out[v] = int(s)
     return out
 
@@ -116,12 +116,12 @@ def elimination_order(bn: BayesianNetwork, variables: Iterable[str] = (),
     keep = set(variables) | set(evidence)
     scopes = [tuple(u for u in (v, *bn.parents[v]) if u not in evidence) for v in bn.variables]
     todo = [v for v in bn.variables if v not in keep]
-    return greedy_order(scopes, bn.cardinality, todo, heuristic)
+    return greedy_order(scopes, bn.card, todo, heuristic)
 
 
 # ----------------------------------------------------------------------------- variable elimination
 def _structure(bn: BayesianNetwork) -> tuple:
-    return tuple((v, bn.parents[v], bn.cardinality[v]) for v in bn.variables)
+    return tuple((v, bn.parents[v], bn.card[v]) for v in bn.variables)
 
 
 def _ancestors(parents: Mapping[str, Scope], nodes: Iterable[str]) -> set[str]:
@@ -209,7 +209,7 @@ def variable_elimination(bn: BayesianNetwork, variables: str | Sequence[str],
     variables = (variables,) if isinstance(variables, str) else tuple(variables)
     ev = evidence_indices(bn, evidence)
     _check_heuristic(heuristic)
-    unknown = [v for v in variables if v not in bn.cardinality]
+    unknown = [v for v in variables if v not in bn.card]
     if unknown or not variables:
         raise ValueError(f"query variables must be a non-empty subset of the network: {unknown}")
     if set(variables) & set(ev):
@@ -223,7 +223,7 @@ def variable_elimination(bn: BayesianNetwork, variables: str | Sequence[str],
     total = values.sum()
     if not total > 0:
         raise ValueError(f"the evidence {evidence} has probability zero")
-    return Factor(variables, tuple(bn.cardinality[v] for v in variables), values / total)
+    return Factor(variables, tuple(bn.card[v] for v in variables), values / total)
 
 
 def clear_plan_cache() -> None:

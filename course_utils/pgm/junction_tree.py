@@ -27,14 +27,14 @@ class JunctionTree:
                  heuristic: Heuristic = "min_fill") -> None:
         factors = list(model.cpds.values()) if hasattr(model, "cpds") else list(model)
         self.states = getattr(model, "states", None)
-        self.cardinality = {v: c for f in factors for v, c in zip(f.variables, f.cardinality)}
-        self.variables = tuple(self.cardinality)
+        self.card = {v: c for f in factors for v, c in zip(f.variables, f.cardinality)}
+        self.variables = tuple(self.card)
         scopes = [f.variables for f in factors]
-        self.order = greedy_order(scopes, self.cardinality, self.variables, heuristic)
+        self.order = greedy_order(scopes, self.card, self.variables, heuristic)
         self.cliques = self._cliques(scopes, self.order)
         self.edges = self._spanning_tree(self.cliques)
         # assign every factor to the smallest clique that contains its scope; ψ_C = Π assigned
-        potentials = [(c, np.ones([self.cardinality[v] for v in c])) for c in self.cliques]
+        potentials = [(c, np.ones([self.card[v] for v in c])) for c in self.cliques]
         for f in factors:
             k = min((i for i, c in enumerate(self.cliques) if set(f.variables) <= set(c)),
                     key=lambda i: len(self.cliques[i]))
@@ -179,7 +179,7 @@ class JunctionTree:
         ev, readout = info["evidence"], info["readout"]
         out: dict[str, Factor] = {}
         for v in self.variables:
-            card = self.cardinality[v]
+            card = self.card[v]
             if v in ev:
                 b = np.zeros(card)
                 b[ev[v]] = 1.0

@@ -110,7 +110,7 @@ class BayesianNetwork:
 
         self.variables: tuple[str, ...] = order
         self.parents: dict[str, tuple[str, ...]] = {v: parents[v] for v in order}
-        self.cardinality: dict[str, int] = {v: cardinality[v] for v in order}
+        self.card: dict[str, int] = {v: cardinality[v] for v in order}  # states per variable, as Factor.card
         self.states: dict[str, list[str]] = names
         self.cpds: dict[str, Factor] = canon
 
@@ -131,7 +131,7 @@ class BayesianNetwork:
 
     def n_free_parameters(self) -> int:
         """sum_k (card_k - 1) * prod_{p in pi_k} card_p: independent numbers in the CPDs."""
-        return sum((self.cardinality[v] - 1) * math.prod(self.cardinality[p]
+        return sum((self.card[v] - 1) * math.prod(self.card[p]
                                                          for p in self.parents[v])
                    for v in self.variables)
 
@@ -142,7 +142,7 @@ class BayesianNetwork:
     # ---- the joint -----------------------------------------------------------------------
     def joint(self) -> Factor:
         """p(x) = prod_k p(x_k | x_pi_k) as one table over ``variables`` (small networks only)."""
-        size = math.prod(self.cardinality.values())
+        size = math.prod(self.card.values())
         if size > MAX_JOINT_ENTRIES:
             raise ValueError(f"the joint of this network has {size:.3g} entries (more than "
                              f"{MAX_JOINT_ENTRIES}): use variable elimination instead of joint()")
@@ -161,7 +161,7 @@ class BayesianNetwork:
             if not np.all(data == np.round(data)):
                 raise ValueError("data must hold integer state indices")
             data = data.astype(np.int64)
-        card = np.array([self.cardinality[v] for v in self.variables])
+        card = np.array([self.card[v] for v in self.variables])
         if data.size and (np.any(data < 0) or np.any(data >= card)):
             bad = [v for k, v in enumerate(self.variables)
                    if np.any(data[:, k] < 0) or np.any(data[:, k] >= card[k])]

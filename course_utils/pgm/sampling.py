@@ -84,7 +84,7 @@ def rejection_sampling(bn: BayesianNetwork, variable: str, evidence: Mapping[str
     keep = np.ones(n, dtype=bool)
     for v, s in ev.items():
         keep &= x[:, col[v]] == s
-    probs = _histogram(x[keep, col[variable]], bn.cardinality[variable])
+    probs = _histogram(x[keep, col[variable]], bn.card[variable])
     return Estimate(probs, n, float(keep.sum()), float(keep.mean()))
 
 
@@ -94,7 +94,7 @@ def likelihood_weighting(bn: BayesianNetwork, variable: str, evidence: Mapping[s
     x, log_w = forward_sample(bn, n, generator, evidence)
     w = np.exp(log_w - log_w.max()) if np.isfinite(log_w.max()) else np.zeros(n)
     ess = float(w.sum() ** 2 / (w**2).sum()) if w.sum() > 0 else 0.0
-    probs = _histogram(x[:, bn.variables.index(variable)], bn.cardinality[variable], w)
+    probs = _histogram(x[:, bn.variables.index(variable)], bn.card[variable], w)
     return Estimate(probs, n, ess)
 
 
@@ -119,7 +119,7 @@ def gibbs_sampling(bn: BayesianNetwork, variable: str, evidence: Mapping[str, in
     kept = []
     for t in range(burn_in + sweeps):
         for v in hidden:
-            k = bn.cardinality[v]
+            k = bn.card[v]
             p = _cpd_column(bn, v, x, col).copy()                     # (k, chains)
             for c in children[v]:
                 index = [np.broadcast_to(x[:, col[c]], (k, n_chains))]
@@ -131,5 +131,5 @@ def gibbs_sampling(bn: BayesianNetwork, variable: str, evidence: Mapping[str, in
         if t >= burn_in:
             kept.append(x[:, col[variable]].copy())
     states = np.concatenate(kept)
-    probs = _histogram(states, bn.cardinality[variable])
+    probs = _histogram(states, bn.card[variable])
     return Estimate(probs, states.size, float(states.size))

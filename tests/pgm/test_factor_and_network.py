@@ -320,7 +320,7 @@ def test_pgmpy_marginals_on_child_by_sampling():
     for k, v in enumerate(bn.variables[:8]):
         q = ve.query([v], show_progress=False)
         want = q.values[[q.state_names[v].index(s) for s in bn.states[v]]]
-        freq = np.bincount(data[:, k], minlength=bn.cardinality[v]) / len(data)
+        freq = np.bincount(data[:, k], minlength=bn.card[v]) / len(data)
         assert np.abs(freq - want).max() < 0.015, v  # > 6 standard errors
 
 

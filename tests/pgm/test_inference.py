@@ -93,7 +93,7 @@ def test_elimination_cost_and_orders():
     scopes = [f.variables for f in bn.cpds.values()]
     # Σ_x2 first: ψ(x1,x2,x3,x4) = p(x2|x1) p(x4|x2,x3): 16 entries, 16 products; then
     # Σ_x3: ψ(x1,x3,x4) = p(x3|x1) τ(x1,x3,x4): 8 entries, 8 products.
-    cost = elimination_cost(scopes, bn.cardinality, ["x2", "x3"])
+    cost = elimination_cost(scopes, bn.card, ["x2", "x3"])
     assert cost == {"largest_factor": 16, "multiplications": 24, "additions": 12}
     # a chain a-b-c-d-e with 10 states: eliminating the middle first builds a bigger factor
     card = dict.fromkeys("abcde", 10)
