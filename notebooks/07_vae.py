@@ -376,7 +376,7 @@ if torch.cuda.is_available():                             # the real thing, on a
 # > it is the *approximate* posterior $q(z \mid x)$ that is defined as $\mathcal N(\mu, \sigma^2)$
 # > — the true $p(z \mid x)$ is what we cannot compute.
 #
-# The corrected model is `course_utils.autoencoders.VAE` (its `reparameterize` uses
+# The corrected model is `course_utils.neural.autoencoders.VAE` (its `reparameterize` uses
 # `torch.exp(0.5 * logvar)` and noise on `std`'s device; its decoder returns logits).
 
 # %% [markdown] slideshow={"slide_type": "subslide"}

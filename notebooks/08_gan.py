@@ -284,7 +284,7 @@ quality.at_least("rarest digit class among the samples", class_freq.min(), cpu=0
 # Eight Gaussians ($\sigma = 0.02$) on a circle of radius 2. With 2-D data we can *count*:
 # a sample is **high quality** when it lies within $3\sigma$ of a mode, and a mode is
 # **covered** when it receives at least 1% of the samples
-# (`course_utils.gan.mode_coverage`, as in Metz et al. 2017).
+# (`course_utils.neural.gan.mode_coverage`, as in Metz et al. 2017).
 
 # %% slideshow={"slide_type": "fragment"}
 centers = gan.mixture_centers(8, layout="ring", radius=2.0)

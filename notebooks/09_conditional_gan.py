@@ -62,7 +62,7 @@ cfg
 #   + \mathbb E_{z \sim p_z,\, y \sim p(y)}[\log(1 - D(G(z, y), y))]$$
 # - **G**: the input is $[z, \mathrm{onehot}(y)]$ (Mirza & Osindero 2014), an MLP with batch
 #   norm, tanh output.
-# - **D**, two ways to use $y$ (`course_utils.gan.ConditionalDiscriminator`):
+# - **D**, two ways to use $y$ (`course_utils.neural.gan.ConditionalDiscriminator`):
 #   - *concat*: $a = f([x, \mathrm{onehot}(y)])$, ten more inputs beside 784 pixels;
 #   - *projection* (Miyato & Koyama 2018): $a = w^\top\phi(x) + e_y^\top\phi(x)$ with a learned
 #     class embedding $e_y$: the label selects a direction in D's feature space.

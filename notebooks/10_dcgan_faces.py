@@ -59,7 +59,7 @@ cfg
 # ## The five DCGAN rules (DCGAN 的五条结构规则)
 # Radford, Metz & Chintala (2015), as listed in the lecture:
 #
-# | # | lecture (中文) | in English | where in `course_utils/gan.py` |
+# | # | lecture (中文) | in English | where in `course_utils/neural/gan.py` |
 # |---|---|---|---|
 # | 1 | 取消所有pooling层。G网络中使用转置卷积进行上采样，D网络中用加入stride的卷积代替pooling | no pooling: transposed convolutions upsample in G, strided convolutions downsample in D | `nn.ConvTranspose2d(…, 4, 2, 1)` in G; `nn.Conv2d(…, 4, 2, 1)` in D |
 # | 2 | 在D和G中均使用batch normalization | batch norm in both | `nn.BatchNorm2d` after every hidden layer (not on G's output nor D's input, as in the paper) |
