@@ -209,7 +209,7 @@ def pca_reconstruct(x, mean, U):
     return None  # your code here
 
 
-ex.pca_reconstruction(pca_reconstruct)
+_ = ex.pca_reconstruction(pca_reconstruct)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
 ### BEGIN SOLUTION
@@ -306,7 +306,7 @@ def code_size(side, hidden_features):
     return None  # your code here
 
 
-ex.code_size(code_size)
+_ = ex.code_size(code_size)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
 ### BEGIN SOLUTION

@@ -207,7 +207,7 @@ def kl_term(mu, logvar):
     return None  # your code here
 
 
-ex.kl_term(kl_term)
+_ = ex.kl_term(kl_term)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
 ### BEGIN SOLUTION
@@ -389,7 +389,7 @@ def reparameterize(mu, logvar, eps):
     return None  # your code here
 
 
-ex.reparameterisation(reparameterize)
+_ = ex.reparameterisation(reparameterize)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
 ### BEGIN SOLUTION
@@ -757,7 +757,7 @@ def iwae_from_log_weights(log_w):
     return None  # your code here
 
 
-ex.iwae_bound(iwae_from_log_weights)
+_ = ex.iwae_bound(iwae_from_log_weights)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
 ### BEGIN SOLUTION

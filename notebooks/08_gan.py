@@ -464,7 +464,7 @@ def discriminator_loss(D_real, D_fake):
     return None  # your code here
 
 
-ex.discriminator_loss(discriminator_loss)
+_ = ex.discriminator_loss(discriminator_loss)
 
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 ### BEGIN SOLUTION
@@ -489,7 +489,7 @@ def D_star(x, mu_g):
     return None  # your code here
 
 
-ex.optimal_discriminator(D_star)
+_ = ex.optimal_discriminator(D_star)
 
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 ### BEGIN SOLUTION
@@ -513,7 +513,7 @@ def V_of_D_star(mu_g):
     return None  # your code here
 
 
-ex.game_value(V_of_D_star)
+_ = ex.game_value(V_of_D_star)
 
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 ### BEGIN SOLUTION

@@ -279,7 +279,7 @@ def g_input(z, y, n_classes=10):
     return None  # your code here: torch.cat([...], dim=1)
 
 
-ex.g_input(g_input)
+_ = ex.g_input(g_input)
 
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 ### BEGIN SOLUTION
@@ -302,7 +302,7 @@ def projection_logit(phi, w, b, E, y):
     return None  # your code here
 
 
-ex.projection_logit(projection_logit)
+_ = ex.projection_logit(projection_logit)
 
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 ### BEGIN SOLUTION
@@ -332,7 +332,7 @@ def conditional_accuracy_from_logits(logits, y):
     return None  # your code here
 
 
-ex.conditional_accuracy(conditional_accuracy_from_logits)
+_ = ex.conditional_accuracy(conditional_accuracy_from_logits)
 
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 ### BEGIN SOLUTION

@@ -291,7 +291,7 @@ def convT_out(n, k, s, p):
     return None  # your code here
 
 
-ex.conv_transpose_size(convT_out)
+_ = ex.conv_transpose_size(convT_out)
 
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 ### BEGIN SOLUTION
@@ -320,7 +320,7 @@ def slerp(z0, z1, t):
     return None  # your code here
 
 
-ex.slerp(slerp)
+_ = ex.slerp(slerp)
 
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 ### BEGIN SOLUTION
