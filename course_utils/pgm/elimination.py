@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal, get_args
 
+import numpy as np
+
 from course_utils.pgm.factor import Factor
 from course_utils.pgm.network import BayesianNetwork
 
@@ -33,21 +35,57 @@ def _check_heuristic(heuristic: str) -> None:
 def evidence_indices(bn: BayesianNetwork | JunctionTree, evidence: Mapping[str, int | str] | None) -> dict[str, int]:
     """Evidence as state indices: ``{"smoke": "yes"}`` → ``{"smoke": 0}`` (ints pass through).
 
-    ``bn`` is anything with ``cardinality`` and ``states`` (None when it has no state names).
+    A state is a state name or an integer index, nothing else: ``True`` or ``1.7`` would pass
+    ``int(s)`` and silently mean another state (as in ``Factor.reduce``, a TypeError).
+    ``bn`` is anything with ``card`` and ``states`` (None when it has no state names).
     """
     out: dict[str, int] = {}
     for v, s in (evidence or {}).items():
         if v not in bn.card:
-            raise ValueError(f"unknown evidence variable {v!r}")
+            raise ValueError(f"unknown evidence variable {v!r}: valid variables are {', '.join(bn.card)}")
+        names = bn.states[v] if bn.states else None
+        valid = (f"one of {', '.join(map(repr, names))} or an index 0..{bn.card[v] - 1}" if names
+                 else f"an index 0..{bn.card[v] - 1}")
         if isinstance(s, str):
-            if not bn.states or s not in bn.states[v]:
-                names = bn.states[v] if bn.states else "no state names (give an index)"
-                raise ValueError(f"{v!r} has states {names}, not {s!r}")
-            s = bn.states[v].index(s)
-        if not 0 <= int(s) < bn.card[v]:
-            raise ValueError(f"state index {s} out of range for {v!r} ({bn.card[v]} states)")
+            if names is None or s not in names:
+                has = f"states {', '.join(map(repr, names))}" if names else "no state names"
+                raise ValueError(f"{v!r} has {has}, not {s!r}: give {valid}")
+            s = names.index(s)
+        elif isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)):
+            raise TypeError(f"evidence for {v!r} must be a state name or an integer index ({valid}), "
+                            f"got {s!r} of type {type(s).__name__}")
+        if not 0 <= s < bn.card[v]:
+            raise ValueError(f"state index {s} out of range for {v!r} ({bn.card[v]} states): give {valid}")
         out[v] = int(s)
     return out
+
+
+def _names(variables: str | Iterable[str]) -> tuple[str, ...]:
+    """A variable name or a collection of names as a tuple (a string is one name, not its letters)."""
+    return (variables,) if isinstance(variables, str) else tuple(variables)
+
+
+def check_variables(names: Sequence[str], known: Iterable[str], what: str) -> None:
+    """ValueError for names that are repeated or not among ``known`` (listing the valid ones)."""
+    known = list(known)
+    have = set(known)
+    unknown = [v for v in names if v not in have]
+    if unknown:
+        raise ValueError(f"{what}: unknown variable(s) {unknown}; valid variables are {', '.join(known)}")
+    repeated = sorted({v for v in names if names.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{what}: repeated variable(s) {repeated}; name each variable once")
+
+
+def check_query(bn: BayesianNetwork, variables: Sequence[str], observed: Iterable[str]) -> None:
+    """A query is a non-empty list of distinct variables of ``bn``, none of them observed."""
+    if not variables:
+        raise ValueError(f"the query needs a non-empty list of variables; valid variables are {', '.join(bn.card)}")
+    check_variables(variables, bn.card, "query")
+    both = [v for v in variables if v in set(observed)]
+    if both:
+        raise ValueError(f"variables {both} are both queried and observed: drop them from the query "
+                         "(an observed variable's posterior is its observed state)")
 
 
 # ----------------------------------------------------------------------------- elimination order
@@ -206,14 +244,10 @@ def variable_elimination(bn: BayesianNetwork, variables: str | Sequence[str],
     evidence of probability zero raises ValueError only when it touches the query's part of
     the network; ``JunctionTree.log_partition`` gives log p(e) for all of it.
     """
-    variables = (variables,) if isinstance(variables, str) else tuple(variables)
+    variables = _names(variables)
     ev = evidence_indices(bn, evidence)
     _check_heuristic(heuristic)
-    unknown = [v for v in variables if v not in bn.card]
-    if unknown or not variables:
-        raise ValueError(f"query variables must be a non-empty subset of the network: {unknown}")
-    if set(variables) & set(ev):
-        raise ValueError(f"variables {set(variables) & set(ev)} are both queried and observed")
+    check_query(bn, variables, ev)
     plan = _ve_plan(_structure(bn), variables, tuple(sorted(ev)), heuristic)
     tables = [reduce_table(bn.cpds[v].values, r, ev) for v, r in zip(plan.cpds, plan.reducers)]
     for ids, spec in plan.steps:
@@ -234,15 +268,23 @@ def clear_plan_cache() -> None:
 def ve_plan(bn: BayesianNetwork, variables: str | Sequence[str],
             evidence: Iterable[str] = (), heuristic: Heuristic = "min_fill") -> _VEPlan:
     """The cached plan (pruned CPDs, elimination order, cost) VE uses for this query shape."""
-    variables = (variables,) if isinstance(variables, str) else tuple(variables)
+    variables, evidence = _names(variables), _names(evidence)
+    _check_heuristic(heuristic)
+    check_variables(evidence, bn.card, "evidence")
+    check_query(bn, variables, evidence)
     return _ve_plan(_structure(bn), variables, tuple(sorted(evidence)), heuristic)
 
 
-def sum_product(factors: Sequence[Factor], keep: Sequence[str] = (),
+def sum_product(factors: Sequence[Factor], keep: str | Sequence[str] = (),
                 heuristic: Heuristic = "min_fill") -> Factor:
-    """Σ_{all but keep} Π factors (unnormalised; with keep=() the partition function Z)."""
+    """Σ_{all but keep} Π factors (unnormalised; with keep=() the partition function Z).
+
+    ``keep`` is one variable name or a list of distinct variables of the factors.
+    """
+    keep = _names(keep)
     scopes = [f.variables for f in factors]
     card = {v: c for f in factors for v, c in zip(f.variables, f.cardinality)}
+    check_variables(keep, card, "sum_product keep")
     order = greedy_order(scopes, card, [v for v in card if v not in keep], heuristic)
     pool = [(f.variables, f.values) for f in factors]
     for v in order:
@@ -250,7 +292,6 @@ def sum_product(factors: Sequence[Factor], keep: Sequence[str] = (),
         pool = [t for t in pool if v not in t[0]]
         out = tuple(dict.fromkeys(u for s, _ in used for u in s if u != v))
         pool.append((out, einsum_tables(used, out)))
-    keep = tuple(keep)
     return Factor(keep, tuple(card[v] for v in keep), einsum_tables(pool, keep))
 
 
