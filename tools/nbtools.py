@@ -24,7 +24,6 @@ sys.path.insert(0, str(ROOT))
 
 from course_utils.paths import build_dir  # noqa: E402
 
-
 #: Notebook metadata key where `build` records what it generated (to tell a student's edits apart).
 RECORD = "course_build"
 
