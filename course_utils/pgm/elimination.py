@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from itertools import chain
 from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
@@ -21,7 +22,7 @@ from course_utils.pgm.network import BayesianNetwork
 
 if TYPE_CHECKING:
     from course_utils.pgm.junction_tree import JunctionTree
-from course_utils.pgm.tables import Scope, einsum_tables, reduce_table, run_einsum, subscripts
+from course_utils.pgm.tables import LETTERS, Scope, einsum_tables, reduce_table, run_einsum, subscripts
 
 Heuristic = Literal["min_fill", "min_weight", "min_neighbors"]
 HEURISTICS: tuple[str, ...] = get_args(Heuristic)
@@ -95,33 +96,48 @@ def greedy_order(scopes: Iterable[Scope], cardinality: Mapping[str, int],
 
     min_fill: fewest edges added; min_weight: smallest Π card(neighbours ∪ v);
     min_neighbors: fewest neighbours. Ties go to the smaller weight, then to the name.
+    Scores are updated, not recomputed: eliminating v changes the neighbourhood of v's
+    neighbours only, and for min_fill each fill-in edge (a, b) saves one edge to the vertices
+    next to both a and b.
     """
     _check_heuristic(heuristic)
     adj: dict[str, set[str]] = {}
     for scope in scopes:
         for v in scope:
-            adj.setdefault(v, set()).update(u for u in scope if u != v)
+            adj.setdefault(v, set()).update(scope)
+    for v, nb in adj.items():
+        nb.discard(v)
     todo = set(eliminate)
     for v in todo:
         adj.setdefault(v, set())
+
+    def weight(v: str) -> int:
+        return math.prod(map(cardinality.__getitem__, adj[v])) * cardinality[v]
+
+    def fill(v: str) -> int:  # pairs of neighbours that are not adjacent: Σ_a |nb − adj(a) − {a}| / 2
+        nb = adj[v]
+        return (sum([len(nb - adj[a]) for a in nb]) - len(nb)) // 2
+
+    primary = {"min_fill": fill, "min_weight": weight, "min_neighbors": lambda v: len(adj[v])}[heuristic]
+    scores = {v: [primary(v), weight(v), v] for v in todo}  # compared as (score, weight, name)
     order: list[str] = []
-
-    def weight(v: str) -> float:
-        return math.prod(cardinality[u] for u in adj[v]) * cardinality[v]
-
-    def fill(v: str) -> int:
-        nb = list(adj[v])
-        return sum(1 for i, a in enumerate(nb) for b in nb[i + 1:] if b not in adj[a])
-
-    score = {"min_fill": fill, "min_weight": weight, "min_neighbors": lambda v: len(adj[v])}[heuristic]
-    while todo:
-        v = min(todo, key=lambda u: (score(u), weight(u), u))
-        nb = adj.pop(v)
-        for a in nb:  # connect the neighbours (the fill-in edges), drop v
-            adj[a].discard(v)
-            adj[a].update(nb - {a})
-        todo.remove(v)
+    while scores:
+        v = min(scores, key=scores.__getitem__)
+        del scores[v]
         order.append(v)
+        nb = adj.pop(v)
+        added = [(a, b) for a in nb for b in nb - adj[a] if a < b] if heuristic == "min_fill" else ()
+        for a in nb:  # connect the neighbours (the fill-in edges), drop v
+            adj[a] |= nb
+            adj[a].discard(a)
+            adj[a].discard(v)
+        for u in nb:  # their neighbourhood changed: rescore
+            if u in scores:
+                scores[u] = [primary(u), weight(u), u]
+        for a, b in added:  # any other vertex next to both ends of a fill-in edge: one pair less to fill
+            for u in adj[a] & adj[b]:
+                if u in scores and u not in nb:
+                    scores[u][0] -= 1
     return tuple(order)
 
 
@@ -162,14 +178,25 @@ def _structure(bn: BayesianNetwork) -> tuple:
     return tuple((v, bn.parents[v], bn.card[v]) for v in bn.variables)
 
 
-def _ancestors(parents: Mapping[str, Scope], nodes: Iterable[str]) -> set[str]:
-    seen, stack = set(), list(nodes)
-    while stack:
-        v = stack.pop()
-        if v not in seen:
-            seen.add(v)
-            stack.extend(parents[v])
-    return seen
+@dataclass(frozen=True)
+class _Network:
+    """What every plan of one network reads: families, cardinalities, ancestors, who mentions whom."""
+
+    variables: tuple[str, ...]
+    family: dict[str, Scope]             # v → (v, *parents): the scope of p(v | parents)
+    card: dict[str, int]
+    ancestors: dict[str, frozenset]      # v → v and all its ancestors
+    mentioned_by: dict[str, tuple[str, ...]]  # u → the CPDs whose scope holds u (its own, its children's)
+
+
+@lru_cache(maxsize=64)
+def _network(structure: tuple) -> _Network:
+    family = {v: (v, *pa) for v, pa, _ in structure}
+    ancestors: dict[str, frozenset] = {}
+    for v, pa, _ in structure:  # topological order: parents first
+        ancestors[v] = frozenset({v}).union(*(ancestors[p] for p in pa))
+    mentioned_by = {v: tuple(c for c in family if v in family[c]) for v in family}
+    return _Network(tuple(family), family, {v: c for v, _, c in structure}, ancestors, mentioned_by)
 
 
 @dataclass(frozen=True)
@@ -179,58 +206,87 @@ class _VEPlan:
     steps: tuple[tuple[tuple[int, ...], str], ...]  # (operand ids, einsum subscripts)
     final: tuple[tuple[int, ...], str]
     order: tuple[str, ...]
-    cost: dict = field(default_factory=dict)
+    scopes: tuple[Scope, ...]                # the CPDs' scopes once the evidence is reduced away
+    card: Mapping[str, int]
+
+    @cached_property
+    def cost(self) -> dict[str, int]:
+        """``elimination_cost`` of this order (computed when asked for, not for every query)."""
+        return elimination_cost(self.scopes, self.card, self.order)
 
 
 @lru_cache(maxsize=4096)
 def _ve_plan(structure: tuple, variables: Scope, evidence: tuple[str, ...],
              heuristic: str) -> _VEPlan:
-    parents = {v: pa for v, pa, _ in structure}
-    card = {v: c for v, _, c in structure}
+    net = _network(structure)
     ev = set(evidence)
-    # Barren nodes (no query or evidence below them) sum to one: drop them before eliminating.
-    relevant = _ancestors(parents, (*variables, *evidence))
-    cpds = tuple(v for v, _, _ in structure if v in relevant)
-    # Evidence cuts the graph: a factor not connected to the query (once the observed
-    # variables are reduced away) only contributes a constant, so it is dropped too.
-    root = {v: v for v in cpds}
-
-    def find(v: str) -> str:
-        while root[v] != v:
-            root[v] = root[root[v]]
-            v = root[v]
-        return v
-
-    for v in cpds:  # the reduced factor links all of its unobserved variables
-        free = [u for u in (v, *parents[v]) if u not in ev]
-        for u in free[1:]:
-            root[find(u)] = find(free[0])
-    linked = {find(q) for q in variables}
-    cpds = tuple(v for v in cpds
-                 if all(u in ev for u in (v, *parents[v]))  # a constant: kept, p(e) = 0 shows
-                 or any(find(u) in linked for u in (v, *parents[v]) if u not in ev))
-    scopes: list[Scope] = []
-    reducers = []
-    for v in cpds:
-        full = (v, *parents[v])
-        reducers.append(tuple((i, u) for i, u in enumerate(full) if u in ev))
-        scopes.append(tuple(u for u in full if u not in ev))
+    # Barren nodes (no query or evidence below them) sum to one: keep the ancestors only.
+    relevant = frozenset().union(*(net.ancestors[v] for v in (*variables, *evidence)))
+    # Evidence cuts the graph: a factor not connected to the query (once the observed variables
+    # are reduced away) only contributes a constant, so it is dropped too. Search from the query
+    # through the factors that mention a reached unobserved variable.
+    reached, stack, linked = set(variables), list(variables), set()
+    while stack:
+        for c in net.mentioned_by[stack.pop()]:
+            if c in relevant and c not in linked:
+                linked.add(c)
+                for u in net.family[c]:
+                    if u not in ev and u not in reached:
+                        reached.add(u)
+                        stack.append(u)
+    # a factor over observed variables only is a constant: kept, so that p(e) = 0 shows
+    cpds = tuple(v for v in net.variables if v in linked
+                 or (v in relevant and ev.issuperset(net.family[v])))
+    reducers = tuple(tuple((i, u) for i, u in enumerate(net.family[v]) if u in ev) for v in cpds)
+    scopes = tuple(tuple(u for u in net.family[v] if u not in ev) for v in cpds)
     hidden = [v for v in cpds if v not in ev and v not in variables]
-    order = greedy_order(scopes, card, hidden, heuristic)  # type: ignore[arg-type]
-    alive = dict(enumerate(scopes))
+    order = greedy_order(scopes, net.card, hidden, heuristic)  # type: ignore[arg-type]
+    steps, final = _bucket_steps(scopes, order, variables)
+    return _VEPlan(cpds, reducers, steps, final, order, scopes, net.card)
+
+
+def _bucket_steps(scopes: Sequence[Scope], order: Sequence[str], variables: Scope) -> tuple[tuple, tuple]:
+    """The einsum steps of eliminating ``order``: (operand ids, subscripts) per step, then the final one.
+
+    Bucket elimination: a table goes to the bucket of its first variable in ``order`` (the step
+    that consumes it); step k multiplies bucket k and sums out order[k], τ = Σ_v Π_{φ ∋ v} φ, and
+    τ (table id len(scopes) + k) goes to its own first bucket. Tables with no variable left to
+    eliminate make the final product over ``variables``.
+    """
+    rank = {v: k for k, v in enumerate(order)}
+    buckets: list[list[int]] = [[] for _ in order]
+    final: list[int] = []
+    table = list(scopes)
+
+    def place(i: int) -> None:
+        first = min([rank[u] for u in table[i] if u in rank], default=None)
+        (final if first is None else buckets[first]).append(i)
+
+    for i in range(len(table)):
+        place(i)
+    code = _letters(table, variables)
     steps = []
-    for v in order:
-        ids = tuple(i for i, s in alive.items() if v in s)
-        out = tuple(dict.fromkeys(u for i in ids for u in alive[i] if u != v))
-        spec = subscripts([alive[i] for i in ids], out)
-        for i in ids:
-            del alive[i]
-        alive[len(scopes) + len(steps)] = out
-        steps.append((ids, spec))
-    ids = tuple(alive)
-    spec = subscripts([alive[i] for i in ids], variables)
-    cost = elimination_cost(scopes, card, order)
-    return _VEPlan(cpds, tuple(reducers), tuple(steps), (ids, spec), order, cost)
+    for k, v in enumerate(order):
+        ids = tuple(buckets[k])
+        names = dict.fromkeys(chain.from_iterable(table[i] for i in ids))
+        names.pop(v, None)
+        table.append(tuple(names))
+        place(len(table) - 1)
+        steps.append((ids, code([table[i] for i in ids], table[-1])))
+    return tuple(steps), (tuple(final), code([table[i] for i in final], variables))
+
+
+def _letters(scopes: Sequence[Scope], variables: Scope):
+    """subscripts(), with one letter per variable for the whole plan when it has at most 52."""
+    names = dict.fromkeys(chain(*scopes, variables))
+    if len(names) > len(LETTERS):
+        return subscripts  # letters assigned per einsum call instead
+    letter = dict(zip(names, LETTERS)).__getitem__
+
+    def code(operands: Sequence[Scope], out: Scope) -> str:
+        return ",".join(["".join(map(letter, s)) for s in operands]) + "->" + "".join(map(letter, out))
+
+    return code
 
 
 def variable_elimination(bn: BayesianNetwork, variables: str | Sequence[str],
@@ -260,9 +316,14 @@ def variable_elimination(bn: BayesianNetwork, variables: str | Sequence[str],
     return Factor(variables, tuple(bn.card[v] for v in variables), values / total)
 
 
-def clear_plan_cache() -> None:
-    """Forget every cached elimination plan (benchmarks use it to time first-seen queries)."""
+def clear_plan_cache(*, networks: bool = False) -> None:
+    """Forget every cached elimination plan (benchmarks use it to time first-seen queries).
+
+    ``networks=True`` also forgets what was read once per network (families, ancestors).
+    """
     _ve_plan.cache_clear()
+    if networks:
+        _network.cache_clear()
 
 
 def ve_plan(bn: BayesianNetwork, variables: str | Sequence[str],

@@ -7,6 +7,7 @@ entries; the subscripts of a call depend only on the scopes, so callers compute 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import chain
 
 import numpy as np
 
@@ -18,12 +19,16 @@ def einsum_tables(operands: Sequence[tuple[Scope, np.ndarray]], out: Scope) -> n
     return np.einsum(subscripts([s for s, _ in operands], out), *[a for _, a in operands])
 
 
+LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
 def subscripts(operands: Sequence[Scope], out: Scope) -> str:
     """Einsum subscripts like ``"ab,bc->ac"`` for these scopes (letters assigned in order)."""
-    ids: dict[str, str] = {}
-    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    subs = ["".join(ids.setdefault(v, letters[len(ids)]) for v in scope) for scope in operands]
-    return ",".join(subs) + "->" + "".join(ids.setdefault(v, letters[len(ids)]) for v in out)
+    names = dict.fromkeys(chain(*operands, out))  # each variable once, in order of appearance
+    if len(names) > len(LETTERS):
+        raise ValueError(f"one einsum call can hold {len(LETTERS)} variables, these scopes have {len(names)}")
+    letter = dict(zip(names, LETTERS)).__getitem__
+    return ",".join(["".join(map(letter, scope)) for scope in operands]) + "->" + "".join(map(letter, out))
 
 
 def run_einsum(arrays: Sequence[np.ndarray], spec: str) -> np.ndarray:
