@@ -9,7 +9,7 @@ the einsum subscripts) is computed once and cached.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from itertools import chain
@@ -66,24 +66,22 @@ def _names(variables: str | Iterable[str]) -> tuple[str, ...]:
     return (variables,) if isinstance(variables, str) else tuple(variables)
 
 
-def check_variables(names: Sequence[str], known: Iterable[str], what: str) -> None:
+def check_variables(names: Sequence[str], known: Collection[str], what: str) -> None:
     """ValueError for names that are repeated or not among ``known`` (listing the valid ones)."""
-    known = list(known)
-    have = set(known)
-    unknown = [v for v in names if v not in have]
+    unknown = [v for v in names if v not in known]
     if unknown:
         raise ValueError(f"{what}: unknown variable(s) {unknown}; valid variables are {', '.join(known)}")
-    repeated = sorted({v for v in names if names.count(v) > 1})
-    if repeated:
+    if len(set(names)) != len(names):
+        repeated = sorted({v for v in names if names.count(v) > 1})
         raise ValueError(f"{what}: repeated variable(s) {repeated}; name each variable once")
 
 
-def check_query(bn: BayesianNetwork, variables: Sequence[str], observed: Iterable[str]) -> None:
+def check_query(bn: BayesianNetwork, variables: Sequence[str], observed: Collection[str]) -> None:
     """A query is a non-empty list of distinct variables of ``bn``, none of them observed."""
     if not variables:
         raise ValueError(f"the query needs a non-empty list of variables; valid variables are {', '.join(bn.card)}")
     check_variables(variables, bn.card, "query")
-    both = [v for v in variables if v in set(observed)]
+    both = [v for v in variables if v in observed]
     if both:
         raise ValueError(f"variables {both} are both queried and observed: drop them from the query "
                          "(an observed variable's posterior is its observed state)")
@@ -96,49 +94,79 @@ def greedy_order(scopes: Iterable[Scope], cardinality: Mapping[str, int],
 
     min_fill: fewest edges added; min_weight: smallest Π card(neighbours ∪ v);
     min_neighbors: fewest neighbours. Ties go to the smaller weight, then to the name.
-    Scores are updated, not recomputed: eliminating v changes the neighbourhood of v's
-    neighbours only, and for min_fill each fill-in edge (a, b) saves one edge to the vertices
+    """
+    return tuple(v for v, _ in greedy_elimination(scopes, cardinality, eliminate, heuristic))
+
+
+def greedy_elimination(scopes: Iterable[Scope], cardinality: Mapping[str, int], eliminate: Iterable[str],
+                       heuristic: Heuristic = "min_fill") -> list[tuple[str, set[str]]]:
+    """``greedy_order``, each variable with its neighbours when it is eliminated.
+
+    Those neighbours are the scope of τ_v = Σ_v Π_{φ ∋ v} φ, and with v a clique of the
+    triangulated graph (the junction tree's cliques). Scores are updated, not recomputed.
+    Eliminating v changes the neighbourhoods of v's neighbours only: those at the end of a
+    fill-in edge are rescored, the others just lose v (and for min_fill the pairs (v, x) with x
+    not next to v); and each fill-in edge (a, b) saves one pair to fill to every other vertex
     next to both a and b.
     """
     _check_heuristic(heuristic)
-    adj: dict[str, set[str]] = {}
+    adj: dict[str, set[str]] = {}  # the interaction graph: variables that share a scope
     for scope in scopes:
         for v in scope:
-            adj.setdefault(v, set()).update(scope)
+            if v in adj:
+                adj[v].update(scope)
+            else:
+                adj[v] = set(scope)
     for v, nb in adj.items():
         nb.discard(v)
-    todo = set(eliminate)
-    for v in todo:
+    eliminate = list(eliminate)
+    for v in eliminate:
         adj.setdefault(v, set())
+    card = cardinality.__getitem__
+    min_fill = heuristic == "min_fill"
 
-    def weight(v: str) -> int:
-        return math.prod(map(cardinality.__getitem__, adj[v])) * cardinality[v]
-
-    def fill(v: str) -> int:  # pairs of neighbours that are not adjacent: Σ_a |nb − adj(a) − {a}| / 2
+    def score(v: str) -> list:  # [heuristic's score, weight, name]: compared in this order
         nb = adj[v]
-        return (sum([len(nb - adj[a]) for a in nb]) - len(nb)) // 2
+        weight = math.prod(map(card, nb)) * cardinality[v]
+        if min_fill:  # pairs of neighbours that are not adjacent: Σ_a |nb − adj(a) − {a}| / 2
+            return [(sum([len(nb - adj[a]) for a in nb]) - len(nb)) // 2, weight, v]
+        return [weight if heuristic == "min_weight" else len(nb), weight, v]
 
-    primary = {"min_fill": fill, "min_weight": weight, "min_neighbors": lambda v: len(adj[v])}[heuristic]
-    scores = {v: [primary(v), weight(v), v] for v in todo}  # compared as (score, weight, name)
-    order: list[str] = []
+    scores = {v: score(v) for v in eliminate}
+    order: list[tuple[str, set[str]]] = []
     while scores:
         v = min(scores, key=scores.__getitem__)
-        del scores[v]
-        order.append(v)
+        fill = scores.pop(v)[0]
         nb = adj.pop(v)
-        added = [(a, b) for a in nb for b in nb - adj[a] if a < b] if heuristic == "min_fill" else ()
+        order.append((v, nb))  # nb is not changed below: the other vertices' sets are
+        if min_fill and fill == 0:
+            # v is simplicial (its neighbours are a clique): a neighbour u loses v, and with it the
+            # pairs (v, x) for its neighbours x outside the clique: |adj(u)| − (|nb| − 1) of them
+            for u in nb:
+                adj[u].discard(v)
+                if u in scores:
+                    scores[u][0] -= len(adj[u]) - len(nb) + 1
+                    scores[u][1] //= cardinality[v]
+            continue
+        added = [(a, b) for a in nb for b in nb - adj[a] if a < b] if min_fill else []
+        ends = set(chain.from_iterable(added))  # the neighbours that gain neighbours
         for a in nb:  # connect the neighbours (the fill-in edges), drop v
             adj[a] |= nb
             adj[a].discard(a)
             adj[a].discard(v)
-        for u in nb:  # their neighbourhood changed: rescore
-            if u in scores:
-                scores[u] = [primary(u), weight(u), u]
-        for a, b in added:  # any other vertex next to both ends of a fill-in edge: one pair less to fill
+        for u in nb:
+            if u not in scores:
+                continue
+            if min_fill and u not in ends:  # as for a simplicial v: u only lost v
+                scores[u][0] -= len(adj[u]) - len(nb) + 1
+                scores[u][1] //= cardinality[v]
+            else:  # a new neighbourhood: rescore
+                scores[u] = score(u)
+        for a, b in added:  # a fill-in edge (a, b): one pair less to fill for vertices next to both
             for u in adj[a] & adj[b]:
-                if u in scores and u not in nb:
+                if u not in ends and u in scores:
                     scores[u][0] -= 1
-    return tuple(order)
+    return order
 
 
 def elimination_cost(scopes: Iterable[Scope], cardinality: Mapping[str, int],
@@ -175,7 +203,7 @@ def elimination_order(bn: BayesianNetwork, variables: Iterable[str] = (),
 
 # ----------------------------------------------------------------------------- variable elimination
 def _structure(bn: BayesianNetwork) -> tuple:
-    return tuple((v, bn.parents[v], bn.card[v]) for v in bn.variables)
+    return bn.structure_key
 
 
 @dataclass(frozen=True)
@@ -187,6 +215,7 @@ class _Network:
     card: dict[str, int]
     ancestors: dict[str, frozenset]      # v → v and all its ancestors
     mentioned_by: dict[str, tuple[str, ...]]  # u → the CPDs whose scope holds u (its own, its children's)
+    letter: dict[str, str] | None        # one einsum letter per variable (None: more than 52 variables)
 
 
 @lru_cache(maxsize=64)
@@ -196,7 +225,8 @@ def _network(structure: tuple) -> _Network:
     for v, pa, _ in structure:  # topological order: parents first
         ancestors[v] = frozenset({v}).union(*(ancestors[p] for p in pa))
     mentioned_by = {v: tuple(c for c in family if v in family[c]) for v in family}
-    return _Network(tuple(family), family, {v: c for v, _, c in structure}, ancestors, mentioned_by)
+    letter = dict(zip(family, LETTERS)) if len(family) <= len(LETTERS) else None
+    return _Network(tuple(family), family, {v: c for v, _, c in structure}, ancestors, mentioned_by, letter)
 
 
 @dataclass(frozen=True)
@@ -237,56 +267,61 @@ def _ve_plan(structure: tuple, variables: Scope, evidence: tuple[str, ...],
     # a factor over observed variables only is a constant: kept, so that p(e) = 0 shows
     cpds = tuple(v for v in net.variables if v in linked
                  or (v in relevant and ev.issuperset(net.family[v])))
-    reducers = tuple(tuple((i, u) for i, u in enumerate(net.family[v]) if u in ev) for v in cpds)
-    scopes = tuple(tuple(u for u in net.family[v] if u not in ev) for v in cpds)
+    reducers, scopes = [], []
+    for v in cpds:
+        family = net.family[v]
+        if ev.isdisjoint(family):
+            reducers.append(())
+            scopes.append(family)
+        else:  # fix the observed axes: their positions, and the scope that is left
+            reducers.append(tuple((i, u) for i, u in enumerate(family) if u in ev))
+            scopes.append(tuple(u for u in family if u not in ev))
     hidden = [v for v in cpds if v not in ev and v not in variables]
-    order = greedy_order(scopes, net.card, hidden, heuristic)  # type: ignore[arg-type]
-    steps, final = _bucket_steps(scopes, order, variables)
-    return _VEPlan(cpds, reducers, steps, final, order, scopes, net.card)
+    eliminated = greedy_elimination(scopes, net.card, hidden, heuristic)  # type: ignore[arg-type]
+    steps, final = _bucket_steps(scopes, eliminated, variables, net.letter)
+    order = tuple(v for v, _ in eliminated)
+    return _VEPlan(cpds, tuple(reducers), steps, final, order, tuple(scopes), net.card)
 
 
-def _bucket_steps(scopes: Sequence[Scope], order: Sequence[str], variables: Scope) -> tuple[tuple, tuple]:
-    """The einsum steps of eliminating ``order``: (operand ids, subscripts) per step, then the final one.
+def _bucket_steps(scopes: Sequence[Scope], eliminated: Sequence[tuple[str, set[str]]], variables: Scope,
+                  letters: Mapping[str, str] | None = None) -> tuple[tuple, tuple]:
+    """The einsum steps of an elimination: (operand ids, subscripts) per step, then the final product.
 
-    Bucket elimination: a table goes to the bucket of its first variable in ``order`` (the step
-    that consumes it); step k multiplies bucket k and sums out order[k], τ = Σ_v Π_{φ ∋ v} φ, and
-    τ (table id len(scopes) + k) goes to its own first bucket. Tables with no variable left to
-    eliminate make the final product over ``variables``.
+    Bucket elimination: a table goes to the bucket of its first variable in the order (the step
+    that consumes it); step k multiplies bucket k and sums out v_k, τ = Σ_v Π_{φ ∋ v} φ, over
+    v_k's neighbours when it is eliminated (``eliminated`` pairs each v_k with them), and τ
+    (table id len(scopes) + k) goes to its own first bucket. Tables with no variable left to
+    eliminate make the final product over ``variables``. ``letters`` names each variable's
+    einsum subscript (by default one per variable of the plan, when it has at most 52).
     """
-    rank = {v: k for k, v in enumerate(order)}
-    buckets: list[list[int]] = [[] for _ in order]
-    final: list[int] = []
+    n = len(eliminated)
+    rank = dict.fromkeys(variables, n)  # the final product is bucket n
+    rank.update((v, k) for k, (v, _) in enumerate(eliminated))
+    first = rank.__getitem__
+    buckets: list[list[int]] = [[] for _ in range(n + 1)]
     table = list(scopes)
-
-    def place(i: int) -> None:
-        first = min([rank[u] for u in table[i] if u in rank], default=None)
-        (final if first is None else buckets[first]).append(i)
-
-    for i in range(len(table)):
-        place(i)
-    code = _letters(table, variables)
+    for i, scope in enumerate(table):
+        buckets[min(map(first, scope), default=n)].append(i)
+    if letters is None:  # one letter per variable for the whole plan when it has at most 52, else per step
+        names = dict.fromkeys(chain(*table, variables))
+        letters = dict(zip(names, LETTERS)) if len(names) <= len(LETTERS) else None
+    letter = letters.__getitem__ if letters else None
+    code = ["".join(map(letter, s)) for s in table] if letter else []
     steps = []
-    for k, v in enumerate(order):
+    for k, (_, nb) in enumerate(eliminated):
         ids = tuple(buckets[k])
-        names = dict.fromkeys(chain.from_iterable(table[i] for i in ids))
-        names.pop(v, None)
-        table.append(tuple(names))
-        place(len(table) - 1)
-        steps.append((ids, code([table[i] for i in ids], table[-1])))
-    return tuple(steps), (tuple(final), code([table[i] for i in final], variables))
-
-
-def _letters(scopes: Sequence[Scope], variables: Scope):
-    """subscripts(), with one letter per variable for the whole plan when it has at most 52."""
-    names = dict.fromkeys(chain(*scopes, variables))
-    if len(names) > len(LETTERS):
-        return subscripts  # letters assigned per einsum call instead
-    letter = dict(zip(names, LETTERS)).__getitem__
-
-    def code(operands: Sequence[Scope], out: Scope) -> str:
-        return ",".join(["".join(map(letter, s)) for s in operands]) + "->" + "".join(map(letter, out))
-
-    return code
+        tau = tuple(sorted(nb, key=first))  # in elimination order: its first variable is its bucket
+        buckets[first(tau[0]) if tau else n].append(len(table))
+        table.append(tau)
+        if letter:
+            code.append("".join(map(letter, tau)))
+            steps.append((ids, ",".join([code[i] for i in ids]) + "->" + code[-1]))
+        else:
+            steps.append((ids, subscripts([table[i] for i in ids], tau)))
+    final = tuple(buckets[n])
+    spec = (",".join([code[i] for i in final]) + "->" + "".join(map(letter, variables)) if letter
+            else subscripts([table[i] for i in final], variables))
+    return tuple(steps), (final, spec)
 
 
 def variable_elimination(bn: BayesianNetwork, variables: str | Sequence[str],

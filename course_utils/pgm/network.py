@@ -45,6 +45,16 @@ def topological_order(parents: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
     return tuple(order)
 
 
+class StructureKey(tuple):
+    """A tuple that computes its hash once: cache keys looked up on every query hash it cheaply."""
+
+    def __hash__(self) -> int:
+        h = self.__dict__.get("hash")
+        if h is None:
+            h = self.__dict__["hash"] = tuple.__hash__(self)
+        return h
+
+
 class BayesianNetwork:
     """p(x) = prod_k p(x_k | x_{pi_k}) over discrete variables (lecture eq. 11.8).
 
@@ -114,6 +124,12 @@ class BayesianNetwork:
         self.card: dict[str, int] = {v: cardinality[v] for v in order}  # states per variable, as Factor.card
         self.states: dict[str, list[str]] = names
         self.cpds: dict[str, Factor] = canon
+        self._structure_key = StructureKey((v, self.parents[v], self.card[v]) for v in order)
+
+    @property
+    def structure_key(self) -> StructureKey:
+        """(variable, parents, cardinality) per variable: what inference plans are cached on."""
+        return self._structure_key
 
     # ---- structure ---------------------------------------------------------------------
     @property
