@@ -348,7 +348,7 @@ def variable_elimination(bn: BayesianNetwork, variables: str | Sequence[str],
     total = values.sum()
     if not total > 0:
         raise ValueError(f"the evidence {evidence} has probability zero")
-    return Factor(variables, tuple(bn.card[v] for v in variables), values / total)
+    return Factor._wrap(variables, tuple(bn.card[v] for v in variables), values / total)
 
 
 def clear_plan_cache(*, networks: bool = False) -> None:
