@@ -22,7 +22,7 @@ from course_utils.pgm.network import BayesianNetwork
 
 if TYPE_CHECKING:
     from course_utils.pgm.junction_tree import JunctionTree
-from course_utils.pgm.tables import LETTERS, Scope, einsum_tables, reduce_table, run_einsum, subscripts
+from course_utils.pgm.tables import LETTERS, Scope, einsum_tables, reduce_table, subscripts
 
 Heuristic = Literal["min_fill", "min_weight", "min_neighbors"]
 HEURISTICS: tuple[str, ...] = get_args(Heuristic)
@@ -142,11 +142,14 @@ def greedy_elimination(scopes: Iterable[Scope], cardinality: Mapping[str, int], 
         if min_fill and fill == 0:
             # v is simplicial (its neighbours are a clique): a neighbour u loses v, and with it the
             # pairs (v, x) for its neighbours x outside the clique: |adj(u)| − (|nb| − 1) of them
+            clique, card_v = len(nb) - 1, cardinality[v]
             for u in nb:
-                adj[u].discard(v)
+                adj_u = adj[u]
+                adj_u.discard(v)
                 if u in scores:
-                    scores[u][0] -= len(adj[u]) - len(nb) + 1
-                    scores[u][1] //= cardinality[v]
+                    score_u = scores[u]
+                    score_u[0] -= len(adj_u) - clique
+                    score_u[1] //= card_v
             continue
         added = [(a, b) for a in nb for b in nb - adj[a] if a < b] if min_fill else []
         ends = set(chain.from_iterable(added))  # the neighbours that gain neighbours
@@ -340,11 +343,12 @@ def variable_elimination(bn: BayesianNetwork, variables: str | Sequence[str],
     _check_heuristic(heuristic)
     check_query(bn, variables, ev)
     plan = _ve_plan(_structure(bn), variables, tuple(sorted(ev)), heuristic)
-    tables = [reduce_table(bn.cpds[v].values, r, ev) for v, r in zip(plan.cpds, plan.reducers)]
+    cpds = bn.cpds
+    tables = [reduce_table(cpds[v].values, r, ev) for v, r in zip(plan.cpds, plan.reducers)]
     for ids, spec in plan.steps:
-        tables.append(run_einsum([tables[i] for i in ids], spec))
+        tables.append(np.einsum(spec, *[tables[i] for i in ids]))
     ids, spec = plan.final
-    values = run_einsum([tables[i] for i in ids], spec)
+    values = np.einsum(spec, *[tables[i] for i in ids])
     total = values.sum()
     if not total > 0:
         raise ValueError(f"the evidence {evidence} has probability zero")
