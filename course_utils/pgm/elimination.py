@@ -9,7 +9,7 @@ the einsum subscripts) is computed once and cached.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from itertools import chain
@@ -219,6 +219,7 @@ class _Network:
     ancestors: dict[str, frozenset]      # v → v and all its ancestors
     mentioned_by: dict[str, tuple[str, ...]]  # u → the CPDs whose scope holds u (its own, its children's)
     letter: dict[str, str] | None        # one einsum letter per variable (None: more than 52 variables)
+    code: dict[str, str] | None          # v → its family's einsum subscript ("abc" for (v, *parents))
 
 
 @lru_cache(maxsize=64)
@@ -229,7 +230,9 @@ def _network(structure: tuple) -> _Network:
         ancestors[v] = frozenset({v}).union(*(ancestors[p] for p in pa))
     mentioned_by = {v: tuple(c for c in family if v in family[c]) for v in family}
     letter = dict(zip(family, LETTERS)) if len(family) <= len(LETTERS) else None
-    return _Network(tuple(family), family, {v: c for v, _, c in structure}, ancestors, mentioned_by, letter)
+    code = {v: "".join(map(letter.__getitem__, f)) for v, f in family.items()} if letter else None
+    return _Network(tuple(family), family, {v: c for v, _, c in structure}, ancestors, mentioned_by,
+                    letter, code)
 
 
 @dataclass(frozen=True)
@@ -281,21 +284,26 @@ def _ve_plan(structure: tuple, variables: Scope, evidence: tuple[str, ...],
             scopes.append(tuple(u for u in family if u not in ev))
     hidden = [v for v in cpds if v not in ev and v not in variables]
     eliminated = greedy_elimination(scopes, net.card, hidden, heuristic)  # type: ignore[arg-type]
-    steps, final = _bucket_steps(scopes, eliminated, variables, net.letter)
+    if net.letter:  # the network's letters; a CPD untouched by the evidence has its subscript ready
+        letter = net.letter.__getitem__
+        codes = [net.code[v] if not r else "".join(map(letter, s)) for v, r, s in zip(cpds, reducers, scopes)]
+        steps, final = _bucket_steps(scopes, eliminated, variables, letter, codes)
+    else:
+        steps, final = _bucket_steps(scopes, eliminated, variables)
     order = tuple(v for v, _ in eliminated)
     return _VEPlan(cpds, tuple(reducers), steps, final, order, tuple(scopes), net.card)
 
 
 def _bucket_steps(scopes: Sequence[Scope], eliminated: Sequence[tuple[str, set[str]]], variables: Scope,
-                  letters: Mapping[str, str] | None = None) -> tuple[tuple, tuple]:
+                  letter: Callable[[str], str] | None = None, codes: Sequence[str] = ()) -> tuple[tuple, tuple]:
     """The einsum steps of an elimination: (operand ids, subscripts) per step, then the final product.
 
     Bucket elimination: a table goes to the bucket of its first variable in the order (the step
     that consumes it); step k multiplies bucket k and sums out v_k, τ = Σ_v Π_{φ ∋ v} φ, over
     v_k's neighbours when it is eliminated (``eliminated`` pairs each v_k with them), and τ
     (table id len(scopes) + k) goes to its own first bucket. Tables with no variable left to
-    eliminate make the final product over ``variables``. ``letters`` names each variable's
-    einsum subscript (by default one per variable of the plan, when it has at most 52).
+    eliminate make the final product over ``variables``. With ``letter`` (each variable's einsum
+    letter) and the scopes' subscripts ``codes``, subscripts are joined; else built per step.
     """
     n = len(eliminated)
     rank = dict.fromkeys(variables, n)  # the final product is bucket n
@@ -305,11 +313,7 @@ def _bucket_steps(scopes: Sequence[Scope], eliminated: Sequence[tuple[str, set[s
     table = list(scopes)
     for i, scope in enumerate(table):
         buckets[min(map(first, scope), default=n)].append(i)
-    if letters is None:  # one letter per variable for the whole plan when it has at most 52, else per step
-        names = dict.fromkeys(chain(*table, variables))
-        letters = dict(zip(names, LETTERS)) if len(names) <= len(LETTERS) else None
-    letter = letters.__getitem__ if letters else None
-    code = ["".join(map(letter, s)) for s in table] if letter else []
+    code = list(codes)
     steps = []
     for k, (_, nb) in enumerate(eliminated):
         ids = tuple(buckets[k])
