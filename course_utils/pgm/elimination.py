@@ -2,8 +2,12 @@
 cached einsum plans, and sum-product over a list of factors.
 
 The hot loops work on plain ``(variables, ndarray)`` tables and do each product-and-sum-out in
-one ``np.einsum`` call. What depends only on the structure of a network (the elimination order,
-the einsum subscripts) is computed once and cached.
+one ``np.einsum`` call. A query's plan (pruning, elimination order, einsum subscripts) depends
+only on the network's structure and on which variables are queried and observed: it is built
+once per query shape and cached (what the network alone determines, once per network). Building
+it is what a query seen for the first time pays, so it is kept cheap: the greedy order updates
+its scores instead of recomputing them, and the einsum steps follow from the elimination itself
+(bucket elimination).
 """
 
 from __future__ import annotations
