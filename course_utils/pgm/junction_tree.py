@@ -162,9 +162,9 @@ class JunctionTree:
         to_parent: dict[int, np.ndarray] = {}
         log_z = 0.0
         for i, incoming, msg in up:
-            p = psi[i]
-            for k, (c, shape) in enumerate(incoming):  # ψ_i · δ_{c→i}, broadcast over C_i
-                p = p * to_parent[c].reshape(shape) if k == 0 else np.multiply(p, to_parent[c].reshape(shape), out=p)
+            p = np.array(psi[i]) if incoming else psi[i]  # a copy (an array even with 0 dimensions)
+            for c, shape in incoming:  # ψ_i · δ_{c→i}, broadcast over C_i
+                p *= to_parent[c].reshape(shape)
             partial[i] = p
             m = p.sum() if msg is None else run_einsum([p], msg)
             s = float(m.sum())

@@ -114,3 +114,18 @@ def test_junction_tree_with_impossible_states_in_messages(evidence):
         want = joint.marginalize([u for u in joint.variables if u != v]).normalize().values
         assert np.allclose(marg[v].values, want, atol=1e-12), v
         assert np.allclose(variable_elimination(asia, v, evidence).values, want, atol=1e-12), v
+
+
+def test_junction_tree_when_evidence_covers_a_whole_clique():
+    """A clique with every variable observed is a 0-d table; its children's messages still multiply in."""
+    asia = BayesianNetwork.example("asia")
+    jt = JunctionTree(asia)
+    rng = np.random.default_rng(0)
+    for k in (2, 3, 4):
+        for observed in itertools.combinations(asia.variables, k):
+            x = asia.sample(1, rng)[0]  # states of one sample: p(e) > 0
+            ev = {v: int(x[asia.variables.index(v)]) for v in observed}
+            marg = jt.marginals(ev)
+            for v in asia.variables:
+                if v not in ev:
+                    assert np.allclose(marg[v].values, variable_elimination(asia, v, ev).values, atol=1e-12)
