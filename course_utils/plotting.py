@@ -1,33 +1,47 @@
-"""Figures the notebooks share: image grids and training curves."""
+"""Figures the notebooks share: image grids and training curves.
+
+torch is not imported here: the graphical-model notebooks plot without it (it costs ~650 MB);
+tensors are accepted all the same (anything with ``.detach()``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
 from .paths import build_dir
 
+if TYPE_CHECKING:
+    import torch
+
+
+def _as_numpy(images: Any) -> np.ndarray:
+    """A float32 array from a numpy array or a torch tensor (on any device, with grad or not)."""
+    if hasattr(images, "detach"):  # a torch tensor
+        images = images.detach().float().cpu().numpy()
+    return np.asarray(images, dtype=np.float32)
+
 
 def make_grid(images: torch.Tensor | np.ndarray, nrow: int | None = None, pad: int = 1) -> np.ndarray:
-    """Tile N×C×H×W images (values in [0, 1]) into one H'×W'×C array, ``nrow`` images per row."""
-    x = torch.as_tensor(images).detach().float().cpu()
+    """Tile N×C×H×W (or N×H×W) images with values in [0, 1] into one H'×W'×C array, ``nrow`` per row."""
+    x = _as_numpy(images)
     if x.ndim == 3:
-        x = x.unsqueeze(1)
+        x = x[:, None]
     if x.ndim != 4:
         raise ValueError(f"expected images N×C×H×W, got shape {tuple(x.shape)}")
     n, c, h, w = x.shape
     nrow = nrow or int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / nrow))
-    grid = torch.ones(c, rows * (h + pad) + pad, nrow * (w + pad) + pad)
+    grid = np.ones((c, rows * (h + pad) + pad, nrow * (w + pad) + pad), dtype=np.float32)
     for i in range(n):
         r, col = divmod(i, nrow)
         grid[:, pad + r * (h + pad): pad + r * (h + pad) + h,
              pad + col * (w + pad): pad + col * (w + pad) + w] = x[i]
-    return grid.clamp(0, 1).permute(1, 2, 0).numpy()
+    return np.clip(grid, 0, 1).transpose(1, 2, 0)
 
 
 def image_grid(images: torch.Tensor | np.ndarray, nrow: int | None = None, *, title: str | None = None,

@@ -49,16 +49,31 @@ def current() -> ProfileName:
     return name  # type: ignore[return-value]
 
 
-def pick(*, smoke: T, cpu: T, full: T, profile: str | None = None) -> T:
+_MISSING: object = object()  # pick()'s default: no value given (None is a value)
+
+
+def pick(*, smoke: T = _MISSING, cpu: T = _MISSING, full: T = _MISSING,  # type: ignore[assignment]
+         profile: str | None = None, **others: object) -> T:
     """Return the value for the active profile (or ``profile`` if given).
+
+    Every profile needs a value, even where another one is active: a notebook runs at all three.
+    A missing or unknown profile name is a ValueError listing the valid ones.
 
     >>> pick(smoke=1, cpu=8, full=60, profile="cpu")
     8
     """
+    valid = ", ".join(PROFILES)
+    if others:
+        raise ValueError(f"pick: unknown profile name(s) {', '.join(others)}; valid profiles are {valid}")
+    values = {"smoke": smoke, "cpu": cpu, "full": full}
+    missing = [k for k, v in values.items() if v is _MISSING]
+    if missing:
+        raise ValueError(f"pick: no value for the {', '.join(missing)} profile{'s' if len(missing) > 1 else ''}; "
+                         f"give one for each of {valid} (e.g. pick(smoke=..., cpu=..., full=...))")
     name = profile if profile is not None else current()
     if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}: valid profiles are {', '.join(PROFILES)}")
-    return {"smoke": smoke, "cpu": cpu, "full": full}[name]
+        raise ValueError(f"unknown profile {name!r}: valid profiles are {valid}")
+    return values[name]  # type: ignore[return-value]
 
 
 def device() -> "torch.device":  # noqa: F821 - torch is imported lazily

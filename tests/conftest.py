@@ -6,6 +6,7 @@ import pytest
 @pytest.fixture(autouse=True)
 def isolated_dirs(tmp_path, monkeypatch):
     """Point COURSE_DATA_DIR / COURSE_BUILD_DIR at a temp folder; profile smoke unless a test changes it."""
+    (tmp_path / "data").mkdir()  # exists, as a real data folder does (a missing one is warned about)
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path / "build"))
     monkeypatch.setenv("COURSE_PROFILE", "smoke")

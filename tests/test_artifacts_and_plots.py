@@ -1,6 +1,7 @@
 import json
 
 import matplotlib
+import numpy as np
 import pytest
 import torch
 
@@ -84,3 +85,25 @@ def test_exercise_checks_fail_on_wrong_answers(capsys):
     assert exercises.check_function("mul", lambda a, b: None, ref, [(2, 3)]) is False
     with pytest.raises(AssertionError, match="test case 2"):
         exercises.check_function("mul", lambda a, b: a + b + (a == 1.5), ref, [(2, 2), (1.5, 2)])
+
+
+def test_graphical_model_modules_do_not_import_torch():
+    """Notebooks 02-04 use no torch: importing what they use must not load it (~650 MB)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from course_utils import artifacts, bench, paths, plotting, profile, quality, exercises\n"
+            "import course_utils.pgm\n"
+            "loaded = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))\n"
+            "assert not loaded, loaded[:5]\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-800:]
+
+
+def test_make_grid_takes_numpy_and_torch_alike():
+    x = np.random.default_rng(0).random((3, 1, 4, 5))
+    a, b = plotting.make_grid(x, nrow=2), plotting.make_grid(torch.from_numpy(x), nrow=2)
+    assert a.shape == b.shape == (2 * 5 + 1, 2 * 6 + 1, 1) and np.allclose(a, b)
+    assert np.allclose(a[1:5, 1:6, 0], x[0, 0]) and np.allclose(a[6:10, 1:6, 0], x[2, 0])
+    assert np.allclose(plotting.make_grid(x[:, 0], nrow=3)[1:5, 7:12, 0], x[1, 0])  # N×H×W

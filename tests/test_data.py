@@ -1,5 +1,6 @@
 import gzip
 import struct
+import warnings
 
 import numpy as np
 import pytest
@@ -124,3 +125,119 @@ def test_subset_is_fixed_by_seed():
 
 def test_sources_reports_every_dataset():
     assert set(data.sources()) == set(data.DATASETS)
+
+
+# ------------------------------------------------------------------------ issue 10: files that do not fit
+def test_image_and_label_counts_must_agree(isolated_dirs):
+    # before: 100 images with 90 labels loaded, and an IndexError came later, far from the cause
+    folder = isolated_dirs / "data" / "MNIST" / "raw"
+    make_mnist(folder, n=100)
+    write_idx(folder / "train-labels-idx1-ubyte.gz", np.arange(90) % 10)
+    with pytest.raises(ValueError, match=r"100 images.*train-images-idx3-ubyte.gz.*90 labels.*"
+                                         r"train-labels-idx1-ubyte.gz"):
+        data.load("mnist", "train")
+    assert len(data.load("mnist", "test")) == 100  # the test files still agree
+
+
+@pytest.mark.parametrize("damage", ["not gzip", "truncated stream"])
+def test_a_corrupt_gz_file_is_named(isolated_dirs, damage):
+    # before: gzip.BadGzipFile / EOFError without the file's name
+    folder = isolated_dirs / "data" / "MNIST" / "raw"
+    make_mnist(folder, n=20)
+    path = folder / "t10k-images-idx3-ubyte.gz"
+    raw = path.read_bytes()
+    path.write_bytes(b"this is not a gzip file" if damage == "not gzip" else raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte\.gz.*(gzip|compressed).*fresh copy"):
+        data.load("mnist", "test")
+
+
+def test_a_missing_course_data_dir_is_warned(tmp_path, monkeypatch):
+    # before: a typo in COURSE_DATA_DIR silently used an empty folder (and checkpoints created it)
+    from course_utils import paths
+
+    typo = tmp_path / "dtaa"
+    monkeypatch.setenv("COURSE_DATA_DIR", str(typo))
+    with pytest.warns(paths.DataDirWarning, match=r"COURSE_DATA_DIR=.*dtaa does not exist"):
+        assert paths.data_dir() == typo
+    typo.mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert paths.data_dir() == typo  # exists now: silent
+        monkeypatch.delenv("COURSE_DATA_DIR")
+        assert paths.data_dir() == paths.ROOT / "data"
+
+
+def test_strict_error_does_not_suggest_a_download_already_asked_for(monkeypatch):
+    with pytest.raises(data.DataNotFoundError, match="COURSE_DOWNLOAD=1"):
+        data.load("mnist", strict=True)  # not asked: the error suggests it
+    monkeypatch.setenv("COURSE_DOWNLOAD", "1")
+    with pytest.raises(data.DataNotFoundError, match="never in the smoke profile") as err:
+        data.load("mnist", strict=True)
+    assert "allow a download" not in str(err.value)
+    monkeypatch.setenv("COURSE_PROFILE", "cpu")
+    monkeypatch.setattr(data, "_download", lambda *a: None)  # a download that failed
+    with pytest.raises(data.DataNotFoundError, match="the download failed") as err:
+        data.load("mnist", strict=True)
+    assert "allow a download" not in str(err.value)
+
+
+def _image_folder(folder, n, shape, seed=0):
+    """n grayscale PNGs: smooth waves, each in its own direction (so images are told apart)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:shape[0], 0:shape[1]] / max(shape)
+    for i in range(n):
+        a = rng.uniform(0, 2 * np.pi)
+        wave = 127.5 + 120 * np.cos(2 * np.pi * (x * np.cos(a) + y * np.sin(a)) + i)
+        Image.fromarray(wave.round().astype(np.uint8)).save(folder / f"{i:03d}.png")
+
+
+def test_sources_and_load_agree_on_an_empty_faces_folder(isolated_dirs):
+    # before: sources() said "local: data/faces" for an empty folder while load used the embedded faces
+    faces = isolated_dirs / "data" / "faces"
+    faces.mkdir(parents=True)
+    (faces / "README.txt").write_text("put images here")
+    assert data.sources()["faces"].startswith("embedded")
+    assert data.load("faces", verbose=False).source.startswith("embedded")
+    _image_folder(faces / "sub", 2, (30, 20))
+    assert data.sources()["faces"] == f"local: {faces}"
+    assert data.load("faces", verbose=False).source.startswith(f"local: {faces}")
+
+
+def test_a_faces_folder_is_resized_while_reading(tmp_path):
+    # 40 images of 256x256: at native size the old reader held 2.6 MB of uint8 and two float32
+    # copies (21 MB); resized while reading, the only arrays are 40x16x16
+    import tracemalloc
+
+    _image_folder(tmp_path / "big", 40, (256, 256))
+    tracemalloc.start()
+    try:
+        small = data.load("faces", path=tmp_path / "big", size=16, verbose=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert small.images.shape == (40, 1, 16, 16) and small.images.dtype == torch.float32
+    assert peak < 1_500_000, f"peak {peak / 1e6:.1f} MB while reading 40 images into 40x16x16"
+    # the same pictures: a resized image is close to the average of its 16x16 pixel blocks
+    from PIL import Image
+
+    native = np.asarray(Image.open(tmp_path / "big" / "007.png"), dtype=np.float64) / 255
+    blocks = native.reshape(16, 16, 16, 16).mean(axis=(1, 3))
+    assert np.abs(small.images[7, 0].numpy() - blocks).max() < 0.03
+    assert np.abs(small.images[8, 0].numpy() - blocks).max() > 0.1  # another picture is not
+
+
+def test_a_faces_subset_reads_only_its_files(tmp_path, monkeypatch):
+    from PIL import Image
+
+    _image_folder(tmp_path / "f", 30, (12, 12))
+    everything = data.load("faces", path=tmp_path / "f", verbose=False)
+    opened = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda p, *a, **k: opened.append(p) or real_open(p, *a, **k))
+    subset = data.load("faces", path=tmp_path / "f", n=4, seed=3, verbose=False)
+    assert len(subset) == 4 and len(opened) == 4  # before: all 30 files were read, then 4 kept
+    idx = torch.randperm(30, generator=torch.Generator().manual_seed(3))[:4].sort().values
+    assert torch.equal(subset.images, everything.images[idx])  # the same subset as before

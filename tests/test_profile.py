@@ -83,3 +83,15 @@ def test_seeded_restores_the_callers_generator():
     with profile.seeded(0):
         b = torch.randn(2)
     assert torch.equal(a, b) and torch.equal(torch.randn(3), want)
+
+
+def test_pick_names_the_missing_and_unknown_profiles():
+    # before: a Python TypeError ("missing 1 required keyword-only argument")
+    with pytest.raises(ValueError, match=r"no value for the full profile.*smoke, cpu, full"):
+        profile.pick(smoke=1, cpu=2)
+    with pytest.raises(ValueError, match=r"no value for the cpu, full profiles"):
+        profile.pick(smoke=1, profile="smoke")  # even where the active profile has one: the others run elsewhere
+    with pytest.raises(ValueError, match=r"unknown profile name\(s\) gpu.*smoke, cpu, full"):
+        profile.pick(smoke=1, cpu=2, full=3, gpu=4)
+    assert profile.pick(smoke=None, cpu=0, full=3, profile="smoke") is None  # None and 0 are values
+    assert profile.pick(smoke=None, cpu=0, full=3, profile="cpu") == 0

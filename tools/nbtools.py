@@ -1,6 +1,8 @@
 """Notebook chores for the Makefile: build, check sync/outputs, execute into build/, render slides.
 
-    python tools/nbtools.py build notebooks/*.py       # .py -> .ipynb, no outputs, stable cell ids
+    python tools/nbtools.py build notebooks/*.py       # .py -> .ipynb, no outputs, stable cell ids;
+                                                       # refuses to overwrite a notebook with edits
+    python tools/nbtools.py build --force notebooks/*.py  # ... and discards such edits
     python tools/nbtools.py check notebooks/*.py       # .ipynb in sync with .py, no outputs
     python tools/nbtools.py execute notebooks/*.ipynb  # -> build/executed/*.ipynb + .html
     python tools/nbtools.py slides notebooks/*.ipynb   # -> build/slides/*.slides.html
@@ -9,7 +11,10 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,6 +24,9 @@ sys.path.insert(0, str(ROOT))
 
 from course_utils.paths import build_dir  # noqa: E402
 
+#: Notebook metadata key where `build` records what it generated (to tell a student's edits apart).
+RECORD = "course_build"
+
 
 def _notebook_from(py: Path):
     """The notebook jupytext makes of a .py source, with cell ids derived from the cells' content.
@@ -26,8 +34,6 @@ def _notebook_from(py: Path):
     jupytext gives new random ids on every conversion; ids from a hash of each cell keep the
     committed .ipynb diffs to the cells that really changed.
     """
-    import hashlib
-
     import jupytext
 
     nb = jupytext.read(py)
@@ -39,17 +45,99 @@ def _notebook_from(py: Path):
     return nb
 
 
-def build(sources: list[Path]) -> int:
-    """Write each .py source's .ipynb (no outputs, stable ids); only files whose content changes."""
+def _source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def cells_hash(nb: dict) -> str:
+    """sha256 of what a student writes in a notebook: each cell's type and source, in order.
+
+    Outputs, execution counts, ids and metadata are left out: running a notebook or a JupyterLab
+    save changes them, and regenerating loses no work there.
+    """
+    cells = [[c["cell_type"], _source(c)] for c in nb["cells"]]
+    return hashlib.sha256(json.dumps(cells, ensure_ascii=False).encode()).hexdigest()
+
+
+def _as_committed(path: Path) -> bool:
+    """True when git has ``path`` committed with exactly this content (lint keeps committed notebooks generated)."""
+    try:
+        done = subprocess.run(["git", "-C", str(path.parent), "show", f"HEAD:./{path.name}"],
+                              capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0 and done.stdout == path.read_bytes()
+
+
+def _edits(target: Path, generated_hash: str) -> tuple[bool, bool]:
+    """(the notebook has edits that regenerating would lose, the .py changed since the record).
+
+    Safe to overwrite: the same cells as the .py would give (nothing to lose: outputs or a paired
+    JupyterLab save), or the cells it was generated with (only the .py changed), or, for a notebook
+    written before the record existed, unchanged since the last commit.
+    """
+    try:
+        nb = json.loads(target.read_text(encoding="utf-8"))
+        current = cells_hash(nb)
+    except (ValueError, KeyError, TypeError):  # not a notebook any more: whatever it holds is someone's
+        return True, True
+    recorded = nb.get("metadata", {}).get(RECORD, {}).get("cells_sha256")
+    if current == generated_hash or current == recorded:
+        return False, recorded != generated_hash
+    if recorded is None and _as_committed(target):
+        return False, True
+    return True, recorded != generated_hash
+
+
+def _refusal(py: Path, target: Path, py_changed: bool) -> str:
+    exe = Path(sys.executable).with_name("jupytext")
+    jupytext = shlex.quote(str(exe)) if exe.exists() else "jupytext"
+    if py_changed:  # both sides changed: write the notebook beside the .py and merge by hand
+        side = py.with_name(f"{py.stem}.from-ipynb.py")
+        keep = (f"`{jupytext} --to py:percent --output {shlex.quote(str(side))} {shlex.quote(str(target))}`\n"
+                f"                     writes the notebook (edits included) as {side.name}; {py.name} changed too, "
+                "so merge the two by hand, then run `make notebooks` again")
+    else:
+        keep = (f"`{jupytext} --to py:percent --output {shlex.quote(str(py))} {shlex.quote(str(target))}`\n"
+                f"                     writes the notebook (edits included) into its source {py.name}; then "
+                "`make notebooks` regenerates it with them")
+    return (f"{target} was NOT regenerated: it has edits that {py} does not have (its cells changed since "
+            "`make notebooks` wrote it). Nothing was overwritten.\n"
+            f"  keep the edits:    {keep}\n"
+            f"  discard the edits: `make notebooks FORCE=1` (or `python tools/nbtools.py build --force {py}`)")
+
+
+def build(sources: list[Path], force: bool = False) -> int:
+    """Write each .py source's .ipynb (no outputs, stable ids), never over a student's edits.
+
+    A notebook is rewritten only when it is missing, has the cells its .py gives, or is unchanged
+    since it was generated (a hash of its cells is recorded in its metadata); otherwise it is left
+    alone with a message saying how to keep or discard the edits (``force=True`` discards them).
+    Returns 1 when a notebook was left alone.
+    """
     import jupytext
 
+    refused = 0
     for py in sources:
-        text = jupytext.writes(_notebook_from(py), fmt="ipynb")
+        nb = _notebook_from(py)
+        generated_hash = cells_hash(nb)
+        nb.metadata[RECORD] = {"source": py.name, "cells_sha256": generated_hash}
+        text = jupytext.writes(nb, fmt="ipynb")
         target = py.with_suffix(".ipynb")
-        if not target.exists() or target.read_text(encoding="utf-8") != text:
-            target.write_text(text, encoding="utf-8")
-            print(f"{py} -> {target}")
-    return 0
+        if target.exists() and target.read_text(encoding="utf-8") == text:
+            continue
+        if target.exists() and not force:
+            edited, py_changed = _edits(target, generated_hash)
+            if edited:
+                print(_refusal(py, target, py_changed))
+                refused += 1
+                continue
+        target.write_text(text, encoding="utf-8")
+        print(f"{py} -> {target}")
+    if refused:
+        print(f"{refused} notebook(s) left alone: see above", file=sys.stderr)
+    return 1 if refused else 0
 
 
 def check(sources: list[Path]) -> int:
@@ -129,8 +217,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("command", choices=["build", "check", "execute", "slides"])
     parser.add_argument("paths", nargs="*", type=Path)
+    parser.add_argument("--force", action="store_true",
+                        help="build: overwrite notebooks even where they have edits (they are lost)")
     args = parser.parse_args()
-    return {"build": build, "check": check, "execute": execute, "slides": slides}[args.command](args.paths)
+    if args.command == "build":
+        return build(args.paths, force=args.force)
+    return {"check": check, "execute": execute, "slides": slides}[args.command](args.paths)
 
 
 if __name__ == "__main__":

@@ -2,24 +2,31 @@
 cached einsum plans, and sum-product over a list of factors.
 
 The hot loops work on plain ``(variables, ndarray)`` tables and do each product-and-sum-out in
-one ``np.einsum`` call. What depends only on the structure of a network (the elimination order,
-the einsum subscripts) is computed once and cached.
+one ``np.einsum`` call. A query's plan (pruning, elimination order, einsum subscripts) depends
+only on the network's structure and on which variables are queried and observed: it is built
+once per query shape and cached (what the network alone determines, once per network). Building
+it is what a query seen for the first time pays, so it is kept cheap: the greedy order updates
+its scores instead of recomputing them, and the einsum steps follow from the elimination itself
+(bucket elimination).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from itertools import chain
 from typing import TYPE_CHECKING, Literal, get_args
+
+import numpy as np
 
 from course_utils.pgm.factor import Factor
 from course_utils.pgm.network import BayesianNetwork
 
 if TYPE_CHECKING:
     from course_utils.pgm.junction_tree import JunctionTree
-from course_utils.pgm.tables import Scope, einsum_tables, reduce_table, run_einsum, subscripts
+from course_utils.pgm.tables import LETTERS, Scope, einsum_tables, reduce_table, subscripts
 
 Heuristic = Literal["min_fill", "min_weight", "min_neighbors"]
 HEURISTICS: tuple[str, ...] = get_args(Heuristic)
@@ -33,21 +40,55 @@ def _check_heuristic(heuristic: str) -> None:
 def evidence_indices(bn: BayesianNetwork | JunctionTree, evidence: Mapping[str, int | str] | None) -> dict[str, int]:
     """Evidence as state indices: ``{"smoke": "yes"}`` → ``{"smoke": 0}`` (ints pass through).
 
-    ``bn`` is anything with ``cardinality`` and ``states`` (None when it has no state names).
+    A state is a state name or an integer index, nothing else: ``True`` or ``1.7`` would pass
+    ``int(s)`` and silently mean another state (as in ``Factor.reduce``, a TypeError).
+    ``bn`` is anything with ``card`` and ``states`` (None when it has no state names).
     """
     out: dict[str, int] = {}
     for v, s in (evidence or {}).items():
         if v not in bn.card:
-            raise ValueError(f"unknown evidence variable {v!r}")
+            raise ValueError(f"unknown evidence variable {v!r}: valid variables are {', '.join(bn.card)}")
+        names = bn.states[v] if bn.states else None
+        valid = (f"one of {', '.join(map(repr, names))} or an index 0..{bn.card[v] - 1}" if names
+                 else f"an index 0..{bn.card[v] - 1}")
         if isinstance(s, str):
-            if not bn.states or s not in bn.states[v]:
-                names = bn.states[v] if bn.states else "no state names (give an index)"
-                raise ValueError(f"{v!r} has states {names}, not {s!r}")
-            s = bn.states[v].index(s)
-        if not 0 <= int(s) < bn.card[v]:
-            raise ValueError(f"state index {s} out of range for {v!r} ({bn.card[v]} states)")
+            if names is None or s not in names:
+                has = f"states {', '.join(map(repr, names))}" if names else "no state names"
+                raise ValueError(f"{v!r} has {has}, not {s!r}: give {valid}")
+            s = names.index(s)
+        elif isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)):
+            raise TypeError(f"evidence for {v!r} must be a state name or an integer index ({valid}), "
+                            f"got {s!r} of type {type(s).__name__}")
+        if not 0 <= s < bn.card[v]:
+            raise ValueError(f"state index {s} out of range for {v!r} ({bn.card[v]} states): give {valid}")
         out[v] = int(s)
     return out
+
+
+def _names(variables: str | Iterable[str]) -> tuple[str, ...]:
+    """A variable name or a collection of names as a tuple (a string is one name, not its letters)."""
+    return (variables,) if isinstance(variables, str) else tuple(variables)
+
+
+def check_variables(names: Sequence[str], known: Collection[str], what: str) -> None:
+    """ValueError for names that are repeated or not among ``known`` (listing the valid ones)."""
+    unknown = [v for v in names if v not in known]
+    if unknown:
+        raise ValueError(f"{what}: unknown variable(s) {unknown}; valid variables are {', '.join(known)}")
+    if len(set(names)) != len(names):
+        repeated = sorted({v for v in names if names.count(v) > 1})
+        raise ValueError(f"{what}: repeated variable(s) {repeated}; name each variable once")
+
+
+def check_query(bn: BayesianNetwork, variables: Sequence[str], observed: Collection[str]) -> None:
+    """A query is a non-empty list of distinct variables of ``bn``, none of them observed."""
+    if not variables:
+        raise ValueError(f"the query needs a non-empty list of variables; valid variables are {', '.join(bn.card)}")
+    check_variables(variables, bn.card, "query")
+    both = [v for v in variables if v in observed]
+    if both:
+        raise ValueError(f"variables {both} are both queried and observed: drop them from the query "
+                         "(an observed variable's posterior is its observed state)")
 
 
 # ----------------------------------------------------------------------------- elimination order
@@ -58,33 +99,81 @@ def greedy_order(scopes: Iterable[Scope], cardinality: Mapping[str, int],
     min_fill: fewest edges added; min_weight: smallest Π card(neighbours ∪ v);
     min_neighbors: fewest neighbours. Ties go to the smaller weight, then to the name.
     """
+    return tuple(v for v, _ in greedy_elimination(scopes, cardinality, eliminate, heuristic))
+
+
+def greedy_elimination(scopes: Iterable[Scope], cardinality: Mapping[str, int], eliminate: Iterable[str],
+                       heuristic: Heuristic = "min_fill") -> list[tuple[str, set[str]]]:
+    """``greedy_order``, each variable with its neighbours when it is eliminated.
+
+    Those neighbours are the scope of τ_v = Σ_v Π_{φ ∋ v} φ, and with v a clique of the
+    triangulated graph (the junction tree's cliques). Scores are updated, not recomputed.
+    Eliminating v changes the neighbourhoods of v's neighbours only: those at the end of a
+    fill-in edge are rescored, the others just lose v (and for min_fill the pairs (v, x) with x
+    not next to v); and each fill-in edge (a, b) saves one pair to fill to every other vertex
+    next to both a and b.
+    """
     _check_heuristic(heuristic)
-    adj: dict[str, set[str]] = {}
+    adj: dict[str, set[str]] = {}  # the interaction graph: variables that share a scope
     for scope in scopes:
         for v in scope:
-            adj.setdefault(v, set()).update(u for u in scope if u != v)
-    todo = set(eliminate)
-    for v in todo:
+            if v in adj:
+                adj[v].update(scope)
+            else:
+                adj[v] = set(scope)
+    for v, nb in adj.items():
+        nb.discard(v)
+    eliminate = list(eliminate)
+    for v in eliminate:
         adj.setdefault(v, set())
-    order: list[str] = []
+    card = cardinality.__getitem__
+    min_fill = heuristic == "min_fill"
 
-    def weight(v: str) -> float:
-        return math.prod(cardinality[u] for u in adj[v]) * cardinality[v]
+    def score(v: str) -> list:  # [heuristic's score, weight, name]: compared in this order
+        nb = adj[v]
+        weight = math.prod(map(card, nb)) * cardinality[v]
+        if min_fill:  # pairs of neighbours that are not adjacent: Σ_a |nb − adj(a) − {a}| / 2
+            return [(sum([len(nb - adj[a]) for a in nb]) - len(nb)) // 2, weight, v]
+        return [weight if heuristic == "min_weight" else len(nb), weight, v]
 
-    def fill(v: str) -> int:
-        nb = list(adj[v])
-        return sum(1 for i, a in enumerate(nb) for b in nb[i + 1:] if b not in adj[a])
-
-    score = {"min_fill": fill, "min_weight": weight, "min_neighbors": lambda v: len(adj[v])}[heuristic]
-    while todo:
-        v = min(todo, key=lambda u: (score(u), weight(u), u))
+    scores = {v: score(v) for v in eliminate}
+    order: list[tuple[str, set[str]]] = []
+    while scores:
+        v = min(scores, key=scores.__getitem__)
+        fill = scores.pop(v)[0]
         nb = adj.pop(v)
+        order.append((v, nb))  # nb is not changed below: the other vertices' sets are
+        if min_fill and fill == 0:
+            # v is simplicial (its neighbours are a clique): a neighbour u loses v, and with it the
+            # pairs (v, x) for its neighbours x outside the clique: |adj(u)| − (|nb| − 1) of them
+            clique, card_v = len(nb) - 1, cardinality[v]
+            for u in nb:
+                adj_u = adj[u]
+                adj_u.discard(v)
+                if u in scores:
+                    score_u = scores[u]
+                    score_u[0] -= len(adj_u) - clique
+                    score_u[1] //= card_v
+            continue
+        added = [(a, b) for a in nb for b in nb - adj[a] if a < b] if min_fill else []
+        ends = set(chain.from_iterable(added))  # the neighbours that gain neighbours
         for a in nb:  # connect the neighbours (the fill-in edges), drop v
+            adj[a] |= nb
+            adj[a].discard(a)
             adj[a].discard(v)
-            adj[a].update(nb - {a})
-        todo.remove(v)
-        order.append(v)
-    return tuple(order)
+        for u in nb:
+            if u not in scores:
+                continue
+            if min_fill and u not in ends:  # as for a simplicial v: u only lost v
+                scores[u][0] -= len(adj[u]) - len(nb) + 1
+                scores[u][1] //= cardinality[v]
+            else:  # a new neighbourhood: rescore
+                scores[u] = score(u)
+        for a, b in added:  # a fill-in edge (a, b): one pair less to fill for vertices next to both
+            for u in adj[a] & adj[b]:
+                if u not in ends and u in scores:
+                    scores[u][0] -= 1
+    return order
 
 
 def elimination_cost(scopes: Iterable[Scope], cardinality: Mapping[str, int],
@@ -121,17 +210,33 @@ def elimination_order(bn: BayesianNetwork, variables: Iterable[str] = (),
 
 # ----------------------------------------------------------------------------- variable elimination
 def _structure(bn: BayesianNetwork) -> tuple:
-    return tuple((v, bn.parents[v], bn.card[v]) for v in bn.variables)
+    return bn.structure_key
 
 
-def _ancestors(parents: Mapping[str, Scope], nodes: Iterable[str]) -> set[str]:
-    seen, stack = set(), list(nodes)
-    while stack:
-        v = stack.pop()
-        if v not in seen:
-            seen.add(v)
-            stack.extend(parents[v])
-    return seen
+@dataclass(frozen=True)
+class _Network:
+    """What every plan of one network reads: families, cardinalities, ancestors, who mentions whom."""
+
+    variables: tuple[str, ...]
+    family: dict[str, Scope]             # v → (v, *parents): the scope of p(v | parents)
+    card: dict[str, int]
+    ancestors: dict[str, frozenset]      # v → v and all its ancestors
+    mentioned_by: dict[str, tuple[str, ...]]  # u → the CPDs whose scope holds u (its own, its children's)
+    letter: dict[str, str] | None        # one einsum letter per variable (None: more than 52 variables)
+    code: dict[str, str] | None          # v → its family's einsum subscript ("abc" for (v, *parents))
+
+
+@lru_cache(maxsize=64)
+def _network(structure: tuple) -> _Network:
+    family = {v: (v, *pa) for v, pa, _ in structure}
+    ancestors: dict[str, frozenset] = {}
+    for v, pa, _ in structure:  # topological order: parents first
+        ancestors[v] = frozenset({v}).union(*(ancestors[p] for p in pa))
+    mentioned_by = {v: tuple(c for c in family if v in family[c]) for v in family}
+    letter = dict(zip(family, LETTERS)) if len(family) <= len(LETTERS) else None
+    code = {v: "".join(map(letter.__getitem__, f)) for v, f in family.items()} if letter else None
+    return _Network(tuple(family), family, {v: c for v, _, c in structure}, ancestors, mentioned_by,
+                    letter, code)
 
 
 @dataclass(frozen=True)
@@ -141,58 +246,93 @@ class _VEPlan:
     steps: tuple[tuple[tuple[int, ...], str], ...]  # (operand ids, einsum subscripts)
     final: tuple[tuple[int, ...], str]
     order: tuple[str, ...]
-    cost: dict = field(default_factory=dict)
+    scopes: tuple[Scope, ...]                # the CPDs' scopes once the evidence is reduced away
+    card: Mapping[str, int]
+
+    @cached_property
+    def cost(self) -> dict[str, int]:
+        """``elimination_cost`` of this order (computed when asked for, not for every query)."""
+        return elimination_cost(self.scopes, self.card, self.order)
 
 
 @lru_cache(maxsize=4096)
 def _ve_plan(structure: tuple, variables: Scope, evidence: tuple[str, ...],
              heuristic: str) -> _VEPlan:
-    parents = {v: pa for v, pa, _ in structure}
-    card = {v: c for v, _, c in structure}
+    net = _network(structure)
     ev = set(evidence)
-    # Barren nodes (no query or evidence below them) sum to one: drop them before eliminating.
-    relevant = _ancestors(parents, (*variables, *evidence))
-    cpds = tuple(v for v, _, _ in structure if v in relevant)
-    # Evidence cuts the graph: a factor not connected to the query (once the observed
-    # variables are reduced away) only contributes a constant, so it is dropped too.
-    root = {v: v for v in cpds}
-
-    def find(v: str) -> str:
-        while root[v] != v:
-            root[v] = root[root[v]]
-            v = root[v]
-        return v
-
-    for v in cpds:  # the reduced factor links all of its unobserved variables
-        free = [u for u in (v, *parents[v]) if u not in ev]
-        for u in free[1:]:
-            root[find(u)] = find(free[0])
-    linked = {find(q) for q in variables}
-    cpds = tuple(v for v in cpds
-                 if all(u in ev for u in (v, *parents[v]))  # a constant: kept, p(e) = 0 shows
-                 or any(find(u) in linked for u in (v, *parents[v]) if u not in ev))
-    scopes: list[Scope] = []
-    reducers = []
+    # Barren nodes (no query or evidence below them) sum to one: keep the ancestors only.
+    relevant = frozenset().union(*(net.ancestors[v] for v in (*variables, *evidence)))
+    # Evidence cuts the graph: a factor not connected to the query (once the observed variables
+    # are reduced away) only contributes a constant, so it is dropped too. Search from the query
+    # through the factors that mention a reached unobserved variable.
+    reached, stack, linked = set(variables), list(variables), set()
+    while stack:
+        for c in net.mentioned_by[stack.pop()]:
+            if c in relevant and c not in linked:
+                linked.add(c)
+                for u in net.family[c]:
+                    if u not in ev and u not in reached:
+                        reached.add(u)
+                        stack.append(u)
+    # a factor over observed variables only is a constant: kept, so that p(e) = 0 shows
+    cpds = tuple(v for v in net.variables if v in linked
+                 or (v in relevant and ev.issuperset(net.family[v])))
+    reducers, scopes = [], []
     for v in cpds:
-        full = (v, *parents[v])
-        reducers.append(tuple((i, u) for i, u in enumerate(full) if u in ev))
-        scopes.append(tuple(u for u in full if u not in ev))
+        family = net.family[v]
+        if ev.isdisjoint(family):
+            reducers.append(())
+            scopes.append(family)
+        else:  # fix the observed axes: their positions, and the scope that is left
+            reducers.append(tuple((i, u) for i, u in enumerate(family) if u in ev))
+            scopes.append(tuple(u for u in family if u not in ev))
     hidden = [v for v in cpds if v not in ev and v not in variables]
-    order = greedy_order(scopes, card, hidden, heuristic)  # type: ignore[arg-type]
-    alive = dict(enumerate(scopes))
+    eliminated = greedy_elimination(scopes, net.card, hidden, heuristic)  # type: ignore[arg-type]
+    if net.letter:  # the network's letters; a CPD untouched by the evidence has its subscript ready
+        letter = net.letter.__getitem__
+        codes = [net.code[v] if not r else "".join(map(letter, s)) for v, r, s in zip(cpds, reducers, scopes)]
+        steps, final = _bucket_steps(scopes, eliminated, variables, letter, codes)
+    else:
+        steps, final = _bucket_steps(scopes, eliminated, variables)
+    order = tuple(v for v, _ in eliminated)
+    return _VEPlan(cpds, tuple(reducers), steps, final, order, tuple(scopes), net.card)
+
+
+def _bucket_steps(scopes: Sequence[Scope], eliminated: Sequence[tuple[str, set[str]]], variables: Scope,
+                  letter: Callable[[str], str] | None = None, codes: Sequence[str] = ()) -> tuple[tuple, tuple]:
+    """The einsum steps of an elimination: (operand ids, subscripts) per step, then the final product.
+
+    Bucket elimination: a table goes to the bucket of its first variable in the order (the step
+    that consumes it); step k multiplies bucket k and sums out v_k, τ = Σ_v Π_{φ ∋ v} φ, over
+    v_k's neighbours when it is eliminated (``eliminated`` pairs each v_k with them), and τ
+    (table id len(scopes) + k) goes to its own first bucket. Tables with no variable left to
+    eliminate make the final product over ``variables``. With ``letter`` (each variable's einsum
+    letter) and the scopes' subscripts ``codes``, subscripts are joined; else built per step.
+    """
+    n = len(eliminated)
+    rank = dict.fromkeys(variables, n)  # the final product is bucket n
+    rank.update((v, k) for k, (v, _) in enumerate(eliminated))
+    first = rank.__getitem__
+    buckets: list[list[int]] = [[] for _ in range(n + 1)]
+    table = list(scopes)
+    for i, scope in enumerate(table):
+        buckets[min(map(first, scope), default=n)].append(i)
+    code = list(codes)
     steps = []
-    for v in order:
-        ids = tuple(i for i, s in alive.items() if v in s)
-        out = tuple(dict.fromkeys(u for i in ids for u in alive[i] if u != v))
-        spec = subscripts([alive[i] for i in ids], out)
-        for i in ids:
-            del alive[i]
-        alive[len(scopes) + len(steps)] = out
-        steps.append((ids, spec))
-    ids = tuple(alive)
-    spec = subscripts([alive[i] for i in ids], variables)
-    cost = elimination_cost(scopes, card, order)
-    return _VEPlan(cpds, tuple(reducers), tuple(steps), (ids, spec), order, cost)
+    for k, (_, nb) in enumerate(eliminated):
+        ids = tuple(buckets[k])
+        tau = tuple(sorted(nb, key=first))  # in elimination order: its first variable is its bucket
+        buckets[first(tau[0]) if tau else n].append(len(table))
+        table.append(tau)
+        if letter:
+            code.append("".join(map(letter, tau)))
+            steps.append((ids, ",".join([code[i] for i in ids]) + "->" + code[-1]))
+        else:
+            steps.append((ids, subscripts([table[i] for i in ids], tau)))
+    final = tuple(buckets[n])
+    spec = (",".join([code[i] for i in final]) + "->" + "".join(map(letter, variables)) if letter
+            else subscripts([table[i] for i in final], variables))
+    return tuple(steps), (final, spec)
 
 
 def variable_elimination(bn: BayesianNetwork, variables: str | Sequence[str],
@@ -206,43 +346,53 @@ def variable_elimination(bn: BayesianNetwork, variables: str | Sequence[str],
     evidence of probability zero raises ValueError only when it touches the query's part of
     the network; ``JunctionTree.log_partition`` gives log p(e) for all of it.
     """
-    variables = (variables,) if isinstance(variables, str) else tuple(variables)
+    variables = _names(variables)
     ev = evidence_indices(bn, evidence)
     _check_heuristic(heuristic)
-    unknown = [v for v in variables if v not in bn.card]
-    if unknown or not variables:
-        raise ValueError(f"query variables must be a non-empty subset of the network: {unknown}")
-    if set(variables) & set(ev):
-        raise ValueError(f"variables {set(variables) & set(ev)} are both queried and observed")
+    check_query(bn, variables, ev)
     plan = _ve_plan(_structure(bn), variables, tuple(sorted(ev)), heuristic)
-    tables = [reduce_table(bn.cpds[v].values, r, ev) for v, r in zip(plan.cpds, plan.reducers)]
+    cpds = bn.cpds
+    tables = [reduce_table(cpds[v].values, r, ev) for v, r in zip(plan.cpds, plan.reducers)]
     for ids, spec in plan.steps:
-        tables.append(run_einsum([tables[i] for i in ids], spec))
+        tables.append(np.einsum(spec, *[tables[i] for i in ids]))
     ids, spec = plan.final
-    values = run_einsum([tables[i] for i in ids], spec)
+    values = np.einsum(spec, *[tables[i] for i in ids])
     total = values.sum()
     if not total > 0:
         raise ValueError(f"the evidence {evidence} has probability zero")
-    return Factor(variables, tuple(bn.card[v] for v in variables), values / total)
+    return Factor._wrap(variables, tuple(bn.card[v] for v in variables), values / total)
 
 
-def clear_plan_cache() -> None:
-    """Forget every cached elimination plan (benchmarks use it to time first-seen queries)."""
+def clear_plan_cache(*, networks: bool = False) -> None:
+    """Forget every cached elimination plan (benchmarks use it to time first-seen queries).
+
+    ``networks=True`` also forgets what was read once per network (families, ancestors).
+    """
     _ve_plan.cache_clear()
+    if networks:
+        _network.cache_clear()
 
 
 def ve_plan(bn: BayesianNetwork, variables: str | Sequence[str],
             evidence: Iterable[str] = (), heuristic: Heuristic = "min_fill") -> _VEPlan:
     """The cached plan (pruned CPDs, elimination order, cost) VE uses for this query shape."""
-    variables = (variables,) if isinstance(variables, str) else tuple(variables)
+    variables, evidence = _names(variables), _names(evidence)
+    _check_heuristic(heuristic)
+    check_variables(evidence, bn.card, "evidence")
+    check_query(bn, variables, evidence)
     return _ve_plan(_structure(bn), variables, tuple(sorted(evidence)), heuristic)
 
 
-def sum_product(factors: Sequence[Factor], keep: Sequence[str] = (),
+def sum_product(factors: Sequence[Factor], keep: str | Sequence[str] = (),
                 heuristic: Heuristic = "min_fill") -> Factor:
-    """Σ_{all but keep} Π factors (unnormalised; with keep=() the partition function Z)."""
+    """Σ_{all but keep} Π factors (unnormalised; with keep=() the partition function Z).
+
+    ``keep`` is one variable name or a list of distinct variables of the factors.
+    """
+    keep = _names(keep)
     scopes = [f.variables for f in factors]
     card = {v: c for f in factors for v, c in zip(f.variables, f.cardinality)}
+    check_variables(keep, card, "sum_product keep")
     order = greedy_order(scopes, card, [v for v in card if v not in keep], heuristic)
     pool = [(f.variables, f.values) for f in factors]
     for v in order:
@@ -250,7 +400,6 @@ def sum_product(factors: Sequence[Factor], keep: Sequence[str] = (),
         pool = [t for t in pool if v not in t[0]]
         out = tuple(dict.fromkeys(u for s, _ in used for u in s if u != v))
         pool.append((out, einsum_tables(used, out)))
-    keep = tuple(keep)
     return Factor(keep, tuple(card[v] for v in keep), einsum_tables(pool, keep))
 
 

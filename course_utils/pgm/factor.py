@@ -59,6 +59,16 @@ class Factor:
         object.__setattr__(self, "cardinality", cardinality)
         object.__setattr__(self, "values", arr)
 
+    @classmethod
+    def _wrap(cls, variables: tuple[str, ...], cardinality: tuple[int, ...], values: np.ndarray) -> Factor:
+        """A factor around a new float array that nothing else holds (inference results): no checks, no copy."""
+        f = object.__new__(cls)
+        values.setflags(write=False)
+        object.__setattr__(f, "variables", variables)
+        object.__setattr__(f, "cardinality", cardinality)
+        object.__setattr__(f, "values", values)
+        return f
+
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Factor is immutable: its operations return new factors")
 

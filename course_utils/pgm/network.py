@@ -10,6 +10,7 @@ import functools
 import math
 import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,16 @@ def topological_order(parents: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
             placed.add(v)
         remaining = [v for v in remaining if v not in placed]
     return tuple(order)
+
+
+class StructureKey(tuple):
+    """A tuple that computes its hash once: cache keys looked up on every query hash it cheaply."""
+
+    def __hash__(self) -> int:
+        h = self.__dict__.get("hash")
+        if h is None:
+            h = self.__dict__["hash"] = tuple.__hash__(self)
+        return h
 
 
 class BayesianNetwork:
@@ -113,6 +124,12 @@ class BayesianNetwork:
         self.card: dict[str, int] = {v: cardinality[v] for v in order}  # states per variable, as Factor.card
         self.states: dict[str, list[str]] = names
         self.cpds: dict[str, Factor] = canon
+        self._structure_key = StructureKey((v, self.parents[v], self.card[v]) for v in order)
+
+    @property
+    def structure_key(self) -> StructureKey:
+        """(variable, parents, cardinality) per variable: what inference plans are cached on."""
+        return self._structure_key
 
     # ---- structure ---------------------------------------------------------------------
     @property
@@ -289,16 +306,30 @@ class BayesianNetwork:
         return BayesianNetwork(self.parents, self.cpds, self.states)
 
 
-@functools.lru_cache(maxsize=16)
 def _load_example(name: str) -> BayesianNetwork:
+    """The network ``name`` from the first .bif found (data dir, then the shipped copies), else pgmpy's.
+
+    Parsing is cached on everything it depends on: the file found (so the data folder that
+    ``COURSE_DATA_DIR`` points to) and its size and modification time.
+    """
     # the shipped copies (data/networks/, survive pgmpy 1.3) and a user's data folder
     folders = dict.fromkeys([data_dir() / "networks", ROOT / "data" / "networks"])
-    local = [d / f"{name}{ext}" for d in folders for ext in (".bif", ".bif.gz")]
-    for path in local:
-        if path.exists():
-            from course_utils.pgm.bif import read_bif  # bif builds networks: import late
+    for path in (d / f"{name}{ext}" for d in folders for ext in (".bif", ".bif.gz")):
+        if path.is_file():
+            stat = path.stat()
+            return _read_example_file(str(path), stat.st_size, stat.st_mtime_ns)
+    return _pgmpy_example(name)
 
-            return read_bif(path)
+
+@functools.lru_cache(maxsize=16)
+def _read_example_file(path: str, size: int, mtime_ns: int) -> BayesianNetwork:
+    from course_utils.pgm.bif import read_bif  # bif builds networks: import late
+
+    return read_bif(Path(path))
+
+
+@functools.lru_cache(maxsize=16)
+def _pgmpy_example(name: str) -> BayesianNetwork:
     if name not in EXAMPLE_NETWORKS:
         raise ValueError(f"unknown example network {name!r}: choose one of "
                          f"{', '.join(EXAMPLE_NETWORKS)} (or put {name}.bif under "

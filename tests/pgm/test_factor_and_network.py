@@ -386,3 +386,27 @@ def test_draw_network_returns_figure():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_example_cache_is_keyed_on_the_data_folder_and_file(tmp_path, monkeypatch):
+    """Two data folders with different networks of the same name: each gives its own (issue 9)."""
+    text = """network t { }
+    variable A { type discrete [ 2 ] { a0, a1 }; }
+    probability ( A ) { table P0, P1; }
+    """
+    for folder, p in (("one", 0.25), ("two", 0.6)):
+        (tmp_path / folder / "networks").mkdir(parents=True)
+        (tmp_path / folder / "networks" / "mynet.bif").write_text(
+            text.replace("P0", str(p)).replace("P1", str(1 - p)))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "one"))
+    assert BayesianNetwork.example("mynet").cpds["A"].values[0] == 0.25
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "two"))
+    assert BayesianNetwork.example("mynet").cpds["A"].values[0] == 0.6
+    # the file itself edited in place: read again
+    path = tmp_path / "two" / "networks" / "mynet.bif"
+    path.write_text(text.replace("P0", "0.125").replace("P1", "0.875"))
+    assert BayesianNetwork.example("mynet").cpds["A"].values[0] == 0.125
+    (tmp_path / "three").mkdir()
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "three"))
+    with pytest.raises(ValueError, match="unknown example network 'mynet'"):
+        BayesianNetwork.example("mynet")
