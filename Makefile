@@ -10,7 +10,8 @@ IPYNBS := $(NOTEBOOKS:.py=.ipynb)
 # (pytest-xdist, one worker per notebook file), each with one BLAS/OpenMP thread, so that the two
 # never fight over the cores (threads that wait for each other are many times slower than one).
 NBVAL_JOBS ?= 2
-NBVAL := OMP_NUM_THREADS=1 $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider -q \
+NBVAL := OMP_NUM_THREADS=1 $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-kernel-startup-timeout=300 \
+	-p no:cacheprovider -q \
 	-n $(NBVAL_JOBS) --dist loadfile
 export PYTHONDONTWRITEBYTECODE := 1
 

@@ -102,15 +102,20 @@ def fit(step: Callable[[Batch], Mapping[str, float]],
         for module in modules.values():
             module.to(device).train()
         steps_done = 0
+        # one bar for the whole run (not one per epoch): a notebook's progress widget sends a few
+        # messages per bar, and hundreds of short epochs would flood the kernel's output channel
+        total = (epochs - start_epoch) * n_batches
+        if max_steps is not None:
+            total = min(total, max_steps)
+        bar = tqdm(total=total, desc=desc, disable=not progress or total == 0, leave=False, mininterval=0.5)
         for epoch in range(start_epoch, epochs):
             t0 = time.perf_counter()
             # shuffle with a generator seeded by (seed, epoch): a resumed run sees the same batches
             order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
             sums: dict[str, float] = {}
             counts = 0
-            bar = tqdm(range(n_batches), desc=f"{desc} {epoch + 1}/{epochs}", disable=not progress,
-                       leave=False, mininterval=0.5)
-            for b in bar:
+            bar.set_description(f"{desc} {epoch + 1}/{epochs}", refresh=False)
+            for b in range(n_batches):
                 if max_steps is not None and steps_done >= max_steps:
                     history.capped = True
                     break
@@ -125,9 +130,9 @@ def fit(step: Callable[[Batch], Mapping[str, float]],
                     sums[k] = sums.get(k, 0.0) + value
                 if out:
                     bar.set_postfix({k: f"{float(v):.3g}" for k, v in out.items()}, refresh=False)
-            bar.close()
-            for k, total in sums.items():
-                history.epochs.setdefault(k, []).append(total / max(counts, 1))
+                bar.update(1)
+            for k, value_sum in sums.items():
+                history.epochs.setdefault(k, []).append(value_sum / max(counts, 1))
             history.seconds += time.perf_counter() - t0
             if on_epoch_end is not None:
                 on_epoch_end(epoch, history)
@@ -141,6 +146,7 @@ def fit(step: Callable[[Batch], Mapping[str, float]],
                     "torch_rng": torch.get_rng_state(),
                     "cuda_rng": torch.cuda.get_rng_state_all() if cuda else [],
                 })
+        bar.close()
     for module in modules.values():
         module.eval()
     if progress and epochs > start_epoch:

@@ -171,7 +171,7 @@ _ = quality.at_least("likelihood weighting: slope of log RMS error against log N
 
 # %% slideshow={"slide_type": "fragment"}
 chain_of_evidence = [("CVP", "LOW"), ("BP", "LOW"), ("HR", "LOW"), ("SAO2", "HIGH")]
-n_fixed = 20_000
+n_fixed = 50_000  # at 4 observations p(e) = 2.3e-4: about 12 samples are kept
 rows = []
 g = np.random.default_rng(2)
 for k in range(1, len(chain_of_evidence) + 1):

@@ -68,8 +68,10 @@ cfg
 # | 5 | D网络中使用LeakyReLU作为激活函数 | LeakyReLU in D | `nn.LeakyReLU(0.2)` |
 
 # %% slideshow={"slide_type": "subslide"}
-faces = data.load("faces", path=faces_dir)
-size = 32 if faces.source.startswith("embedded") else 64
+# 32×32 for the embedded 25×25 LFW faces, 64×64 for a folder of real photos; the folder's images
+# are resized while they are read (a folder of CelebA-sized photos would not fit in memory otherwise)
+size = 32 if faces_dir is None and data.sources()["faces"].startswith("embedded") else 64
+faces = data.load("faces", path=faces_dir, size=size)
 channels = faces.images.shape[1]
 G = gan.DCGANGenerator(z_dim=cfg.z_dim, channels=channels, image_size=size, ngf=cfg.ngf)
 D = gan.DCGANDiscriminator(channels=channels, image_size=size, ndf=cfg.ngf)
@@ -113,8 +115,7 @@ assert x_probe.shape == (2, channels, size, size)
 #   aligned faces (CelebA) gives far better samples at 64×64.
 
 # %% slideshow={"slide_type": "fragment"}
-x_faces = faces.images if faces.images.shape[-1] == size else F.interpolate(
-    faces.images, size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
+x_faces = faces.images  # size × size, resized by data.load
 x_train = gan.to_tanh_range(torch.cat([x_faces, x_faces.flip(-1)]))  # flips: 2× the faces
 batch_size = min(cfg.batch_size, len(x_train))
 epochs = max(1, -(-cfg.steps // (len(x_train) // batch_size)))

@@ -206,3 +206,20 @@ def test_bad_arguments():
         train.fit(step, (data[0], data[1][:3]), epochs=1, batch_size=8, modules={}, optimizers={})
     with pytest.raises(ValueError, match="batch_size"):
         train.fit(step, data, epochs=1, batch_size=0, modules={}, optimizers={})
+
+
+def test_one_progress_bar_per_run_not_per_epoch(monkeypatch):
+    """A widget per epoch floods a notebook kernel's output channel (nbval then loses its 'idle')."""
+    import tqdm.auto
+
+    made = []
+    real = tqdm.auto.tqdm
+
+    def counting(*args, **kwargs):
+        made.append(kwargs.get("total"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", counting)
+    model, opt, step, data = make_problem()
+    train.fit(step, data, epochs=30, batch_size=16, modules={"m": model}, optimizers={"o": opt}, progress=False)
+    assert made == [30 * 4]
