@@ -108,6 +108,25 @@ def _refusal(py: Path, target: Path, py_changed: bool) -> str:
             f"  discard the edits: `make notebooks FORCE=1` (or `python tools/nbtools.py build --force {py}`)")
 
 
+def _language_info(target: Path) -> dict:
+    """The ``language_info`` a generated notebook carries: what JupyterLab writes when its kernel starts.
+
+    Without it, JupyterLab adds it on open and marks every notebook changed (then autosave rewrites
+    tracked files). The notebook's own is kept when it has one, so that building with another Python
+    does not rewrite every notebook for a version number; a new notebook gets the kernel's (ipykernel's
+    own ``language_info``, the very dict JupyterLab receives from this venv's kernel).
+    """
+    try:
+        info = json.loads(target.read_text(encoding="utf-8")).get("metadata", {}).get("language_info")
+    except (OSError, ValueError, AttributeError):
+        info = None
+    if isinstance(info, dict) and info.get("name") == "python":
+        return info
+    from ipykernel.ipkernel import IPythonKernel
+
+    return json.loads(json.dumps(IPythonKernel.language_info))
+
+
 def build(sources: list[Path], force: bool = False) -> int:
     """Write each .py source's .ipynb (no outputs, stable ids), never over a student's edits.
 
@@ -123,8 +142,9 @@ def build(sources: list[Path], force: bool = False) -> int:
         nb = _notebook_from(py)
         generated_hash = cells_hash(nb)
         nb.metadata[RECORD] = {"source": py.name, "cells_sha256": generated_hash}
-        text = jupytext.writes(nb, fmt="ipynb")
         target = py.with_suffix(".ipynb")
+        nb.metadata["language_info"] = _language_info(target)
+        text = jupytext.writes(nb, fmt="ipynb")
         if target.exists() and target.read_text(encoding="utf-8") == text:
             continue
         if target.exists() and not force:
@@ -144,13 +164,15 @@ def check(sources: list[Path]) -> int:
     """Every .py has an .ipynb equal to what jupytext makes of it, with no outputs."""
     import jupytext
 
-    problems = []
+    problems, notes = [], []
     for py in sources:
         ipynb = py.with_suffix(".ipynb")
         if not ipynb.exists():
             problems.append(f"{ipynb} is missing: run `make notebooks`")
             continue
         committed = json.loads(ipynb.read_text(encoding="utf-8"))
+        if "language_info" not in committed.get("metadata", {}):
+            notes.append(ipynb.name)
         if any(c.get("outputs") or c.get("execution_count") for c in committed["cells"]):
             problems.append(f"{ipynb} has outputs: run `make notebooks` to regenerate it clean")
         expected = json.loads(jupytext.writes(_notebook_from(py), fmt="ipynb"))
@@ -159,6 +181,9 @@ def check(sources: list[Path]) -> int:
             problems.append(f"{ipynb} is out of sync with {py}: run `make notebooks`")
     for p in problems:
         print(p)
+    if notes:  # a note, not a failure: regenerating is the fix, and it is not urgent
+        print(f"note: {len(notes)} notebook(s) lack language_info, so JupyterLab marks them changed as soon as "
+              f"they open ({', '.join(notes)}): run `make notebooks`")
     print(f"checked {len(sources)} notebooks: {'OK' if not problems else f'{len(problems)} problem(s)'}")
     return 1 if problems else 0
 
