@@ -188,19 +188,52 @@ def check(sources: list[Path]) -> int:
     return 1 if problems else 0
 
 
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def html_exporter(out_dir: Path, slides: bool = False):
+    """An nbconvert exporter whose pages load everything from ``out_dir/_static`` (staged here): offline.
+
+    reveal.js, require.js, MathJax and the widget manager are local copies (tools/webassets.py), images
+    (outputs and markdown) are embedded, and the templates (tools/templates/) drop the CDN-only extras.
+    """
+    from nbconvert import HTMLExporter, SlidesExporter
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import webassets
+
+    urls = webassets.stage(out_dir)
+    cls, template = (SlidesExporter, "course_reveal") if slides else (HTMLExporter, "course_lab")
+    exporter = cls(template_name=template, extra_template_basedirs=[str(TEMPLATES)],
+                   extra_template_paths=[str(TEMPLATES)])  # the second for course_mathjax.html.j2
+    exporter.require_js_url = urls["require"]
+    exporter.mathjax_url = urls["mathjax"]
+    exporter.widget_renderer_url = urls["widgets"]
+    exporter.embed_images = True
+    if slides:
+        exporter.reveal_url_prefix = urls["reveal"]
+        exporter.reveal_scroll = True
+        exporter.reveal_theme = "white"  # nbconvert's default, "simple", imports fonts from Google
+    return exporter
+
+
 def execute(notebooks: list[Path]) -> int:
-    """Execute each notebook in order into build/executed/ and render HTML beside it."""
+    """Execute each notebook in order into build/executed/ and render HTML beside it (offline pages).
+
+    Widget state is stored in the executed notebook (nbclient's default), so the pages, slides and site
+    show each widget with the output it had when the notebook ran.
+    """
     import nbformat
-    from nbconvert import HTMLExporter
     from nbconvert.preprocessors import CellExecutionError, ExecutePreprocessor
 
     out = build_dir() / "executed"
     out.mkdir(parents=True, exist_ok=True)
+    exporter = html_exporter(out)
     failed = []
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
         start = time.time()
-        ep = ExecutePreprocessor(timeout=None, kernel_name="python3")
+        ep = ExecutePreprocessor(timeout=None, kernel_name="python3", store_widget_state=True)
         try:
             ep.preprocess(nb, {"metadata": {"path": str(path.parent)}})
             status = "ok"
@@ -209,7 +242,7 @@ def execute(notebooks: list[Path]) -> int:
             failed.append(path.name)
             print(str(err)[-2000:], file=sys.stderr)
         nbformat.write(nb, out / path.name)
-        html, _ = HTMLExporter().from_notebook_node(nb)
+        html, _ = exporter.from_notebook_node(nb)
         (out / path.with_suffix(".html").name).write_text(html, encoding="utf-8")
         print(f"{path.name}: {status} in {time.time() - start:.0f} s -> {out / path.stem}.html")
     if failed:
@@ -218,19 +251,17 @@ def execute(notebooks: list[Path]) -> int:
 
 
 def slides(notebooks: list[Path]) -> int:
-    """Render each notebook as reveal.js slides (from its slide metadata) into build/slides/."""
+    """Render each notebook as reveal.js slides (from its slide metadata) into build/slides/, offline."""
     import nbformat
-    from nbconvert import SlidesExporter
 
     out = build_dir() / "slides"
     out.mkdir(parents=True, exist_ok=True)
     executed = build_dir() / "executed"
+    exporter = html_exporter(out, slides=True)
     for path in notebooks:
         # prefer the executed copy (with figures) when `make course` has made one
         src = executed / path.name if (executed / path.name).exists() else path
         nb = nbformat.read(src, as_version=4)
-        exporter = SlidesExporter()
-        exporter.reveal_scroll = True
         html, _ = exporter.from_notebook_node(nb)
         target = out / f"{path.stem}.slides.html"
         target.write_text(html, encoding="utf-8")
