@@ -6,6 +6,7 @@
     python tools/nbtools.py check notebooks/*.py       # .ipynb in sync with .py, no outputs
     python tools/nbtools.py execute notebooks/*.ipynb  # -> build/executed/*.ipynb + .html
     python tools/nbtools.py slides notebooks/*.ipynb   # -> build/slides/*.slides.html
+    python tools/nbtools.py student notebooks/*.ipynb  # -> build/student/*.ipynb, solutions stubbed
 """
 
 from __future__ import annotations
@@ -269,16 +270,39 @@ def slides(notebooks: list[Path]) -> int:
     return 0
 
 
+def student(notebooks: list[Path]) -> int:
+    """Write each notebook's student version (solutions replaced by stubs, tools/student.py) to build/student/."""
+    import nbformat
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from student import student_notebook
+
+    out = build_dir() / "student"
+    out.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for path in notebooks:
+        nb, report = student_notebook(nbformat.read(path, as_version=4), path.name)
+        nbformat.write(nb, out / path.name)
+        total += report.solution_blocks
+        what = (f"{report.solution_blocks} solution(s) removed ({report.dropped_cells} instructor cell(s) left out, "
+                f"{report.stubbed_blocks} stubbed in place)" if report.solution_blocks else "no exercises")
+        if report.hidden_blocks:
+            what += f", {report.hidden_blocks} hidden test block(s) removed"
+        print(f"{path.name}: {what} -> {out / path.name}")
+    print(f"{len(notebooks)} student notebooks, {total} exercises, in {out}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("command", choices=["build", "check", "execute", "slides"])
+    parser.add_argument("command", choices=["build", "check", "execute", "slides", "student"])
     parser.add_argument("paths", nargs="*", type=Path)
     parser.add_argument("--force", action="store_true",
                         help="build: overwrite notebooks even where they have edits (they are lost)")
     args = parser.parse_args()
     if args.command == "build":
         return build(args.paths, force=args.force)
-    return {"check": check, "execute": execute, "slides": slides}[args.command](args.paths)
+    return {"check": check, "execute": execute, "slides": slides, "student": student}[args.command](args.paths)
 
 
 if __name__ == "__main__":
