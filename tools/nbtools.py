@@ -7,6 +7,7 @@
     python tools/nbtools.py execute notebooks/*.ipynb  # -> build/executed/*.ipynb + .html
     python tools/nbtools.py slides notebooks/*.ipynb   # -> build/slides/*.slides.html
     python tools/nbtools.py student notebooks/*.ipynb  # -> build/student/*.ipynb, solutions stubbed
+    python tools/nbtools.py present notebooks/*.ipynb  # -> build/present/*.ipynb, copies to present from
 """
 
 from __future__ import annotations
@@ -293,16 +294,38 @@ def student(notebooks: list[Path]) -> int:
     return 0
 
 
+def present(notebooks: list[Path]) -> int:
+    """Copy the notebooks to build/present/ to present from: running cells there never changes a tracked file.
+
+    A live deck runs cells, and JupyterLab autosaves what runs (outputs, widget state) into the file
+    it opened; from these copies nothing reaches notebooks/. The copies are plain notebooks (no
+    jupytext pairing, so saving writes no .py) and are refreshed from notebooks/ on each call.
+    """
+    import nbformat
+
+    out = build_dir() / "present"
+    out.mkdir(parents=True, exist_ok=True)
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        for key in ("jupytext", RECORD):
+            nb.metadata.pop(key, None)
+        nbformat.write(nb, out / path.name)
+    print(f"{len(notebooks)} notebooks copied to {out} (refreshed from notebooks/ each time)")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("command", choices=["build", "check", "execute", "slides", "student"])
+    parser.add_argument("command", choices=["build", "check", "execute", "slides", "student",
+                                                       "present"])
     parser.add_argument("paths", nargs="*", type=Path)
     parser.add_argument("--force", action="store_true",
                         help="build: overwrite notebooks even where they have edits (they are lost)")
     args = parser.parse_args()
     if args.command == "build":
         return build(args.paths, force=args.force)
-    return {"check": check, "execute": execute, "slides": slides, "student": student}[args.command](args.paths)
+    commands = {"check": check, "execute": execute, "slides": slides, "student": student, "present": present}
+    return commands[args.command](args.paths)
 
 
 if __name__ == "__main__":
