@@ -178,3 +178,15 @@ def test_metadata_jupyterlab_writes_is_not_an_edit(nbtools, py):
     assert "widgets" not in rebuilt["metadata"] and "execution" not in rebuilt["cells"][-1]["metadata"]
     before = ipynb.read_bytes()
     assert nbtools.build([py]) == 0 and ipynb.read_bytes() == before  # stable: a second build writes nothing
+
+
+def test_a_generated_notebook_is_not_newer_than_its_source(nbtools, py):
+    """JupyterLab's jupytext refuses to open a paired .ipynb that is more recent than its .py."""
+    import os
+
+    nbtools.build([py])
+    ipynb = py.with_suffix(".ipynb")
+    assert ipynb.stat().st_mtime_ns <= py.stat().st_mtime_ns
+    later = py.stat().st_mtime_ns + 5_000_000_000
+    os.utime(ipynb, ns=(later, later))  # e.g. written by an older nbtools, or a checkout
+    assert nbtools.build([py]) == 0 and ipynb.stat().st_mtime_ns <= py.stat().st_mtime_ns

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -129,6 +130,17 @@ def _language_info(target: Path) -> dict:
     return json.loads(json.dumps(IPythonKernel.language_info))
 
 
+def _not_newer_than(ipynb: Path, py: Path) -> None:
+    """Give the notebook its source's modification time.
+
+    JupyterLab's jupytext refuses to open a paired notebook whose .ipynb is newer than its .py
+    ("... is more recent than ...py": the text might be outdated), so a notebook written after its
+    source would not open at all.
+    """
+    if ipynb.stat().st_mtime_ns > py.stat().st_mtime_ns:
+        os.utime(ipynb, ns=(ipynb.stat().st_atime_ns, py.stat().st_mtime_ns))
+
+
 def build(sources: list[Path], force: bool = False) -> int:
     """Write each .py source's .ipynb (no outputs, stable ids), never over a student's edits.
 
@@ -148,6 +160,7 @@ def build(sources: list[Path], force: bool = False) -> int:
         nb.metadata["language_info"] = _language_info(target)
         text = jupytext.writes(nb, fmt="ipynb")
         if target.exists() and target.read_text(encoding="utf-8") == text:
+            _not_newer_than(target, py)
             continue
         if target.exists() and not force:
             edited, py_changed = _edits(target, generated_hash)
@@ -156,6 +169,7 @@ def build(sources: list[Path], force: bool = False) -> int:
                 refused += 1
                 continue
         target.write_text(text, encoding="utf-8")
+        _not_newer_than(target, py)
         print(f"{py} -> {target}")
     if refused:
         print(f"{refused} notebook(s) left alone: see above", file=sys.stderr)
