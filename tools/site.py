@@ -100,6 +100,7 @@ html_theme_options = {{"description": "Lecture 12, as runnable notebooks", "fixe
                       "page_width": "1200px", "sidebar_width": "260px"}}
 html_show_sourcelink = False
 html_show_copyright = False
+html_show_search_summary = False  # summaries fetch each page: a page opened from disk may not (CORS)
 html_copy_source = False
 exclude_patterns = ["_build"]
 suppress_warnings = ["mystnb.unknown_mime_type", "myst.header"]
