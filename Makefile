@@ -34,6 +34,9 @@ $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "Installing requirements into $(VENV) (first time: a few minutes; torch is large)"
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	@# RISE (and the MathJax extension it pulled in) was replaced by jupyterlab-slideshow: remove it from
+	@# a venv made before, where it would still load (and log errors) in JupyterLab
+	@$(PY) -m pip uninstall --disable-pip-version-check -y -q jupyterlab-rise jupyterlab-mathjax3 2>/dev/null || true
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
