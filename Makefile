@@ -16,8 +16,6 @@ export PYTHONDONTWRITEBYTECODE := 1
 # reveal.js, require.js and the widget manager for the static pages (tools/webassets.py): installed
 # once with npm by `make setup`, kept with the venv (make clean keeps them), never fetched by a page
 export COURSE_WEB_ASSETS ?= $(CURDIR)/$(VENV)/share/course-web
-WEB_STAMP := $(COURSE_WEB_ASSETS)/.installed
-HAVE_NPM := $(shell command -v npm 2>/dev/null)
 
 .PHONY: help setup lab present notebooks test unit nbval test-cpu test-full-dry test-gpu test-student \
 	test-browser course slides site student web-assets bench lint clean
@@ -25,10 +23,9 @@ HAVE_NPM := $(shell command -v npm 2>/dev/null)
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
 
-setup: $(STAMP) $(if $(HAVE_NPM),$(WEB_STAMP))  ## create .venv and install requirements + course_utils (quick when done)
-ifeq ($(HAVE_NPM),)
-	@echo "note: npm not found: the static slides, HTML pages and site need it once (make slides/course/site say how)"
-endif
+setup: $(STAMP)  ## create .venv and install requirements + course_utils (quick when done)
+	@$(PY) tools/webassets.py check >/dev/null 2>&1 || $(PY) tools/webassets.py install \
+	  || echo "note: the static slides, pages and site need the web assets above; make slides tries again"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,11 +37,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-$(WEB_STAMP): tools/webassets.py | $(STAMP)
-	$(PY) tools/webassets.py install --dest $(COURSE_WEB_ASSETS)
-
+# installed when missing or not the pinned versions (what the folder holds is compared, not file times)
 web-assets: $(STAMP)
-	@$(PY) tools/webassets.py check || $(MAKE) --no-print-directory $(WEB_STAMP)
+	@$(PY) tools/webassets.py check >/dev/null 2>&1 || $(PY) tools/webassets.py install
 
 lab: setup  ## open the course in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks/
