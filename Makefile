@@ -14,29 +14,46 @@ NBVAL := OMP_NUM_THREADS=1 $(PY) -m pytest --nbval-lax --nbval-current-env --nbv
 	-p no:cacheprovider -q \
 	-n $(NBVAL_JOBS) --dist loadfile
 export PYTHONDONTWRITEBYTECODE := 1
+# reveal.js, require.js and the widget manager for the static pages (tools/webassets.py): installed
+# once with npm by `make setup`, kept with the venv (make clean keeps them), never fetched by a page
+export COURSE_WEB_ASSETS ?= $(CURDIR)/$(VENV)/share/course-web
 
-.PHONY: help setup lab notebooks test unit nbval test-cpu test-full-dry test-gpu course slides bench lint clean
+.PHONY: help setup lab present notebooks test unit nbval test-cpu test-full-dry test-gpu test-student \
+	test-browser course slides site student web-assets bench lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
 
 setup: $(STAMP)  ## create .venv and install requirements + course_utils (quick when done)
+	@$(PY) tools/webassets.py check >/dev/null 2>&1 || $(PY) tools/webassets.py install \
+	  || echo "note: the static slides, pages and site need the web assets above; make slides tries again"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "Installing requirements into $(VENV) (first time: a few minutes; torch is large)"
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	@# RISE (and the MathJax extension it pulled in) was replaced by jupyterlab-slideshow: remove it from
+	@# a venv made before, where it would still load (and log errors) in JupyterLab
+	@$(PY) -m pip uninstall --disable-pip-version-check -y -q jupyterlab-rise jupyterlab-mathjax3 2>/dev/null || true
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+# installed when missing or not the pinned versions (what the folder holds is compared, not file times)
+web-assets: $(STAMP)
+	@$(PY) tools/webassets.py check >/dev/null 2>&1 || $(PY) tools/webassets.py install
 
 lab: setup  ## open the course in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks/
 
+present: setup  ## open copies of the notebooks (build/present/) in JupyterLab to present as live slides
+	$(PY) tools/nbtools.py present $(IPYNBS)
+	$(VENV)/bin/jupyter lab build/present/
+
 notebooks: setup  ## regenerate every .ipynb from its .py source; never over edits in an .ipynb (FORCE=1 discards them)
 	$(PY) tools/nbtools.py build $(if $(FORCE),--force) $(NOTEBOOKS)
 
-unit: setup  ## unit tests of course_utils
-	$(PY) -m pytest tests -q -p no:cacheprovider
+unit: setup  ## unit tests of course_utils and tools (fast)
+	$(PY) -m pytest tests -q -p no:cacheprovider --ignore=tests/e2e
 
 # nbval trains from scratch (its checkpoints go to a fresh folder, not the data/checkpoints cache)
 # and writes its figures, samples and metrics under build/<folder>/, so a test run never overwrites
@@ -67,11 +84,25 @@ test-gpu: setup  ## every notebook at full size (needs a GPU), quality asserted
 	$(MAKE) --no-print-directory unit
 	$(call run_nbval,nbval-full,COURSE_PROFILE=full,--nbval-cell-timeout=7200)
 
-course: setup  ## execute every notebook in order into build/executed/ and render HTML
+test-student: setup  ## every notebook's student version at smoke: runs, each checker says "not attempted"
+	@start=$$(date +%s); OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider -n $(NBVAL_JOBS) --dist load \
+	  tests/e2e/test_student_notebooks.py; echo "student versions (smoke): $$(( $$(date +%s) - start )) s"
+
+test-browser: setup web-assets  ## JupyterLab, live slides, static slides and site in headless Chromium (offline)
+	@start=$$(date +%s); $(PY) -m pytest -q -p no:cacheprovider -rs tests/e2e/test_browser.py; \
+	  echo "browser tests: $$(( $$(date +%s) - start )) s"
+
+course: setup web-assets  ## execute every notebook in order into build/executed/ and render HTML (offline pages)
 	$(PY) tools/nbtools.py execute $(IPYNBS)
 
-slides: setup  ## render every notebook as reveal.js slides into build/slides/
+slides: setup web-assets  ## render every notebook as reveal.js slides into build/slides/ (offline; figures after make course)
 	$(PY) tools/nbtools.py slides $(IPYNBS)
+
+site: setup web-assets  ## one static site of the executed notebooks (after make course) in build/site/
+	$(PY) tools/site.py $(IPYNBS)
+
+student: setup  ## student versions of the notebooks (solutions replaced by stubs) in build/student/
+	$(PY) tools/nbtools.py student $(IPYNBS)
 
 bench: setup  ## gather build/artifacts/*/metrics.json into build/bench.md
 	$(PY) -m course_utils.bench

@@ -29,8 +29,11 @@ def artifact_dir(notebook: str) -> Path:
     return path
 
 
-def save_samples(notebook: str, images: torch.Tensor, labels: torch.Tensor | None = None) -> Path:
-    """Save final samples (N×C×H×W in [0, 1]) and optional labels as samples.pt."""
+def save_samples(notebook: str, images: torch.Tensor, labels: torch.Tensor | None = None) -> None:
+    """Save final samples (N×C×H×W in [0, 1]) and optional labels as ``artifact_dir(notebook) / "samples.pt"``.
+
+    Returns None: a notebook cell that ends with it shows nothing (no build-machine path).
+    """
     import torch
 
     x = images.detach().float().cpu()
@@ -43,7 +46,6 @@ def save_samples(notebook: str, images: torch.Tensor, labels: torch.Tensor | Non
         payload["labels"] = labels.detach().long().cpu()
     path = artifact_dir(notebook) / "samples.pt"
     torch.save(payload, path)
-    return path
 
 
 def _clean(value: Any) -> Any:
@@ -56,8 +58,11 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def save_metrics(notebook: str, metrics: dict[str, Any]) -> Path:
-    """Merge ``metrics`` into this profile's metrics, written to metrics-<profile>.json and metrics.json."""
+def save_metrics(notebook: str, metrics: dict[str, Any]) -> None:
+    """Merge ``metrics`` into this profile's metrics, written to metrics-<profile>.json and metrics.json.
+
+    Returns None (a cell that ends with it shows no path); ``load_metrics`` reads them back.
+    """
     prof = profile.current()
     current = load_metrics(notebook, prof)
     current.update({k: _clean(v) for k, v in metrics.items()})
@@ -65,9 +70,7 @@ def save_metrics(notebook: str, metrics: dict[str, Any]) -> Path:
     text = json.dumps(current, indent=2, sort_keys=True) + "\n"
     folder = artifact_dir(notebook)
     (folder / f"metrics-{prof}.json").write_text(text, encoding="utf-8")
-    path = folder / "metrics.json"
-    path.write_text(text, encoding="utf-8")
-    return path
+    (folder / "metrics.json").write_text(text, encoding="utf-8")
 
 
 def load_metrics(notebook: str, profile_name: str | None = None) -> dict[str, Any]:

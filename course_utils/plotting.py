@@ -7,7 +7,6 @@ tensors are accepted all the same (anything with ``.detach()``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
@@ -93,9 +92,12 @@ def plot_history(history, keys: Sequence[str] | None = None, *, ax: plt.Axes | N
     return ax.figure
 
 
-def savefig(fig: plt.Figure, notebook: str, name: str) -> Path:
-    """Save a figure as build/artifacts/<notebook>/<name>.png and return the path."""
+def savefig(fig: plt.Figure, notebook: str, name: str) -> None:
+    """Save a figure as build/artifacts/<notebook>/<name>.png.
+
+    Returns None (as matplotlib's own savefig), so that a cell ending with it shows no
+    ``Out[n]: PosixPath('/home/.../build/...')`` to students or on slides.
+    """
     path = build_dir() / "artifacts" / notebook / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    return path

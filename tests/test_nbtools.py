@@ -136,3 +136,59 @@ def test_notebooks_generated_before_the_record_existed(nbtools, py, tmp_path, ca
     capsys.readouterr()
     assert nbtools.build([py]) == 1 and "my own work = 42" in sources(ipynb)[-1]
     assert str(ipynb) in capsys.readouterr().out
+
+
+def jupyterlab_opens_and_saves(ipynb, version):
+    """What JupyterLab adds to a notebook when its kernel starts and the notebook is saved."""
+    nb = json.loads(ipynb.read_text(encoding="utf-8"))
+    nb["metadata"]["language_info"] = {"name": "python", "version": version, "mimetype": "text/x-python",
+                                       "codemirror_mode": {"name": "ipython", "version": 3},
+                                       "pygments_lexer": "ipython3", "nbconvert_exporter": "python",
+                                       "file_extension": ".py"}
+    nb["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}, "version_major": 2,
+                                                                               "version_minor": 0}}
+    nb["cells"][-1]["metadata"]["execution"] = {"iopub.status.busy": "2026-01-01T00:00:00Z"}
+    nb["cells"][-1]["metadata"]["scrolled"] = True
+    ipynb.write_text(json.dumps(nb, indent=1), encoding="utf-8")
+
+
+def test_generated_notebooks_carry_the_kernels_language_info(nbtools, py):
+    """Without language_info JupyterLab adds it on open and marks the notebook changed (issue 13)."""
+    import platform
+
+    nbtools.build([py])
+    info = json.loads(py.with_suffix(".ipynb").read_text(encoding="utf-8"))["metadata"]["language_info"]
+    # what ipykernel reports to JupyterLab from this interpreter, field by field
+    assert info["name"] == "python" and info["version"] == platform.python_version()
+    assert info["pygments_lexer"] == "ipython3" and info["file_extension"] == ".py"
+    assert info["codemirror_mode"] == {"name": "ipython", "version": 3}
+
+
+def test_metadata_jupyterlab_writes_is_not_an_edit(nbtools, py):
+    """The edit-detecting hash covers cells only: JupyterLab's metadata neither blocks nor changes it."""
+    nbtools.build([py])
+    ipynb = py.with_suffix(".ipynb")
+    recorded = json.loads(ipynb.read_text(encoding="utf-8"))["metadata"][nbtools.RECORD]["cells_sha256"]
+    jupyterlab_opens_and_saves(ipynb, "3.99.0")
+    opened = json.loads(ipynb.read_text(encoding="utf-8"))
+    assert nbtools.cells_hash(opened) == recorded
+    py.write_text(SOURCE.replace("x = 1", "x = 7"), encoding="utf-8")
+    assert nbtools.build([py]) == 0 and sources(ipynb)[-1] == "x = 7"  # regenerated, not refused
+    rebuilt = json.loads(ipynb.read_text(encoding="utf-8"))
+    # the notebook's language_info is kept (no rewrite of every notebook for another Python's version)
+    assert rebuilt["metadata"]["language_info"]["version"] == "3.99.0"
+    assert "widgets" not in rebuilt["metadata"] and "execution" not in rebuilt["cells"][-1]["metadata"]
+    before = ipynb.read_bytes()
+    assert nbtools.build([py]) == 0 and ipynb.read_bytes() == before  # stable: a second build writes nothing
+
+
+def test_a_generated_notebook_is_not_newer_than_its_source(nbtools, py):
+    """JupyterLab's jupytext refuses to open a paired .ipynb that is more recent than its .py."""
+    import os
+
+    nbtools.build([py])
+    ipynb = py.with_suffix(".ipynb")
+    assert ipynb.stat().st_mtime_ns <= py.stat().st_mtime_ns
+    later = py.stat().st_mtime_ns + 5_000_000_000
+    os.utime(ipynb, ns=(later, later))  # e.g. written by an older nbtools, or a checkout
+    assert nbtools.build([py]) == 0 and ipynb.stat().st_mtime_ns <= py.stat().st_mtime_ns

@@ -6,6 +6,8 @@
     python tools/nbtools.py check notebooks/*.py       # .ipynb in sync with .py, no outputs
     python tools/nbtools.py execute notebooks/*.ipynb  # -> build/executed/*.ipynb + .html
     python tools/nbtools.py slides notebooks/*.ipynb   # -> build/slides/*.slides.html
+    python tools/nbtools.py student notebooks/*.ipynb  # -> build/student/*.ipynb, solutions stubbed
+    python tools/nbtools.py present notebooks/*.ipynb  # -> build/present/*.ipynb, copies to present from
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -108,6 +111,36 @@ def _refusal(py: Path, target: Path, py_changed: bool) -> str:
             f"  discard the edits: `make notebooks FORCE=1` (or `python tools/nbtools.py build --force {py}`)")
 
 
+def _language_info(target: Path) -> dict:
+    """The ``language_info`` a generated notebook carries: what JupyterLab writes when its kernel starts.
+
+    Without it, JupyterLab adds it on open and marks every notebook changed (then autosave rewrites
+    tracked files). The notebook's own is kept when it has one, so that building with another Python
+    does not rewrite every notebook for a version number; a new notebook gets the kernel's (ipykernel's
+    own ``language_info``, the very dict JupyterLab receives from this venv's kernel).
+    """
+    try:
+        info = json.loads(target.read_text(encoding="utf-8")).get("metadata", {}).get("language_info")
+    except (OSError, ValueError, AttributeError):
+        info = None
+    if isinstance(info, dict) and info.get("name") == "python":
+        return info
+    from ipykernel.ipkernel import IPythonKernel
+
+    return json.loads(json.dumps(IPythonKernel.language_info))
+
+
+def _not_newer_than(ipynb: Path, py: Path) -> None:
+    """Give the notebook its source's modification time.
+
+    JupyterLab's jupytext refuses to open a paired notebook whose .ipynb is newer than its .py
+    ("... is more recent than ...py": the text might be outdated), so a notebook written after its
+    source would not open at all.
+    """
+    if ipynb.stat().st_mtime_ns > py.stat().st_mtime_ns:
+        os.utime(ipynb, ns=(ipynb.stat().st_atime_ns, py.stat().st_mtime_ns))
+
+
 def build(sources: list[Path], force: bool = False) -> int:
     """Write each .py source's .ipynb (no outputs, stable ids), never over a student's edits.
 
@@ -123,9 +156,11 @@ def build(sources: list[Path], force: bool = False) -> int:
         nb = _notebook_from(py)
         generated_hash = cells_hash(nb)
         nb.metadata[RECORD] = {"source": py.name, "cells_sha256": generated_hash}
-        text = jupytext.writes(nb, fmt="ipynb")
         target = py.with_suffix(".ipynb")
+        nb.metadata["language_info"] = _language_info(target)
+        text = jupytext.writes(nb, fmt="ipynb")
         if target.exists() and target.read_text(encoding="utf-8") == text:
+            _not_newer_than(target, py)
             continue
         if target.exists() and not force:
             edited, py_changed = _edits(target, generated_hash)
@@ -134,6 +169,7 @@ def build(sources: list[Path], force: bool = False) -> int:
                 refused += 1
                 continue
         target.write_text(text, encoding="utf-8")
+        _not_newer_than(target, py)
         print(f"{py} -> {target}")
     if refused:
         print(f"{refused} notebook(s) left alone: see above", file=sys.stderr)
@@ -144,13 +180,15 @@ def check(sources: list[Path]) -> int:
     """Every .py has an .ipynb equal to what jupytext makes of it, with no outputs."""
     import jupytext
 
-    problems = []
+    problems, notes = [], []
     for py in sources:
         ipynb = py.with_suffix(".ipynb")
         if not ipynb.exists():
             problems.append(f"{ipynb} is missing: run `make notebooks`")
             continue
         committed = json.loads(ipynb.read_text(encoding="utf-8"))
+        if "language_info" not in committed.get("metadata", {}):
+            notes.append(ipynb.name)
         if any(c.get("outputs") or c.get("execution_count") for c in committed["cells"]):
             problems.append(f"{ipynb} has outputs: run `make notebooks` to regenerate it clean")
         expected = json.loads(jupytext.writes(_notebook_from(py), fmt="ipynb"))
@@ -159,23 +197,59 @@ def check(sources: list[Path]) -> int:
             problems.append(f"{ipynb} is out of sync with {py}: run `make notebooks`")
     for p in problems:
         print(p)
+    if notes:  # a note, not a failure: regenerating is the fix, and it is not urgent
+        print(f"note: {len(notes)} notebook(s) lack language_info, so JupyterLab marks them changed as soon as "
+              f"they open ({', '.join(notes)}): run `make notebooks`")
     print(f"checked {len(sources)} notebooks: {'OK' if not problems else f'{len(problems)} problem(s)'}")
     return 1 if problems else 0
 
 
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def html_exporter(out_dir: Path, slides: bool = False):
+    """An nbconvert exporter whose pages load everything from ``out_dir/_static`` (staged here): offline.
+
+    reveal.js, require.js, MathJax and the widget manager are local copies (tools/webassets.py), images
+    (outputs and markdown) are embedded, and the templates (tools/templates/) drop the CDN-only extras.
+    """
+    from nbconvert import HTMLExporter, SlidesExporter
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import webassets
+
+    urls = webassets.stage(out_dir)
+    cls, template = (SlidesExporter, "course_reveal") if slides else (HTMLExporter, "course_lab")
+    exporter = cls(template_name=template, extra_template_basedirs=[str(TEMPLATES)],
+                   extra_template_paths=[str(TEMPLATES)])  # the second for course_mathjax.html.j2
+    exporter.require_js_url = urls["require"]
+    exporter.mathjax_url = urls["mathjax"]
+    exporter.widget_renderer_url = urls["widgets"]
+    exporter.embed_images = True
+    if slides:
+        exporter.reveal_url_prefix = urls["reveal"]
+        exporter.reveal_scroll = True
+        exporter.reveal_theme = "white"  # nbconvert's default, "simple", imports fonts from Google
+    return exporter
+
+
 def execute(notebooks: list[Path]) -> int:
-    """Execute each notebook in order into build/executed/ and render HTML beside it."""
+    """Execute each notebook in order into build/executed/ and render HTML beside it (offline pages).
+
+    Widget state is stored in the executed notebook (nbclient's default), so the pages, slides and site
+    show each widget with the output it had when the notebook ran.
+    """
     import nbformat
-    from nbconvert import HTMLExporter
     from nbconvert.preprocessors import CellExecutionError, ExecutePreprocessor
 
     out = build_dir() / "executed"
     out.mkdir(parents=True, exist_ok=True)
+    exporter = html_exporter(out)
     failed = []
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
         start = time.time()
-        ep = ExecutePreprocessor(timeout=None, kernel_name="python3")
+        ep = ExecutePreprocessor(timeout=None, kernel_name="python3", store_widget_state=True)
         try:
             ep.preprocess(nb, {"metadata": {"path": str(path.parent)}})
             status = "ok"
@@ -184,7 +258,7 @@ def execute(notebooks: list[Path]) -> int:
             failed.append(path.name)
             print(str(err)[-2000:], file=sys.stderr)
         nbformat.write(nb, out / path.name)
-        html, _ = HTMLExporter().from_notebook_node(nb)
+        html, _ = exporter.from_notebook_node(nb)
         (out / path.with_suffix(".html").name).write_text(html, encoding="utf-8")
         print(f"{path.name}: {status} in {time.time() - start:.0f} s -> {out / path.stem}.html")
     if failed:
@@ -193,19 +267,17 @@ def execute(notebooks: list[Path]) -> int:
 
 
 def slides(notebooks: list[Path]) -> int:
-    """Render each notebook as reveal.js slides (from its slide metadata) into build/slides/."""
+    """Render each notebook as reveal.js slides (from its slide metadata) into build/slides/, offline."""
     import nbformat
-    from nbconvert import SlidesExporter
 
     out = build_dir() / "slides"
     out.mkdir(parents=True, exist_ok=True)
     executed = build_dir() / "executed"
+    exporter = html_exporter(out, slides=True)
     for path in notebooks:
         # prefer the executed copy (with figures) when `make course` has made one
         src = executed / path.name if (executed / path.name).exists() else path
         nb = nbformat.read(src, as_version=4)
-        exporter = SlidesExporter()
-        exporter.reveal_scroll = True
         html, _ = exporter.from_notebook_node(nb)
         target = out / f"{path.stem}.slides.html"
         target.write_text(html, encoding="utf-8")
@@ -213,16 +285,61 @@ def slides(notebooks: list[Path]) -> int:
     return 0
 
 
+def student(notebooks: list[Path]) -> int:
+    """Write each notebook's student version (solutions replaced by stubs, tools/student.py) to build/student/."""
+    import nbformat
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from student import student_notebook
+
+    out = build_dir() / "student"
+    out.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for path in notebooks:
+        nb, report = student_notebook(nbformat.read(path, as_version=4), path.name)
+        nbformat.write(nb, out / path.name)
+        total += report.solution_blocks
+        what = (f"{report.solution_blocks} solution(s) removed ({report.dropped_cells} instructor cell(s) left out, "
+                f"{report.stubbed_blocks} stubbed in place)" if report.solution_blocks else "no exercises")
+        if report.hidden_blocks:
+            what += f", {report.hidden_blocks} hidden test block(s) removed"
+        print(f"{path.name}: {what} -> {out / path.name}")
+    print(f"{len(notebooks)} student notebooks, {total} exercises, in {out}")
+    return 0
+
+
+def present(notebooks: list[Path]) -> int:
+    """Copy the notebooks to build/present/ to present from: running cells there never changes a tracked file.
+
+    A live deck runs cells, and JupyterLab autosaves what runs (outputs, widget state) into the file
+    it opened; from these copies nothing reaches notebooks/. The copies are plain notebooks (no
+    jupytext pairing, so saving writes no .py) and are refreshed from notebooks/ on each call.
+    """
+    import nbformat
+
+    out = build_dir() / "present"
+    out.mkdir(parents=True, exist_ok=True)
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        for key in ("jupytext", RECORD):
+            nb.metadata.pop(key, None)
+        nbformat.write(nb, out / path.name)
+    print(f"{len(notebooks)} notebooks copied to {out} (refreshed from notebooks/ each time)")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("command", choices=["build", "check", "execute", "slides"])
+    parser.add_argument("command", choices=["build", "check", "execute", "slides", "student",
+                                                       "present"])
     parser.add_argument("paths", nargs="*", type=Path)
     parser.add_argument("--force", action="store_true",
                         help="build: overwrite notebooks even where they have edits (they are lost)")
     args = parser.parse_args()
     if args.command == "build":
         return build(args.paths, force=args.force)
-    return {"check": check, "execute": execute, "slides": slides}[args.command](args.paths)
+    commands = {"check": check, "execute": execute, "slides": slides, "student": student, "present": present}
+    return commands[args.command](args.paths)
 
 
 if __name__ == "__main__":
