@@ -445,7 +445,7 @@ occupied = len({(int(a), int(b)) for a, b in cells})
 metrics.update(latent2d_empty_cells_fraction=1 - occupied / n_grid ** 2)
 print(f"{100 * (1 - occupied / n_grid ** 2):.0f}% of the grid cells contain no test code")
 artifacts.save_samples(NB, x_rand.reshape(-1, 1, 28, 28))
-print(artifacts.save_metrics(NB, metrics))
+artifacts.save_metrics(NB, metrics)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary

@@ -740,7 +740,7 @@ metrics = {
     "test_kl_nats": kl_standard_normal(mu_c, lv_c).mean().item(),
     **metrics_pitfall,
 }
-print(artifacts.save_metrics(NB, metrics))
+artifacts.save_metrics(NB, metrics)
 # cpu, measured on the embedded digits: ELBO −108.2, NLL 101.9 nats; targets with 4 nats of
 # margin. full: within 5 nats of Burda et al.'s 86.76 on full MNIST.
 quality.at_least("test ELBO (nats)", test_elbo, cpu=-112)
