@@ -291,25 +291,22 @@ p3_given_1 = _exercise(
 
 
 @functools.cache
-def _asia():
-    import warnings
-
+def _network(name: str):
+    """A bundled example network, read once (BayesianNetwork.example reads the shipped .bif)."""
     from course_utils.pgm import BayesianNetwork
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        return BayesianNetwork.example("asia")
+    return BayesianNetwork.example(name)
 
 
 @functools.cache
 def _asia_cases() -> list[Case]:
-    asia = _asia()
+    asia = _network("asia")
     small = [asia.sample(n, np.random.default_rng(n)) for n in (20, 200, 2000)]
     return [(small[0], 1.0), (small[1], 0.5), (small[2], 2.0)]
 
 
 def _right_smoothed_dysp(data: np.ndarray, a: float) -> np.ndarray:
-    col = {v: k for k, v in enumerate(_asia().variables)}
+    col = {v: k for k, v in enumerate(_network("asia").variables)}
     counts = np.zeros((2, 2, 2))
     np.add.at(counts, (data[:, col["dysp"]], data[:, col["bronc"]], data[:, col["either"]]), 1)
     counts += a
@@ -317,11 +314,11 @@ def _right_smoothed_dysp(data: np.ndarray, a: float) -> np.ndarray:
 
 
 def _dysp_counts(data: np.ndarray) -> np.ndarray:
-    return _asia().counts("dysp", data).astype(float)
+    return _network("asia").counts("dysp", data).astype(float)
 
 
 smoothed_dysp = _exercise(
-    "02.3 smoothed CPD", lambda d, a: _asia().fit_mle(d, pseudocount=a).cpds["dysp"].values,
+    "02.3 smoothed CPD", lambda d, a: _network("asia").fit_mle(d, pseudocount=a).cpds["dysp"].values,
     _asia_cases, right=_right_smoothed_dysp,
     mistakes=[
         (lambda d, a: _dysp_counts(d) / _dysp_counts(d).sum(axis=0, keepdims=True),
@@ -575,22 +572,11 @@ message = _exercise(
 
 # ============================================================================= 05 approximate inference
 @functools.cache
-def _alarm():
-    import warnings
-
-    from course_utils.pgm import BayesianNetwork
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        return BayesianNetwork.example("alarm")
-
-
-@functools.cache
 def _weight_cases() -> list[Case]:
     out = []
-    for bn, ev_names, seed in ((_alarm(), {"CVP": "LOW", "BP": "LOW"}, 7),
-                               (_alarm(), {"HRBP": "HIGH", "BP": "LOW", "SAO2": "HIGH"}, 8),
-                               (_asia(), {"dysp": "yes", "xray": "yes"}, 9)):
+    for bn, ev_names, seed in ((_network("alarm"), {"CVP": "LOW", "BP": "LOW"}, 7),
+                               (_network("alarm"), {"HRBP": "HIGH", "BP": "LOW", "SAO2": "HIGH"}, 8),
+                               (_network("asia"), {"dysp": "yes", "xray": "yes"}, 9)):
         ev = {v: bn.states[v].index(s) for v, s in ev_names.items()}
         col = {v: i for i, v in enumerate(bn.variables)}
         for x in bn.sample(2, np.random.default_rng(seed)):
