@@ -105,3 +105,17 @@ def test_checkpoint_dir_can_be_redirected(tmp_path, monkeypatch):
 def test_config_must_be_a_dataclass_or_mapping():
     with pytest.raises(TypeError, match="dataclass"):
         checkpoints.key("nb", "r", config=[1, 2])
+
+
+def test_an_unwritable_checkpoint_folder_is_named_with_the_way_out(monkeypatch):
+    """A read-only data folder: the error names the folder and COURSE_CHECKPOINT_DIR (root ignores chmod,
+    so the refusal is simulated where the folder is first written)."""
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", refuse)
+    k = _key()
+    with pytest.raises(OSError, match=r"cannot write checkpoints to .*nb.*COURSE_CHECKPOINT_DIR"):
+        checkpoints.save(k, {"x": 1})
