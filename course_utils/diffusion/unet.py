@@ -57,6 +57,22 @@ class ResBlock(nn.Module):
         return h + self.skip(x)
 
 
+class SelfAttention(nn.Module):
+    """Single-head self-attention over the pixels of a (small) feature map, with a residual."""
+
+    def __init__(self, channels: int, groups: int) -> None:
+        super().__init__()
+        self.norm = nn.GroupNorm(min(groups, channels), channels)
+        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
+        self.out = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, h, w = x.shape
+        q, k, v = self.qkv(self.norm(x)).flatten(2).chunk(3, dim=1)  # (B, C, HW) each
+        attn = torch.softmax(q.transpose(1, 2) @ k / math.sqrt(c), dim=-1)  # (B, HW, HW)
+        return x + self.out((v @ attn.transpose(1, 2)).view(b, c, h, w))
+
+
 @dataclass(frozen=True)
 class UNetConfig:
     """Sizes of a ``UNet`` (the default is the lean ≈0.25 M-parameter MNIST model)."""
@@ -66,6 +82,7 @@ class UNetConfig:
     emb_dim: int = 64                       # size of the time (+ label) embedding
     groups: int = 8                         # GroupNorm groups
     n_classes: int | None = None            # K labels 0..K−1 plus the null label K; None: no labels
+    mid_attention: bool = False             # self-attention at the lowest resolution (7×7 for MNIST)
 
 
 class UNet(nn.Module):
@@ -90,6 +107,7 @@ class UNet(nn.Module):
             if i < len(ch) - 1:
                 self.downsample.append(nn.Conv2d(c, c, 3, stride=2, padding=1))
         self.mid = ResBlock(c_prev, c_prev, d, config.groups)
+        self.mid_attn = SelfAttention(c_prev, config.groups) if config.mid_attention else nn.Identity()
         self.up = nn.ModuleList()
         self.upsample = nn.ModuleList()
         for i, c in reversed(list(enumerate(ch))):
@@ -128,7 +146,7 @@ class UNet(nn.Module):
             skips.append(h)
             if i < len(self.downsample):
                 h = self.downsample[i](h)
-        h = self.mid(h, emb)
+        h = self.mid_attn(self.mid(h, emb))
         for i, block in enumerate(self.up):
             h = block(torch.cat([h, skips.pop()], dim=1), emb)
             if i < len(self.upsample):

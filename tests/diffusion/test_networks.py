@@ -89,3 +89,17 @@ def test_ema_average_warm_up_and_state():
     assert not ema.model.training  # the average is never in training mode
     with pytest.raises(ValueError):
         EMA(lin, decay=1.0)
+
+
+def test_self_attention_against_scaled_dot_product_attention():
+    from course_utils.diffusion.unet import SelfAttention
+
+    torch.manual_seed(2)
+    att = SelfAttention(8, groups=4)
+    x = torch.randn(2, 8, 3, 5)
+    q, k, v = att.qkv(att.norm(x)).flatten(2).transpose(1, 2).chunk(3, dim=2)  # (B, HW, C)
+    ref = torch.nn.functional.scaled_dot_product_attention(q, k, v)            # softmax(q kᵀ/√C) v
+    expected = x + att.out(ref.transpose(1, 2).reshape(2, 8, 3, 5))
+    torch.testing.assert_close(att(x), expected, atol=1e-5, rtol=1e-5)
+    net = UNet(UNetConfig(channels=(8, 16, 16), emb_dim=16, mid_attention=True))
+    assert net(torch.randn(2, 1, 28, 28), 3).shape == (2, 1, 28, 28)
