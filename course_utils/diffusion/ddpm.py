@@ -39,7 +39,7 @@ class DDPMConfig:
     T: int = 1000              # diffusion steps
     beta_1: float = 1e-4       # β at t = 1 (Ho et al. 2020)
     beta_T: float = 0.02       # β at t = T (the slide's 0.002 leaves a visible digit at t = T)
-    epochs: int = 43           # passes over the training digits
+    epochs: int = 40           # passes over the training digits
     batch_size: int = 128      # digits per optimisation step
     lr: float = 3e-3           # AdamW's peak learning rate
     warmup: int = 100          # steps of linear warm-up, then cosine decay to 0 at the last step
@@ -57,7 +57,7 @@ MNIST_DDPM: dict[str, DDPMConfig] = {
     "smoke": DDPMConfig(unet=UNetConfig(channels=(8, 16, 16), emb_dim=32), epochs=1, n_train=512,
                         batch_size=64, warmup=2),
     "cpu": DDPMConfig(),
-    "full": DDPMConfig(unet=UNetConfig(channels=(32, 64, 128), emb_dim=128), epochs=40, lr=1e-3,
+    "full": DDPMConfig(unet=UNetConfig(channels=(32, 64, 128), emb_dim=128), epochs=60, lr=1e-3,
                        warmup=500),
 }
 
