@@ -1,0 +1,17 @@
+"""Diffusion models (扩散生成): the noise schedule, the ε-networks, the 2-D toy, the MNIST DDPM.
+
+- :mod:`~course_utils.diffusion.schedule`: ``NoiseSchedule`` (β, α, ᾱ, posterior, DDIM step);
+- :mod:`~course_utils.diffusion.unet`: ``UNet`` and ``MLPEpsModel`` (``eps_model(x_t, t, y=None)``), ``EMA``;
+- :mod:`~course_utils.diffusion.toy`: a Gaussian mixture whose noised marginals are known exactly;
+- :mod:`~course_utils.diffusion.ddpm`: the MNIST DDPM's config, builder and checkpoint key, shared
+  by the diffusion notebooks.
+
+The algorithms of the slides (training, sampling, DDIM) are written in the notebooks.
+"""
+
+from course_utils.diffusion.schedule import NoiseSchedule, per_example
+from course_utils.diffusion.toy import GaussianMixture, toy_mixture
+from course_utils.diffusion.unet import EMA, MLPEpsModel, UNet, UNetConfig, timestep_embedding
+
+__all__ = ["EMA", "GaussianMixture", "MLPEpsModel", "NoiseSchedule", "UNet", "UNetConfig", "per_example",
+           "timestep_embedding", "toy_mixture"]
