@@ -37,31 +37,45 @@
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The same data, two models
-# A tiny example on 1-D data with two classes: the generative model fits $p(x \mid y)$ per class
-# (a Gaussian each) and $p(y)$; the discriminative one fits $p(y \mid x)$ directly (logistic
-# regression). Both classify; only the generative one can draw new points.
+# A tiny example on 1-D data with two classes, class 1 rarer than class 0 ($p(y{=}1) = 0.3$):
+# the generative model fits $p(x \mid y)$ per class (a Gaussian each) and $p(y)$; the
+# discriminative one fits $p(y \mid x)$ directly (logistic regression). Both classify; only the
+# generative one can draw new points.
 
 # %% slideshow={"slide_type": "skip"}
+from dataclasses import dataclass
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from scipy.stats import binom
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import GaussianNB
 
-from course_utils import data, plotting, profile
+from course_utils import data, plotting, profile, quality
 
+NOTEBOOK = "00_overview"
 profile.seed_everything(0)
-cfg = profile.pick(
-    smoke=dict(n_per_class=200),  # seconds: proves the notebook runs
-    cpu=dict(n_per_class=2000),  # a laptop
-    full=dict(n_per_class=20000),  # a GPU machine
-)
-print(f"profile {profile.current()!r}: {cfg}")
+
+
+# %% slideshow={"slide_type": "skip"}
+@dataclass(frozen=True)
+class Config:
+    n_points: int         # 1-D training points, both classes together
+    lr_steps: int         # gradient-ascent steps of the logistic regression
+    n_model_samples: int  # (y, x) pairs drawn from the fitted model to check Bayes' rule by frequencies
+
+
+cfg = profile.pick(smoke=Config(400, 2000, 20_000),      # seconds: proves the notebook runs
+                   cpu=Config(4_000, 2000, 200_000),      # a laptop
+                   full=Config(40_000, 2000, 1_000_000))  # a GPU machine
+cfg
 
 # %% slideshow={"slide_type": "fragment"}
 rng = np.random.default_rng(0)
-x0 = rng.normal(-1.0, 1.0, cfg["n_per_class"])  # class 0
-x1 = rng.normal(+1.5, 0.7, cfg["n_per_class"])  # class 1
-x = np.concatenate([x0, x1])
-y = np.concatenate([np.zeros_like(x0), np.ones_like(x1)])
+y = (rng.random(cfg.n_points) < 0.3).astype(float)               # y ~ Bernoulli(0.3)
+x = np.where(y == 1, rng.normal(+1.5, 0.7, cfg.n_points), rng.normal(-1.0, 1.0, cfg.n_points))
+x0, x1 = x[y == 0], x[y == 1]
 
 # generative: p(y) and p(x|y) = N(mu_y, sigma_y^2), fitted by maximum likelihood
 prior = np.array([np.mean(y == 0), np.mean(y == 1)])
@@ -80,7 +94,7 @@ def p_y1_given_x_generative(x):
 
 # discriminative: p(y=1|x) = sigmoid(a x + b), fitted by gradient ascent on the log-likelihood
 a, b = 0.0, 0.0
-for _ in range(2000):
+for _ in range(profile.capped(cfg.lr_steps)):
     p = 1 / (1 + np.exp(-(a * x + b)))
     a += 0.5 * np.mean((y - p) * x)
     b += 0.5 * np.mean(y - p)
@@ -100,18 +114,83 @@ axes[1].legend(fontsize=8)
 plt.tight_layout()
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
-# Checks: Bayes' rule gives a probability (both classes sum to 1), and both models classify the
-# training data about equally well. Then what only the generative model can do: sample.
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Checking Bayes' rule two other ways
+# 1. scikit-learn's `GaussianNB` fits the same model (class frequencies, per-class mean and
+#    variance; `var_smoothing=0` adds nothing to the variances) and applies Bayes' rule in its own
+#    code: its $p(y{=}1 \mid x)$ must be ours.
+# 2. What Bayes' rule *means*: draw many pairs $(y, x)$ from the fitted model; among the samples
+#    that fall near some $x$, the fraction with $y = 1$ is $p(y{=}1 \mid x)$. Per bin of $x$, the
+#    number of $y = 1$ is binomial with the bin's mean posterior as its probability; the check
+#    fails when some bin is further off than a right answer would be once in 1,000 runs.
+#
+# A control shows that the check can fail: Bayes' rule without the prior,
+# $p(x \mid y{=}1) / \sum_{y'} p(x \mid y')$, misses the frequencies by far.
 
 # %% slideshow={"slide_type": "fragment"}
 post = p_y1_given_x_generative(x)
-joint = np.stack([prior[k] * p_x_given_y(x, k) for k in (0, 1)])
-assert np.allclose(joint / joint.sum(0), np.stack([1 - post, post]), atol=1e-12)
+gnb = GaussianNB(var_smoothing=0.0).fit(x[:, None], y)
+assert np.allclose(post, gnb.predict_proba(x[:, None])[:, 1], atol=1e-9), "Bayes' rule != scikit-learn's"
+
+y_s = (rng.random(cfg.n_model_samples) < prior[1]).astype(int)    # y ~ p(y)
+x_s = rng.normal(mu[y_s], sigma[y_s])                             # x ~ p(x | y)
+edges = np.linspace(-3, 3.5, 14)
+which = np.digitize(x_s, edges)
+
+
+def frequency_check(posterior) -> tuple[np.ndarray, float]:
+    """Per bin of x: the fraction of model samples with y = 1, and the smallest two-sided binomial
+    p-value over the bins (times the number of bins: the chance that a right posterior looks this
+    far off anywhere)."""
+    freq, p_min = np.full(len(edges) - 1, np.nan), 1.0
+    for k in range(len(edges) - 1):
+        in_bin = which == k + 1
+        n_bin, n_one = int(in_bin.sum()), int(y_s[in_bin].sum())
+        if n_bin == 0:
+            continue
+        q = float(np.clip(posterior(x_s[in_bin]).mean(), 1e-15, 1 - 1e-15))  # what Bayes' rule predicts
+        freq[k] = n_one / n_bin
+        p_min = min(p_min, 2 * min(binom.cdf(n_one, n_bin, q), binom.sf(n_one - 1, n_bin, q)))
+    return freq, min(1.0, p_min * (len(edges) - 1))
+
+
+def p_y1_no_prior(x):  # a plausible slip: Bayes' rule without p(y)
+    return p_x_given_y(x, 1) / (p_x_given_y(x, 0) + p_x_given_y(x, 1))
+
+
+freq, p_bayes = frequency_check(p_y1_given_x_generative)
+_, p_wrong = frequency_check(p_y1_no_prior)
+print(f"chance that frequencies this far from the posterior happen by luck: Bayes' rule {p_bayes:.2g}, "
+      f"without the prior {p_wrong:.2g}")
+assert p_bayes > 1e-3, "sample frequencies disagree with Bayes' rule"   # a false alarm: 1 run in 1000
+assert p_wrong < 1e-3, "the control (no prior) should fail the same check"
+
+centres = (edges[1:] + edges[:-1]) / 2
+fig, ax = plt.subplots(figsize=(6, 3.2))
+ax.plot(grid, p_y1_given_x_generative(grid), label="Bayes' rule, p(y=1 | x)")
+ax.plot(grid, p_y1_no_prior(grid), ":", color="gray", label="without the prior (wrong)")
+ax.plot(centres, freq, "ko", ms=4, label=f"fraction y=1 among {cfg.n_model_samples:,} model samples")
+ax.set(xlim=(-3.5, 4), xlabel="x", ylabel="p(y=1 | x)", title="Bayes' rule = frequencies of the model's samples")
+ax.legend(fontsize=8, loc="lower right")
+plotting.savefig(fig, NOTEBOOK, "bayes_rule_frequencies")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# The gradient-ascent loop found the logistic regression's maximum (scikit-learn's solver, no
+# penalty, gives the same $a, b$), and both sound classifiers of the same data agree closely.
+# Then what only the generative model can do: sample.
+
+# %% slideshow={"slide_type": "fragment"}
+sk_lr = LogisticRegression(C=np.inf, tol=1e-10, max_iter=1000).fit(x[:, None], y)
+print(f"logistic regression: a = {a:.4f}, b = {b:.4f}; scikit-learn: a = {sk_lr.coef_[0, 0]:.4f}, "
+      f"b = {sk_lr.intercept_[0]:.4f}")
+gap_ab = max(abs(a - sk_lr.coef_[0, 0]), abs(b - sk_lr.intercept_[0]))
+quality.at_most("|(a, b) - scikit-learn's|", gap_ab, smoke=1e-3, cpu=1e-3, full=1e-3)  # measured ~2e-5
 acc_gen = np.mean((post > 0.5) == y)
 acc_disc = np.mean(((a * x + b) > 0) == y)
 print(f"accuracy: generative {acc_gen:.3f}, discriminative {acc_disc:.3f}")
-assert abs(acc_gen - acc_disc) < 0.05, "two sound classifiers of the same data should agree closely"
+quality.at_most("|accuracy gap|, generative vs discriminative", abs(acc_gen - acc_disc),
+                smoke=0.05, cpu=0.05, full=0.05)
 
 # sampling: y ~ p(y), then x ~ p(x|y). A logistic regression has no p(x) to sample from.
 y_new = rng.choice(2, size=5, p=prior)
@@ -162,7 +241,7 @@ per_class = 10
 idx = torch.cat([torch.nonzero(digits.labels == c).flatten()[:per_class] for c in range(10)])
 fig = plotting.image_grid(digits.images[idx], nrow=per_class, title="real MNIST digits, one row per class",
                           row_labels=digits.classes)
-plotting.savefig(fig, "00_overview", "digit_grid")
+plotting.savefig(fig, NOTEBOOK, "digit_grid")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "fragment"}

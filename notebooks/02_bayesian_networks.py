@@ -19,23 +19,32 @@
 # %% slideshow={"slide_type": "skip"}
 import itertools
 import warnings
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from course_utils import artifacts, profile
-from course_utils.exercises import check_function, check_value
+from course_utils import artifacts, plotting, profile, quality
+from course_utils.exercises import graphical_models as ex
 from course_utils.pgm import BayesianNetwork, Factor, draw_network
 
 NOTEBOOK = "02_bayesian_networks"
-cfg = profile.pick(
-    smoke=dict(n_ancestral=20_000, sizes=(100, 1_000, 10_000), n_repeats=1),
-    cpu=dict(n_ancestral=100_000, sizes=(30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000),
-             n_repeats=3),
-    full=dict(n_ancestral=200_000,
-              sizes=(30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000, 300_000), n_repeats=5),
-)
 rng = np.random.default_rng(0)
+
+
+# %% slideshow={"slide_type": "skip"}
+@dataclass(frozen=True)
+class Config:
+    n_ancestral: int        # ancestral samples of the 7-variable network
+    sizes: tuple[int, ...]  # training-set sizes N of the learning curves (the last one also for asia, alarm)
+    n_repeats: int          # independent data sets per size, averaged
+
+
+cfg = profile.pick(
+    smoke=Config(20_000, (100, 1_000, 10_000), 1),
+    cpu=Config(100_000, (30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000), 3),
+    full=Config(200_000, (30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000, 300_000), 5),
+)
 cfg
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -126,9 +135,21 @@ fig, ax = plt.subplots(1, 2, figsize=(8, 3))
 draw_network(full4, ax=ax[0], title=f"chain rule: {full4.n_free_parameters()} parameters")
 draw_network(bn4, ax=ax[1], title=f"the network: {bn4.n_free_parameters()} parameters")
 plt.show()
-# free parameters of a CPD: (card - 1) per parent configuration; computed from the structure
-assert full4.n_free_parameters() == 2**4 - 1 == 15        # any joint of 4 binary variables
-assert bn4.n_free_parameters() == 1 + 2 + 2 + 4 == 9      # the lecture's count
+
+
+def count_free_entries(bn: BayesianNetwork) -> int:
+    """Brute force: visit every entry of every CPD table; in each column (one parent configuration)
+    all entries but the last are free, the last is 1 minus the others."""
+    free = 0
+    for f in bn.cpds.values():
+        for index in np.ndindex(f.values.shape):     # (state of v, *parent states)
+            free += index[0] < f.values.shape[0] - 1
+    return free
+
+
+# a joint of 4 binary variables has 2**4 - 1 free numbers; the lecture counts 1 + 2 + 2 + 4
+assert count_free_entries(full4) == full4.n_free_parameters() == 2**4 - 1
+assert count_free_entries(bn4) == bn4.n_free_parameters() == 9
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Check the independences on the network's joint table, axes $(x_1, x_2, x_3, x_4)$:
@@ -169,24 +190,32 @@ def descendants(bn: BayesianNetwork, v: str) -> set[str]:
     return out
 
 
-def local_markov_gap(bn: BayesianNetwork) -> float:
-    """max over k of |p(x_k | non-descendants) - p(x_k | parents)| on the joint table."""
-    joint, worst = bn.joint(), 0.0
+def conditional(joint: Factor, v: str, given: list[str]) -> Factor:
+    """p(v | given) read off a joint table, axes (v, *given)."""
+    fam = joint.marginalize([u for u in joint.variables if u not in (v, *given)])
+    return (fam / fam.marginalize([v])).permute([v, *given])
+
+
+def local_markov_gap(bn: BayesianNetwork, joint: Factor) -> float:
+    """max over k of |p(x_k | non-descendants) - p(x_k | parents)|: the graph of bn, the numbers of joint."""
+    worst = 0.0
     for v in bn.variables:
         nondesc = [u for u in bn.variables if u != v and u not in descendants(bn, v)]
-        fam = joint.marginalize([u for u in bn.variables if u not in (v, *nondesc)])
-        cond = (fam / fam.marginalize([v])).permute([v, *nondesc])        # p(v | nondesc)
         card = [bn.card[u] for u in nondesc]
         ones = Factor(nondesc, card, np.ones(card))                      # broadcast helper
-        cpd = (bn.cpds[v] * ones).permute([v, *nondesc]).values          # p(v | parents)
-        worst = max(worst, float(np.abs(cond.values - cpd).max()))
+        given_pa = (conditional(joint, v, list(bn.parents[v])) * ones).permute([v, *nondesc])
+        worst = max(worst, float(np.abs(conditional(joint, v, nondesc).values - given_pa.values).max()))
     return worst
 
 
 for name, bn in [("4-variable", bn4), ("7-variable", bn7)]:
-    gap = local_markov_gap(bn)
+    gap = local_markov_gap(bn, bn.joint())
     print(f"{name}: local Markov property holds, max gap {gap:.1e}")
     assert gap < 1e-12
+# a control: the chain-rule network's joint (x3 depends on x2 given x1) breaks the 4-variable graph's claims
+gap_control = local_markov_gap(bn4, full4.joint())
+print(f"control, the 4-variable graph against another joint: max gap {gap_control:.2f}")
+assert gap_control > 0.01
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Why it matters: the saving grows exponentially. A real network, **alarm** (37 medical
@@ -200,9 +229,13 @@ with warnings.catch_warnings():
 n_joint = np.prod([float(c) for c in alarm.card.values()]) - 1
 print(f"alarm: {len(alarm.variables)} variables, {alarm.n_free_parameters()} free parameters, "
       f"full joint {n_joint:.2e}")
-assert alarm.n_free_parameters() == sum(
-    (alarm.card[v] - 1) * np.prod([alarm.card[p] for p in alarm.parents[v]])
-    for v in alarm.variables)
+# the counts published with the bnlearn repository (bnlearn.com/bnrepository), and by brute force
+published = {"asia": 18, "child": 230, "alarm": 509}
+for name, n_published in published.items():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        bn = BayesianNetwork.example(name)
+    assert bn.n_free_parameters() == count_free_entries(bn) == n_published, name
 draw_network(alarm, title="alarm (ALARM monitoring system, Beinlich et al. 1989)")
 plt.show()
 
@@ -226,18 +259,32 @@ def ancestral_sample(bn: BayesianNetwork, n: int, rng: np.random.Generator) -> n
     return np.minimum(x, [bn.card[v] - 1 for v in bn.variables])
 
 
-samples7 = ancestral_sample(bn7, cfg["n_ancestral"], rng)
-freq7 = np.zeros(joint7.shape)
-np.add.at(freq7, tuple(samples7.T), 1)
-freq7 /= len(samples7)
-tv = 0.5 * np.abs(freq7 - joint7).sum()
+def total_variation(samples: np.ndarray, joint: np.ndarray) -> float:
+    """½ Σ_x |frequency of x among the samples − p(x)|."""
+    counts = np.bincount(np.ravel_multi_index(tuple(samples.T), joint.shape), minlength=joint.size)
+    return 0.5 * float(np.abs(counts / len(samples) - joint.ravel()).sum())
+
+
+def tv_bound(joint: np.ndarray, n: int, false_alarm: float = 1e-3) -> float:
+    """A total variation that n right samples exceed with probability below ``false_alarm``:
+    E[TV] ≤ ½ Σ √(p(1−p)/n) (Jensen), and one sample moves TV by at most 1/n (McDiarmid)."""
+    return 0.5 * float(np.sqrt(joint * (1 - joint) / n).sum()) + np.sqrt(np.log(1 / false_alarm) / (2 * n))
+
+
+n7 = cfg.n_ancestral
+samples7 = ancestral_sample(bn7, n7, rng)
+tv = total_variation(samples7, joint7)
 print(f"total variation between sample frequencies and the joint: {tv:.4f} "
-      f"({len(samples7):,} samples, {joint7.size} cells)")
-assert tv < 3 * np.sqrt(joint7.size / len(samples7))     # shrinks like 1/sqrt(n)
-lib = bn7.sample(cfg["n_ancestral"], np.random.default_rng(1))  # course_utils' vectorised copy
-assert 0.5 * np.abs(np.bincount(np.ravel_multi_index(tuple(lib.T), joint7.shape),
-                                minlength=joint7.size) / len(lib) - joint7.ravel()).sum() < \
-    3 * np.sqrt(joint7.size / len(lib))
+      f"({n7:,} samples, {joint7.size} cells; a right sampler stays below {tv_bound(joint7, n7):.4f})")
+assert tv < tv_bound(joint7, n7)
+lib = bn7.sample(n7, np.random.default_rng(1))              # course_utils' vectorised copy
+assert total_variation(lib, joint7) < tv_bound(joint7, n7)
+# a control: a sampler that reads p(x4 | x1, x2, x3) with its parents in reverse order fails
+x4_reversed = bn7.cpds["x4"].values.transpose(0, 3, 2, 1)   # [x4, x3, x2, x1] read as [x4, x1, x2, x3]
+bug7 = BayesianNetwork(parents7, {**bn7.cpds, "x4": Factor(bn7.cpds["x4"].variables, [2] * 4, x4_reversed)})
+tv_bug = total_variation(ancestral_sample(bug7, n7, rng), joint7)
+print(f"control, parents read in reverse order: total variation {tv_bug:.4f}")
+assert tv_bug > tv_bound(joint7, n7)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Learning: maximum likelihood by counting (有向图模型的学习)
@@ -261,7 +308,7 @@ def mle_cpd(data: np.ndarray, bn: BayesianNetwork, v: str) -> np.ndarray:
     return np.where(n_pa > 0, counts / np.maximum(n_pa, 1), 1 / bn.card[v])
 
 
-data_asia = asia.sample(cfg["sizes"][-1], rng)
+data_asia = asia.sample(cfg.sizes[-1], rng)
 fit_asia = asia.fit_mle(data_asia)
 for v in asia.variables:                       # our counting == course_utils.pgm.fit_mle
     assert np.allclose(mle_cpd(data_asia, asia, v), fit_asia.cpds[v].values)
@@ -311,7 +358,7 @@ assert np.isclose(fit_asia.log_likelihood(data_asia), ll_joint, rtol=1e-12)
 # the MLE beats the true parameters on its own training data
 assert fit_asia.log_likelihood(data_asia) >= asia.log_likelihood(data_asia)
 
-data_alarm = alarm.sample(cfg["sizes"][-1], rng)
+data_alarm = alarm.sample(cfg.sizes[-1], rng)
 fit_alarm = alarm.fit_mle(data_alarm, pseudocount=0.0)
 terms_alarm = {v: family_log_lik(fit_alarm, data_alarm, v) for v in alarm.variables}
 assert np.isclose(sum(terms_alarm.values()), fit_alarm.log_likelihood(data_alarm), rtol=1e-12)
@@ -337,24 +384,32 @@ def cpd_error(true: BayesianNetwork, fit: BayesianNetwork) -> float:
 
 
 errors = {}
+n_repeats = profile.capped(cfg.n_repeats)   # each repeat is a round of fits: a dry run does fewer
 for name, bn in [("asia", asia), ("alarm", alarm)]:
-    errs = np.zeros((cfg["n_repeats"], len(cfg["sizes"])))
-    for r in range(cfg["n_repeats"]):
-        d = bn.sample(cfg["sizes"][-1], np.random.default_rng(100 + r))
-        errs[r] = [cpd_error(bn, bn.fit_mle(d[:n])) for n in cfg["sizes"]]
+    errs = np.zeros((n_repeats, len(cfg.sizes)))
+    for r in range(n_repeats):
+        d = bn.sample(cfg.sizes[-1], np.random.default_rng(100 + r))
+        errs[r] = [cpd_error(bn, bn.fit_mle(d[:n])) for n in cfg.sizes]
     errors[name] = errs.mean(axis=0)
-    assert errors[name][-1] < 0.5 * errors[name][0], name      # the error shrinks with N
 fig, ax = plt.subplots(figsize=(5.5, 3.5))
 for name, e in errors.items():
-    ax.loglog(cfg["sizes"], e, "o-", label=name)
-ns = np.array(cfg["sizes"], dtype=float)
+    ax.loglog(cfg.sizes, e, "o-", label=name)
+ns = np.array(cfg.sizes, dtype=float)
 ax.loglog(ns, errors["asia"][0] * np.sqrt(ns[0] / ns), "k--", label="∝ 1/√N")
 ax.set(xlabel="training samples N", ylabel="mean |p̂ − p| over CPD entries",
        title="maximum likelihood converges to the true CPDs")
 ax.legend()
+plotting.savefig(fig, NOTEBOOK, "cpd_error_curve")
 plt.show()
-artifacts.save_metrics(NOTEBOOK, {f"cpd_error_{k}_N{cfg['sizes'][-1]}": float(v[-1])
-                                  for k, v in errors.items()})
+slopes = {name: float(np.polyfit(np.log(ns), np.log(e), 1)[0]) for name, e in errors.items()}
+shrink = {name: float(e[-1] / e[0]) for name, e in errors.items()}
+print("log-log slope of the error:", {k: round(v, 2) for k, v in slopes.items()},
+      "; error at the largest N / at the smallest:", {k: round(v, 3) for k, v in shrink.items()})
+# measured: asia's slope -0.63 (smoke) and -0.59 (cpu); alarm's ratio 0.15 (smoke) and 0.04 (cpu)
+quality.at_most("asia: slope of log error against log N", slopes["asia"], smoke=-0.4, cpu=-0.4, full=-0.4)
+quality.at_most("alarm: error at the largest N / at the smallest", shrink["alarm"], smoke=0.5, cpu=0.1, full=0.1)
+_ = artifacts.save_metrics(NOTEBOOK, {f"cpd_error_{k}_N{cfg.sizes[-1]}": float(v[-1])
+                                      for k, v in errors.items()})
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Try it: pick a network and a sample size
@@ -387,30 +442,38 @@ _ = widgets.interact(show_mle, network=["asia", "cancer", "sachs", "child", "ins
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises (练习)
-# **1.** In the 7-variable network, let $x_4$ have **3** states and all other variables 2.
-# How many free parameters does the network have? (Count by hand: $(|x_k|-1)$ times the
-# number of parent configurations, summed over $k$.)
+# **1.** Count the free parameters of any discrete Bayesian network from its graph (`parents`,
+# a dict of parent lists) and its numbers of states (`card`, a dict): $(|x_k|-1)$ times the
+# number of parent configurations, summed over $k$. Then answer: in the 7-variable network, let
+# $x_4$ have **3** states and all other variables 2; how many free parameters? (The check counts
+# the entries of the CPD tables on three networks.)
 
 # %% slideshow={"slide_type": "fragment"}
-my_n_params_7 = None   # YOUR ANSWER: an int
+def my_n_free_parameters(parents: dict[str, list[str]], card: dict[str, int]) -> int | None:
+    # YOUR CODE HERE
+    return None
 
-card_ex = {v: 3 if v == "x4" else 2 for v in parents7}
-bn_ex = BayesianNetwork(parents7, {  # uniform CPDs: only the shapes matter for the count
-    v: Factor([v, *pa], [card_ex[u] for u in (v, *pa)],
-              np.full([card_ex[u] for u in (v, *pa)], 1 / card_ex[v]))
-    for v, pa in parents7.items()})
-check_value("free parameters", my_n_params_7, bn_ex.n_free_parameters(),
-            hint="x4 has 2 free numbers per configuration of (x1,x2,x3); x6 and x7 now have "
-                 "3 or 6 parent configurations")
+
+_ = ex.n_free_parameters(my_n_free_parameters)
 
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-# Solution: x1,x2,x3: 1 each; x4: 2*8; x5: 1*4; x6: 1*3; x7: 1*(3*2)
-my_n_params_7 = 3 * 1 + 2 * 8 + 1 * 4 + 1 * 3 + 1 * 6
-assert check_value("free parameters", my_n_params_7, bn_ex.n_free_parameters())
+# Solution
+### BEGIN SOLUTION
+def my_n_free_parameters(parents: dict[str, list[str]], card: dict[str, int]) -> int | None:
+    return sum((card[v] - 1) * int(np.prod([card[p] for p in pa])) for v, pa in parents.items())
+### END SOLUTION
+
+
+assert ex.n_free_parameters(my_n_free_parameters)
+card_ex = {v: 3 if v == "x4" else 2 for v in parents7}
+# x1, x2, x3: 1 each; x4: 2 * 8; x5: 1 * 4; x6: 1 * 3; x7: 1 * (3 * 2)
+print("x4 with 3 states:", my_n_free_parameters(parents7, card_ex), "free parameters")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **2.** From the 4-variable joint table `P` (axes $x_1..x_4$) alone, compute the table
-# $p(x_3\mid x_1)$ with shape (2, 2), indexed `[x3, x1]`. What should it be equal to?
+# $p(x_3\mid x_1)$, indexed `[x3, x1]`. What should it be equal to? (The check builds three
+# networks with the lecture's graph, random CPDs and some variables with 3 or 4 states, and
+# compares your table with the CPD of $x_3$ that built each joint.)
 
 # %% slideshow={"slide_type": "fragment"}
 def my_p3_given_1(P: np.ndarray) -> np.ndarray | None:
@@ -418,22 +481,25 @@ def my_p3_given_1(P: np.ndarray) -> np.ndarray | None:
     return None
 
 
-check_function("p(x3 | x1)", my_p3_given_1, lambda P: bn4.cpds["x3"].values, [(P,)],
-               hint="sum out x2 and x4, then divide by p(x1); transpose to [x3, x1]")
+_ = ex.p3_given_1(my_p3_given_1)
 
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 # Solution: it is the network's own CPD of x3 (the factorisation is a set of conditionals)
+### BEGIN SOLUTION
 def my_p3_given_1(P: np.ndarray) -> np.ndarray | None:
     p13 = P.sum(axis=(1, 3))                       # p(x1, x3)
     return (p13 / p13.sum(axis=1, keepdims=True)).T
+### END SOLUTION
 
 
-assert check_function("p(x3 | x1)", my_p3_given_1, lambda P: bn4.cpds["x3"].values, [(P,)])
+assert ex.p3_given_1(my_p3_given_1)
+assert np.allclose(my_p3_given_1(P), bn4.cpds["x3"].values)    # and on bn4's joint: its CPD
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **3.** Laplace smoothing: write the estimate of $p(\text{dysp}\mid\text{bronc},\text{either})$
 # with pseudocount $a$, $\hat p(i\mid j) = (N(i,j)+a)/(N(j) + a\,|x|)$, from data with columns
-# in `asia.variables` order. Return an array indexed `[dysp, bronc, either]`.
+# in `asia.variables` order. Return an array indexed `[dysp, bronc, either]`. (The check uses
+# three samples of asia, with 20, 200 and 2,000 rows.)
 
 # %% slideshow={"slide_type": "fragment"}
 def my_smoothed_dysp(data: np.ndarray, a: float) -> np.ndarray | None:
@@ -441,22 +507,18 @@ def my_smoothed_dysp(data: np.ndarray, a: float) -> np.ndarray | None:
     return None
 
 
-small = [asia.sample(n, np.random.default_rng(n)) for n in (20, 200)]
-check_function("smoothed p(dysp | bronc, either)", my_smoothed_dysp,
-               lambda d, a: asia.fit_mle(d, pseudocount=a).cpds["dysp"].values,
-               [(small[0], 1.0), (small[1], 0.5), (small[1], 2.0)],
-               hint="count with np.add.at, add a to every cell, normalise over axis 0")
+_ = ex.smoothed_dysp(my_smoothed_dysp)
 
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 # Solution
+### BEGIN SOLUTION
 def my_smoothed_dysp(data: np.ndarray, a: float) -> np.ndarray | None:
     col = {v: k for k, v in enumerate(asia.variables)}
     counts = np.zeros((2, 2, 2))
     np.add.at(counts, (data[:, col["dysp"]], data[:, col["bronc"]], data[:, col["either"]]), 1)
     counts += a
     return counts / counts.sum(axis=0, keepdims=True)
+### END SOLUTION
 
 
-assert check_function("smoothed p(dysp | bronc, either)", my_smoothed_dysp,
-                      lambda d, a: asia.fit_mle(d, pseudocount=a).cpds["dysp"].values,
-                      [(small[0], 1.0), (small[1], 0.5), (small[1], 2.0)])
+assert ex.smoothed_dysp(my_smoothed_dysp)

@@ -19,13 +19,14 @@
 
 # %% slideshow={"slide_type": "skip"}
 import inspect
-import time
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from course_utils import artifacts, checkpoints, data, exercises, plotting, profile
+from course_utils import artifacts, checkpoints, data, plotting, profile, quality
+from course_utils.exercises import neural_models as ex
 from course_utils.neural.autoencoders import (
     LinearAutoencoder,
     MLPAutoencoder,
@@ -42,24 +43,40 @@ profile.set_cpu_threads()  # 1 torch thread on the CPU: small models, often busy
 dev = profile.device()
 
 # %% slideshow={"slide_type": "skip"}
+@dataclass(frozen=True)
+class Config:
+    n_train: int | None           # training digits (None: all that the data source has)
+    n_test: int | None            # test digits (None: all)
+    code: int                     # code size M of the linear autoencoder and of autoencoder1
+    epochs_linear: int            # epochs of the linear autoencoder
+    epochs_ae: int                # epochs of autoencoder1 at code size M
+    epochs_conv: int              # epochs of autoencoder2
+    conv_channels: int            # autoencoder2's hidden_features (its code: 196 numbers each)
+    code_sizes: tuple[int, ...]   # code sizes of the error-against-code-size curve
+    epochs_curve: int             # epochs of autoencoder1 at each of those code sizes
+    epochs_2d: int                # epochs of the MLP autoencoder with a 2-D code
+    lr: float = 3e-3              # Adam's learning rate, every autoencoder
+    batch_size: int = 64          # digits per step
+
+
 cfg = profile.pick(
     # seconds on 2 CPU cores: proves the notebook runs
-    smoke=dict(n_train=1000, n_test=200, code=16, epochs_linear=100, epochs_ae=3, epochs_conv=1,
-               conv_channels=2, code_sizes=[2, 8, 32], epochs_curve=2, epochs_2d=3),
+    smoke=Config(n_train=1000, n_test=200, code=16, epochs_linear=100, epochs_ae=3, epochs_conv=1,
+                 conv_channels=2, code_sizes=(2, 8, 32), epochs_curve=2, epochs_2d=3),
     # a laptop, a few minutes: the embedded 4,500 + 500 MNIST digits
-    cpu=dict(n_train=None, n_test=None, code=16, epochs_linear=30, epochs_ae=50, epochs_conv=15,
-             conv_channels=2, code_sizes=[2, 4, 8, 16, 32, 64, 128], epochs_curve=30,
-             epochs_2d=30),
+    cpu=Config(n_train=None, n_test=None, code=16, epochs_linear=30, epochs_ae=50, epochs_conv=15,
+               conv_channels=2, code_sizes=(2, 4, 8, 16, 32, 64, 128), epochs_curve=30,
+               epochs_2d=30),
     # a GPU: full MNIST when it is under data/MNIST/raw
-    full=dict(n_train=None, n_test=None, code=16, epochs_linear=30, epochs_ae=50, epochs_conv=30,
-              conv_channels=2, code_sizes=[2, 4, 8, 16, 32, 64, 128], epochs_curve=50,
-              epochs_2d=60),
+    full=Config(n_train=None, n_test=None, code=16, epochs_linear=30, epochs_ae=50, epochs_conv=30,
+                conv_channels=2, code_sizes=(2, 4, 8, 16, 32, 64, 128), epochs_curve=50,
+                epochs_2d=60),
 )
-print(f"profile {profile.current()!r}: {cfg}")
+cfg
 
 # %% slideshow={"slide_type": "skip"}
-train_set = data.load("mnist", "train", n=cfg["n_train"])
-test_set = data.load("mnist", "test", n=cfg["n_test"])
+train_set = data.load("mnist", "train", n=cfg.n_train)
+test_set = data.load("mnist", "test", n=cfg.n_test)
 x_train = train_set.images.flatten(1)          # (N, 784) in [0, 1]
 x_test = test_set.images.flatten(1).to(dev)
 y_test = test_set.labels
@@ -73,10 +90,9 @@ def sq_err(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def train_autoencoder(name: str, model: torch.nn.Module, x: torch.Tensor, *, epochs: int,
-                      lr: float = 3e-3, batch_size: int = 64, progress: bool = True):
+                      progress: bool = True):
     """min_θ L(x, g(f(x))) with Adam; cached in a checkpoint (re-running loads it)."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    config = dict(model=repr(model), n=len(x), epochs=epochs, lr=lr, batch_size=batch_size)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
 
     def step(batch):
         (xb,) = batch
@@ -87,11 +103,10 @@ def train_autoencoder(name: str, model: torch.nn.Module, x: torch.Tensor, *, epo
         opt.step()
         return {"loss": loss.item()}
 
-    history = fit(step, x, epochs=epochs, batch_size=batch_size, modules={"model": model},
-                  optimizers={"opt": opt}, checkpoint=checkpoints.path_for(NB, name, config),
-                  config=config, desc=name, progress=progress)
-    model.eval()
-    return history
+    key = checkpoints.key(NB, name, config=cfg, modules={"model": model}, optimizers={"opt": opt},
+                          data=x)
+    return fit(step, x, epochs=epochs, batch_size=cfg.batch_size, modules={"model": model},
+               optimizers={"opt": opt}, checkpoint=key, desc=name, progress=progress)
 
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -116,23 +131,30 @@ def train_autoencoder(name: str, model: torch.nn.Module, x: torch.Tensor, *, epo
 # Gradient descent does not know this; let us train one and compare.
 
 # %% slideshow={"slide_type": "subslide"}
-M = cfg["code"]
+M = cfg.code
 linear_ae = LinearAutoencoder(784, M)
-hist_linear = train_autoencoder("linear", linear_ae, x_train, epochs=cfg["epochs_linear"],
+hist_linear = train_autoencoder("linear", linear_ae, x_train, epochs=cfg.epochs_linear,
                                 progress=False)
 
 x_train_d = x_train.to(dev)
 # PCA axes are nested (the top-m axes are the first m of the top-M), so one SVD serves all sizes
-mean, U_all = pca_basis(x_train_d, max([M, *cfg["code_sizes"]]))
+mean, U_all = pca_basis(x_train_d, max([M, *cfg.code_sizes, 196 * cfg.conv_channels]))
 U = U_all[:, :M]                                                  # (784, M) orthonormal
 with torch.no_grad():
     err_linear = sq_err(linear_ae(x_train_d)[1], x_train_d).item()
 err_pca = sq_err(mean + (x_train_d - mean) @ U @ U.T, x_train_d).item()
 print(f"M = {M}: squared error per image on the training digits: "
       f"linear AE {err_linear:.3f}, PCA {err_pca:.3f} (ratio {err_linear / err_pca:.4f})")
+# PCA's error on the data it was fitted to is the sum of the discarded eigenvalues of the
+# covariance (1/N Σ (x − x̄)(x − x̄)ᵀ): an independent check of the SVD behind pca_basis
+eigvals = torch.linalg.eigvalsh(torch.cov(x_train_d.T.double(), correction=0)).flip(0)
+print(f"sum of the {784 - M} discarded eigenvalues: {eigvals[M:].sum():.3f}")
+assert abs(err_pca - eigvals[M:].sum().item()) < 1e-3 * err_pca, "PCA error ≠ discarded variance"
 # PCA is optimal among rank-M linear reconstructions, so the AE can approach it, never beat it
+# (a PCA that is not the optimum, or a wrongly computed error, would let the AE beat it)
 assert err_linear >= err_pca * (1 - 1e-4), "a linear AE cannot beat PCA on its training data"
-assert err_linear <= err_pca * 1.05, "the trained linear AE should reach PCA's error within 5%"
+quality.at_most("linear AE error / PCA error (training digits)", err_linear / err_pca,
+                smoke=1.05, cpu=1.05, full=1.05)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Same error — is it the same subspace? The **principal angles** between span$(A)$ and the PCA
@@ -146,7 +168,8 @@ with torch.no_grad():
 # the energy of span(A) that lies in the PCA subspace: mean squared cosine
 overlap = (cosines ** 2).mean().item()
 print(f"mean squared cosine of the principal angles: {overlap:.3f}")
-assert overlap > 0.8
+# a random M-dimensional subspace would give about M/784 = 0.02
+quality.at_least("mean squared cosine, span(A) vs PCA", overlap, smoke=0.8, cpu=0.8, full=0.8)
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.bar(np.arange(1, M + 1), cosines.numpy())
 ax.set_xlabel("principal angle (largest cosine first)")
@@ -186,22 +209,19 @@ def pca_reconstruct(x, mean, U):
     return None  # your code here
 
 
-def reference_pca_reconstruct(x, mean, U):
-    return mean + (x - mean) @ U @ U.T
-
-
-_cases = [(x_train_d[:5], mean, U), (x_train_d[5:9], mean, U[:, :3])]
-exercises.check_function("PCA reconstruction", pca_reconstruct, reference_pca_reconstruct,
-                         _cases, atol=1e-5, hint="centre x, project onto U, add the mean back")
+ex.pca_reconstruction(pca_reconstruct)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
-# Solution
+### BEGIN SOLUTION
 def pca_reconstruct(x, mean, U):
-    return mean + (x - mean) @ U @ U.T
+    coefficients = (x - mean) @ U          # (N, M): the coordinates along the axes
+    return mean + coefficients @ U.T       # back to pixel space, mean added back
+### END SOLUTION
 
 
-assert exercises.check_function("PCA reconstruction", pca_reconstruct,
-                                reference_pca_reconstruct, _cases, atol=1e-5)
+assert ex.pca_reconstruction(pca_reconstruct)
+# on the digits too: the solution gives the error PCA reached above
+assert abs(sq_err(pca_reconstruct(x_train_d, mean, U), x_train_d).item() - err_pca) < 1e-4 * err_pca
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The lecture's MLP autoencoder: `autoencoder1`
@@ -214,8 +234,7 @@ print(inspect.getsource(autoencoder1))
 
 # %% slideshow={"slide_type": "subslide"}
 ae1 = autoencoder1(784, M)
-t0 = time.perf_counter()
-hist_ae1 = train_autoencoder(f"ae1_h{M}", ae1, x_train, epochs=cfg["epochs_ae"])
+hist_ae1 = train_autoencoder(f"ae1_h{M}", ae1, x_train, epochs=cfg.epochs_ae)
 with torch.no_grad():
     en, de = ae1(x_test)
     err_ae1 = sq_err(de, x_test).item()
@@ -252,38 +271,53 @@ print(inspect.getsource(autoencoder2))
 # > channels, a code of 392 numbers: half the pixels.
 
 # %% slideshow={"slide_type": "subslide"}
-C = cfg["conv_channels"]
+C = cfg.conv_channels
 ae2 = autoencoder2(1, C)
 x_train_pm = train_set.images * 2 - 1                     # [0, 1] → [-1, 1] for Tanh
-hist_ae2 = train_autoencoder(f"ae2_c{C}", ae2, x_train_pm, epochs=cfg["epochs_conv"])
+hist_ae2 = train_autoencoder(f"ae2_c{C}", ae2, x_train_pm, epochs=cfg.epochs_conv)
 x_test_img = test_set.images.to(dev)
 with torch.no_grad():
     en2, de2 = ae2(x_test_img * 2 - 1)
 de2 = (de2 + 1) / 2                                         # back to [0, 1]
 err_ae2 = sq_err(de2, x_test_img).item()
-print(f"code shape {tuple(en2.shape[1:])} = {en2[0].numel()} numbers; "
-      f"test squared error per image {err_ae2:.2f}")
-metrics.update(ae2_code=en2[0].numel(), ae2_test_sq_err=err_ae2)
+U_code = U_all[:, :en2[0].numel()]                           # PCA with as many numbers as the code
+err_pca_code = sq_err(mean + (x_test - mean) @ U_code @ U_code.T, x_test).item()
+print(f"code shape {tuple(en2.shape[1:])} = {en2[0].numel()} numbers; test squared error per "
+      f"image {err_ae2:.2f} (PCA with {en2[0].numel()} components: {err_pca_code:.2f})")
+metrics.update(ae2_code=en2[0].numel(), ae2_test_sq_err=err_ae2, pca_ae2_size_test_sq_err=err_pca_code)
 fig = plotting.image_grid(torch.cat([x_test_img[show], de2[show]]).cpu(), nrow=10,
                           row_labels=["x", "x'"], title="autoencoder2: test digits and reconstructions")
 plt.show()
+plotting.savefig(fig, NB, "ae2_reconstructions")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# The reconstructions look almost perfect — because the code is large, not because the model is
+# clever: PCA keeping as many numbers (392 components) has an even smaller error (at `cpu`: 0.3
+# against `autoencoder2`'s 4.0 per image).
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2 — the size of `autoencoder2`'s code
-# For a 28×28 image and `hidden_features = 8`, how many numbers are in the code `en`?
-# (Work it out from the layers, then check by running the model.)
+# For a `side`×`side` image with one channel and `hidden_features` channels in the code, how many
+# numbers are in `autoencoder2`'s code `en`? Work it out from the layers (the check compares with
+# running the model on several sizes).
 
 # %% slideshow={"slide_type": "fragment"}
-code_numbers_8 = None  # your answer (an integer)
+def code_size(side, hidden_features):
+    return None  # your code here
 
-_true = autoencoder2(1, 8)(torch.zeros(1, 1, 28, 28))[0][0].numel()
-exercises.check_value("autoencoder2 code size", code_numbers_8, _true,
-                      hint="padding=1 keeps 28×28; MaxPool2d(2) halves each side; × channels")
+
+ex.code_size(code_size)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
-# Solution: 8 channels × 14 × 14
-code_numbers_8 = 8 * 14 * 14
-assert exercises.check_value("autoencoder2 code size", code_numbers_8, _true)
+### BEGIN SOLUTION
+def code_size(side, hidden_features):
+    # Conv2d(3, padding=1) keeps side × side; MaxPool2d(2) halves each side; one map per channel
+    return hidden_features * (side // 2) * (side // 2)
+### END SOLUTION
+
+
+assert ex.code_size(code_size)
+assert code_size(28, C) == en2[0].numel()  # the model trained above
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Reconstruction error against the code size (降维)
@@ -292,9 +326,9 @@ assert exercises.check_value("autoencoder2 code size", code_numbers_8, _true)
 
 # %% slideshow={"slide_type": "subslide"}
 curve = {"M": [], "autoencoder1": [], "PCA": []}
-for m in cfg["code_sizes"]:
+for m in cfg.code_sizes:
     model = autoencoder1(784, m)
-    train_autoencoder(f"ae1_h{m}_curve", model, x_train, epochs=cfg["epochs_curve"],
+    train_autoencoder(f"ae1_h{m}_curve", model, x_train, epochs=cfg.epochs_curve,
                       progress=False)
     U_m = U_all[:, :m]
     with torch.no_grad():
@@ -314,17 +348,23 @@ ax.legend()
 ax.grid(alpha=0.3)
 plt.show()
 plotting.savefig(fig, NB, "error_vs_code_size")
-assert all(a > b for a, b in zip(curve["PCA"], curve["PCA"][1:])), "PCA error falls with M"
-if profile.current() != "smoke":
-    assert curve["autoencoder1"][-1] < curve["autoencoder1"][0]
+worse = [m for m, a, p in zip(curve["M"], curve["autoencoder1"], curve["PCA"]) if a > p]
+better = [m for m in curve["M"] if m not in worse]
+print(f"autoencoder1 is worse than PCA at M = {worse}, better at M = {better}")
+metrics.update(ae1_worse_than_pca_at=str(worse), ae1_better_than_pca_at=str(better))
+# the largest code: autoencoder1 must at least have learnt to use it (an untrained or broken one
+# is many times worse than PCA there). Measured at cpu: 1.00 at M = 128; target 1.3.
+quality.at_most(f"autoencoder1 / PCA test error at M = {curve['M'][-1]}",
+                curve["autoencoder1"][-1] / curve["PCA"][-1], cpu=1.3, full=1.3)
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# Read the curve honestly: at small code sizes the lecture's `autoencoder1` is *worse* than PCA
-# (at `cpu`: about 54 against 44 at $M = 2$, 24 against 21 at $M = 16$) and only catches up
-# around $M = 64$. Its code is a ReLU output: non-negative, with about half of the coordinates
-# exactly 0 for a given digit, so it uses its $M$ numbers less well than PCA's signed
-# coordinates; and one linear layer each way is little non-linearity. A deeper encoder and
-# decoder does beat PCA (the 2-D autoencoder below).
+# Read the curve as it is: non-linear does not mean better. Up to $M = 32$ the lecture's
+# `autoencoder1` is *worse* than PCA (at `cpu`: 49.6 against 43.7 at $M = 2$, 26.3 against 21.3
+# at $M = 16$); it catches up around $M = 64$ (6.5 against 7.4) and ties at $M = 128$. Its code
+# is a ReLU output: non-negative, with about half of the coordinates exactly 0 for a given
+# digit, so it uses its $M$ numbers less well than PCA's signed coordinates; and one linear
+# layer each way is little non-linearity. A deeper encoder and decoder with a linear code does
+# beat PCA (the 2-D autoencoder below: about 20% less error than PCA with 2 components).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Why an autoencoder is not (yet) a generative model
@@ -343,6 +383,7 @@ print(f"codes of real digits: {100 * (h_train == 0).float().mean():.0f}% of the 
 fig = plotting.image_grid(x_rand.reshape(-1, 1, 28, 28).cpu(), nrow=12,
                           title="autoencoder1: decoding random codes")
 plt.show()
+plotting.savefig(fig, NB, "random_codes")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # Some look like digits, many are blobs or hybrids. And we had to *invent* the distribution of
@@ -357,13 +398,16 @@ plt.show()
 
 # %% slideshow={"slide_type": "subslide"}
 ae_2d = MLPAutoencoder(784, 256, 2)
-train_autoencoder("mlp_2d", ae_2d, x_train, epochs=cfg["epochs_2d"])
+train_autoencoder("mlp_2d", ae_2d, x_train, epochs=cfg.epochs_2d)
 with torch.no_grad():
     z_test = ae_2d.encoder(x_test)
     err_2d = sq_err(ae_2d.decoder(z_test), x_test).item()
     z_test = z_test.cpu()
 err_pca2 = sq_err(mean + (x_test - mean) @ U_all[:, :2] @ U_all[:, :2].T, x_test).item()
 print(f"2-D code: test squared error per image {err_2d:.2f} (PCA with 2 components {err_pca2:.2f})")
+# the deeper non-linear autoencoder beats the best linear code of the same size (measured at cpu:
+# 0.79; target 0.9)
+quality.at_most("2-D MLP autoencoder / PCA(2) test error", err_2d / err_pca2, cpu=0.9, full=0.9)
 metrics.update(mlp2d_test_sq_err=err_2d, pca2_test_sq_err=err_pca2)
 lo, hi = z_test.quantile(0.01, 0).tolist(), z_test.quantile(0.99, 0).tolist()
 n_grid = 15
@@ -387,8 +431,9 @@ plotting.savefig(fig, NB, "latent_2d")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The codes form separate, oddly shaped clusters with empty space between them, and the decoder
-# is only trained where data fall. A random point of the square often lands in a gap and decodes
-# to a blur or a hybrid. Nothing in the objective $\min L(x, x')$ asks the codes to fill a known
+# is only trained where data fall. Between the clusters it decodes to hybrids (a 1 growing into
+# an 8, a 5 melting into a 9), and the codes are spread over a range that no simple distribution
+# describes (the 1s far out at $z_2 \approx 10$, most other classes crowded near the origin). Nothing in the objective $\min L(x, x')$ asks the codes to fill a known
 # region. The **variational autoencoder** (notebook 07) adds exactly this: a prior $p(z)$, an
 # encoder that outputs a *distribution* $q(z \mid x)$, and a KL term that pulls it towards the prior.
 
@@ -407,7 +452,11 @@ print(artifacts.save_metrics(NB, metrics))
 # - An autoencoder learns $f$ and $g$ with $g(f(x)) \approx x$ through a small code.
 # - Linear coding $x = Az$: the optimal dictionary spans the PCA subspace (checked: same error,
 #   same subspace up to a mixing of the atoms).
-# - Non-linear autoencoders (`autoencoder1`, `autoencoder2`) reconstruct better at the same code
-#   size; the error falls as the code grows.
+# - Non-linear is not automatically better: the lecture's `autoencoder1` (one ReLU layer each
+#   way) reconstructs *worse* than PCA for codes up to $M = 32$ and only matches it from
+#   $M = 64$ on; a deeper MLP with a linear code beats PCA (2-D code: about 20% less error,
+#   asserted). `autoencoder2` reconstructs well because its code is large (392 numbers, half the
+#   pixels), not because it compresses better: PCA with 392 components does better still.
+# - For every model the error falls as the code grows.
 # - The code space has no known distribution, with gaps between classes: decoding random codes
 #   does not give digits. → **07 · the variational autoencoder**.

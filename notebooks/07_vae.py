@@ -19,10 +19,10 @@
 # %% slideshow={"slide_type": "skip"}
 import inspect
 import math
+from dataclasses import dataclass, replace
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -30,11 +30,13 @@ from torch.distributions import Normal, kl_divergence
 from torch.nn.modules.loss import _Loss
 from tqdm.auto import tqdm
 
-from course_utils import artifacts, checkpoints, data, exercises, plotting, profile
+from course_utils import artifacts, checkpoints, data, plotting, profile, quality
+from course_utils.exercises import neural_models as ex
 from course_utils.neural.autoencoders import (
     VAE,
     bernoulli_log_likelihood,
     binarize,
+    elbo,
     gaussian_kl,
     iwae_bound,
     kl_standard_normal,
@@ -48,28 +50,44 @@ profile.set_cpu_threads()  # 1 torch thread on the CPU: small models, often busy
 dev = profile.device()
 
 # %% slideshow={"slide_type": "skip"}
+@dataclass(frozen=True)
+class Config:
+    n_train: int | None            # training digits (None: all that the data source has)
+    n_test: int | None             # test digits (None: all)
+    hidden: tuple[int, ...]        # hidden layer sizes of the encoder (the decoder mirrors them)
+    z_dim: int                     # latent size J (the lecture's n_num)
+    activation: str                # hidden activation: "relu" or "tanh"
+    epochs: int                    # epochs of the main VAE
+    epochs_2d: int                 # epochs of the VAE with a 2-D latent space
+    epochs_pitfall: int            # epochs of the VAE trained with the slide's std (Pitfall 1)
+    k_iwae: tuple[int, ...]        # numbers of importance samples k at which L_k is reported
+    n_check: int                   # test digits on which a second proposal checks L_k's convergence
+    batch_size: int = 100          # digits per step
+    lr: float = 1e-3               # Adam's learning rate
+
+
 cfg = profile.pick(
     # seconds on 2 CPU cores: proves the notebook runs
-    smoke=dict(n_train=1000, n_test=100, hidden=400, n_num=20, activation="relu", epochs=2,
-               epochs_2d=2, epochs_pitfall=1, batch_size=100, lr=1e-3, k_iwae=[1, 10, 100]),
+    smoke=Config(n_train=1000, n_test=100, hidden=(400,), z_dim=20, activation="relu", epochs=2,
+                 epochs_2d=2, epochs_pitfall=1, k_iwae=(1, 10, 100), n_check=50),
     # a laptop, minutes: the embedded 4,500 + 500 MNIST digits, the lecture's one hidden layer
-    cpu=dict(n_train=None, n_test=None, hidden=400, n_num=20, activation="relu", epochs=60,
-             epochs_2d=40, epochs_pitfall=20, batch_size=100, lr=1e-3,
-             k_iwae=[1, 5, 50, 500, 5000]),
+    cpu=Config(n_train=None, n_test=None, hidden=(400,), z_dim=20, activation="relu", epochs=60,
+               epochs_2d=40, epochs_pitfall=20, k_iwae=(1, 5, 50, 500, 5000), n_check=100),
     # a GPU with full MNIST under data/MNIST/raw: Burda et al.'s one-stochastic-layer VAE,
     # 784-200-200-50 with tanh, evaluated with k = 5000 on the 10,000 test digits
-    full=dict(n_train=None, n_test=None, hidden=[200, 200], n_num=50, activation="tanh",
-              epochs=300, epochs_2d=50, epochs_pitfall=30, batch_size=100, lr=1e-3,
-              k_iwae=[1, 5, 50, 500, 5000]),
+    full=Config(n_train=None, n_test=None, hidden=(200, 200), z_dim=50, activation="tanh",
+                epochs=300, epochs_2d=50, epochs_pitfall=30, k_iwae=(1, 5, 50, 500, 5000),
+                n_check=1000),
 )
-print(f"profile {profile.current()!r}: {cfg}")
+cfg
 
 # %% slideshow={"slide_type": "skip"}
 # At full size the target is the published likelihood on full MNIST: without it, fail now (the
 # error says where to put the files) rather than after hours of training on the 5,000 digits.
-strict = profile.current() == "full"
-train_set = data.load("mnist", "train", n=cfg["n_train"], strict=strict)
-test_set = data.load("mnist", "test", n=cfg["n_test"], strict=strict)
+# A dry run (COURSE_MAX_STEPS) only checks the code paths: the embedded digits will do.
+strict = profile.current() == "full" and not profile.dry_run()
+train_set = data.load("mnist", "train", n=cfg.n_train, strict=strict)
+test_set = data.load("mnist", "test", n=cfg.n_test, strict=strict)
 x_train = train_set.images.flatten(1)                     # intensities in [0, 1]
 # Likelihoods need binary data: the test digits are binarised once, stochastically
 # (x ~ Bernoulli(intensity)) with a fixed seed; training digits are re-binarised at every step.
@@ -175,7 +193,8 @@ sigma2 = math.exp(-0.4)
 print(f"z: mean {z.mean():.4f} (μ = 0.7), std {z.std():.4f} (σ = {math.sqrt(sigma2):.4f})")
 print(f"d E[z²]/dμ = {mu.grad:.4f} (2μ = 1.4);  d E[z²]/d logvar = {logvar.grad:.4f} "
       f"(σ² = {sigma2:.4f})")
-assert abs(z.mean() - 0.7) < 0.01 and abs(z.std() - math.sqrt(sigma2)) < 0.01
+# the gradients that flow through the samples are those of the closed form (Monte Carlo error
+# about 0.003 with 400,000 draws); σ = ½·exp(logvar) would give d/d logvar = ½·e^{2·logvar} = 0.22
 assert abs(mu.grad - 1.4) < 0.01 and abs(logvar.grad - sigma2) < 0.01
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -188,19 +207,17 @@ def kl_term(mu, logvar):
     return None  # your code here
 
 
-_g = torch.Generator().manual_seed(2)
-_kl_cases = [(torch.randn(4, 3, generator=_g), torch.randn(4, 3, generator=_g)),
-             (torch.zeros(2, 5), torch.zeros(2, 5)), (torch.ones(1, 2), torch.full((1, 2), -3.0))]
-exercises.check_function("KL term", kl_term, kl_standard_normal, _kl_cases, atol=1e-5,
-                         hint="−½ Σ (1 + logvar − mu² − exp(logvar)) over the last dim")
+ex.kl_term(kl_term)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
-# Solution
+### BEGIN SOLUTION
 def kl_term(mu, logvar):
-    return -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(-1)
+    # per coordinate −½ (1 + log σ² − μ² − σ²), summed over the J coordinates
+    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - torch.exp(logvar), dim=-1)
+### END SOLUTION
 
 
-assert exercises.check_function("KL term", kl_term, kl_standard_normal, _kl_cases, atol=1e-5)
+assert ex.kl_term(kl_term)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The lecture's code (VAE实现概览) — and its bugs
@@ -254,17 +271,26 @@ logvar_demo = torch.tensor([-6.0, -4.0, -2.0, 0.0, 1.0, 2.0])
 print("log σ²              ", logvar_demo.numpy())
 print("σ = exp(½ log σ²)   ", torch.exp(0.5 * logvar_demo).numpy().round(4))
 print("slide: ½ exp(log σ²)", (0.5 * torch.exp(logvar_demo)).numpy().round(4))
-# the lecture's forward pass really samples with the wrong spread: many z for one x
-torch.manual_seed(3)
+# The lecture's own forward pass, called as on the slide: many draws of z for one digit x. A
+# hook on the decoder records the z that `forward` feeds it; their spread is measured and set
+# beside the two formulas (the encoder is untrained, so log σ² ≈ 0, where they differ by 2×).
+torch.manual_seed(3)                                      # forward draws torch.randn(std.size())
 lecture_vae = LectureVAE(784, 400, 784, 2)
 x_one = torch.rand(1, 784)
+fed_to_decoder = []
+hook = lecture_vae.decoder.register_forward_pre_hook(lambda module, args: fed_to_decoder.append(args[0]))
 with torch.no_grad():
-    h = lecture_vae.encoder(x_one)
-    lv = lecture_vae.logvar(h)[0]
-    z_samples = torch.randn(100_000, 2) * (0.5 * torch.exp(lv)) + lecture_vae.mean(h)[0]
-print(f"for one x: log σ² = {lv.numpy().round(3)}, the KL term assumes σ = "
-      f"{torch.exp(0.5 * lv).numpy().round(3)}, the samples have std {z_samples.std(0).numpy().round(3)}")
-assert torch.allclose(z_samples.std(0), 0.5 * torch.exp(lv), rtol=0.02)
+    lecture_vae(x_one.expand(20_000, 784))                # LectureVAE.forward, 20,000 times x
+    lv = lecture_vae.logvar(lecture_vae.encoder(x_one))[0]    # log σ² the encoder gives x
+hook.remove()
+z_std = fed_to_decoder[0].std(0)                          # measured over the 20,000 draws
+print(f"for one x: log σ² = {lv.numpy().round(3)}\n"
+      f"  std of the z that forward() samples  {z_std.numpy().round(3)}\n"
+      f"  slide's ½·exp(log σ²)                 {(0.5 * torch.exp(lv)).numpy().round(3)}\n"
+      f"  σ = exp(½·log σ²), what the KL assumes {torch.exp(0.5 * lv).numpy().round(3)}")
+# the sample std of 20,000 draws is within 1.5% of the true spread with probability > 0.999
+assert torch.allclose(z_std, 0.5 * torch.exp(lv), rtol=0.03), "forward samples with ½·exp(logvar)"
+assert ((z_std - torch.exp(0.5 * lv)).abs() > 0.2 * torch.exp(0.5 * lv)).all(), "not with σ"
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # > **Pitfall 2 (lecture slide "VAE实现概览"): a `Tanh` output fed to `BCELoss`.** Binary cross
@@ -350,7 +376,7 @@ if torch.cuda.is_available():                             # the real thing, on a
 # > it is the *approximate* posterior $q(z \mid x)$ that is defined as $\mathcal N(\mu, \sigma^2)$
 # > — the true $p(z \mid x)$ is what we cannot compute.
 #
-# The corrected model is `course_utils.autoencoders.VAE` (its `reparameterize` uses
+# The corrected model is `course_utils.neural.autoencoders.VAE` (its `reparameterize` uses
 # `torch.exp(0.5 * logvar)` and noise on `std`'s device; its decoder returns logits).
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -363,24 +389,17 @@ def reparameterize(mu, logvar, eps):
     return None  # your code here
 
 
-def _reference_reparameterize(mu, logvar, eps):
-    return VAE.reparameterize(mu, logvar, eps=eps)
-
-
-_g = torch.Generator().manual_seed(4)
-_rep_cases = [tuple(torch.randn(3, 2, generator=_g) for _ in range(3)),
-              (torch.zeros(2), torch.tensor([0.0, 2.0]), torch.ones(2))]
-exercises.check_function("reparameterisation", reparameterize, _reference_reparameterize,
-                         _rep_cases, atol=1e-6, hint="σ = exp(½·logvar), not ½·exp(logvar)")
+ex.reparameterisation(reparameterize)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
-# Solution
+### BEGIN SOLUTION
 def reparameterize(mu, logvar, eps):
-    return mu + torch.exp(0.5 * logvar) * eps
+    std = torch.exp(0.5 * logvar)          # σ = exp(½ log σ²), not ½·exp(log σ²)
+    return mu + std * eps
+### END SOLUTION
 
 
-assert exercises.check_function("reparameterisation", reparameterize, _reference_reparameterize,
-                                _rep_cases, atol=1e-6)
+assert ex.reparameterisation(reparameterize)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Training (训练): minimise −ELBO
@@ -412,18 +431,17 @@ def vae_step(model: VAE, opt: torch.optim.Optimizer, reparameterize=None):
     return step
 
 
-def train_vae(name: str, n_num: int, epochs: int, reparameterize=None):
-    """Build and train (or load from the checkpoint) a VAE with the profile's sizes."""
+def train_vae(name: str, run: Config, epochs: int, reparameterize=None):
+    """Build and train (or load from its checkpoint) a VAE with the sizes of ``run``."""
     torch.manual_seed(0)
-    model = VAE(784, cfg["hidden"], n_num, activation=cfg["activation"])
-    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
-    config = dict(name=name, n_train=len(x_train), hidden=cfg["hidden"], n_num=n_num,
-                  activation=cfg["activation"], epochs=epochs, lr=cfg["lr"],
-                  batch_size=cfg["batch_size"])
+    model = VAE(784, run.hidden, run.z_dim, activation=run.activation)
+    opt = torch.optim.Adam(model.parameters(), lr=run.lr)
+    key = checkpoints.key(NB, name, config=run, modules={"vae": model}, optimizers={"opt": opt},
+                          data=x_train)
     history = fit(vae_step(model, opt, reparameterize), x_train, epochs=epochs,
-                  batch_size=cfg["batch_size"], modules={"vae": model}, optimizers={"opt": opt},
-                  checkpoint=checkpoints.path_for(NB, name, config), config=config, desc=name)
-    return model.eval(), history
+                  batch_size=run.batch_size, modules={"vae": model}, optimizers={"opt": opt},
+                  checkpoint=key, desc=name)
+    return model, history
 
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -433,7 +451,7 @@ def train_vae(name: str, n_num: int, epochs: int, reparameterize=None):
 # the trained model instead of training again.
 
 # %% slideshow={"slide_type": "subslide"}
-vae, hist = train_vae("vae", cfg["n_num"], cfg["epochs"])
+vae, hist = train_vae("vae", cfg, cfg.epochs)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
 plotting.plot_history(hist, ["-ELBO", "reconstruction"], per="epoch", ax=axes[0],
                       title="−ELBO and its reconstruction term")
@@ -450,7 +468,7 @@ plotting.savefig(fig, NB, "training_curves")
 
 # %% slideshow={"slide_type": "fragment"}
 with torch.no_grad():
-    z_prior = torch.randn(64, cfg["n_num"], generator=torch.Generator().manual_seed(5)).to(dev)
+    z_prior = torch.randn(64, cfg.z_dim, generator=torch.Generator().manual_seed(5)).to(dev)
     samples = torch.sigmoid(vae.decode(z_prior)).reshape(-1, 1, 28, 28).cpu()
     show = torch.cat([(y_test == c).nonzero()[:2, 0] for c in range(8)])   # 2 per class, 0…7
     recon = torch.sigmoid(vae.decode(vae.encode(x_test[show])[0])).cpu()
@@ -478,29 +496,43 @@ def slide_reparameterize(mu, logvar):
     return mu + std * torch.randn_like(std)
 
 
-vae_wrong, hist_wrong = train_vae("vae_slide_std", cfg["n_num"], cfg["epochs_pitfall"],
+vae_wrong, hist_wrong = train_vae("vae_slide_std", cfg, cfg.epochs_pitfall,
                                   reparameterize=slide_reparameterize)
+S = 10                                                    # draws of z per test digit
+g = torch.Generator(device=dev).manual_seed(11)
 with torch.no_grad():
     mu_w, lv_w = vae_wrong.encode(x_test)
-    rec_w = -bernoulli_log_likelihood(vae_wrong.decode(slide_reparameterize(mu_w, lv_w)),
-                                      x_test).mean()
-    reported_kl = kl_standard_normal(mu_w, lv_w).mean()
-    true_logvar = 2 * lv_w + math.log(0.25)             # log of (½ e^{logvar})²
-    true_kl = kl_standard_normal(mu_w, true_logvar).mean()
-    per_coord_gap = (gaussian_kl(mu_w, true_logvar, torch.zeros(()), torch.zeros(()))
-                     - gaussian_kl(mu_w, lv_w, torch.zeros(()), torch.zeros(())))
-e, loss_slide = cfg["epochs_pitfall"], hist_wrong.last("-ELBO")
-loss_right = hist.epochs["-ELBO"][e - 1]
+    q_w = Normal(mu_w, 0.5 * torch.exp(lv_w))             # the q it really samples from
+    z_w = q_w.loc + q_w.scale * torch.randn((S, *mu_w.shape), generator=g, device=dev)
+    log_px_z = bernoulli_log_likelihood(vae_wrong.decode(z_w), x_test)          # (S, N)
+    # the true KL(q ‖ p(z)) of that q, by Monte Carlo from densities (no KL formula involved)
+    kl_mc = (q_w.log_prob(z_w) - Normal(0.0, 1.0).log_prob(z_w)).sum(-1).mean(0)  # (N,)
+    reported_kl = kl_standard_normal(mu_w, lv_w)          # what its loss computed, per digit
+    true_logvar = 2 * lv_w + math.log(0.25)               # log of (½ e^{logvar})²
+    true_kl = kl_standard_normal(mu_w, true_logvar)       # closed form, the right σ²
+rec_w = -log_px_z.mean()
+over = kl_mc - reported_kl                                # how much the reported KL is too small
+se_over = over.std() / math.sqrt(len(over))
+se_kl = (kl_mc - true_kl).std() / math.sqrt(len(over))
+e, loss_slide = cfg.epochs_pitfall, hist_wrong.last("-ELBO")
+loss_right = hist.epochs["-ELBO"][min(e, len(hist.epochs["-ELBO"])) - 1]
 print(f"training −ELBO after {e} epochs: slide's std {loss_slide:.1f}, correct VAE "
       f"{loss_right:.1f} nats per digit (the slide's looks {'better' if loss_slide < loss_right else 'worse'})")
-print(f"slide's std on the test digits: reported KL {reported_kl:.2f}, true KL of the q it samples "
-      f"{true_kl:.2f} nats; reported −ELBO {rec_w + reported_kl:.1f}, true −ELBO "
-      f"{rec_w + true_kl:.1f} nats. {100 * (lv_w.exp() < 1.5).float().mean():.0f}% of the "
-      "coordinates have σ² < 1.5")
-# coordinate by coordinate: wherever σ² < 1.5 the reported KL is below the true one
-assert (per_coord_gap[lv_w.exp() < 1.5] > 0).all()
-if profile.current() != "smoke":                      # after real training, σ² < 1.5 almost always
-    assert true_kl > reported_kl
+print(f"slide's std on the test digits: reported KL {reported_kl.mean():.2f} nats; true KL of the q "
+      f"it samples {kl_mc.mean():.2f} ± {se_kl:.2f} (Monte Carlo), {true_kl.mean():.2f} (closed form)\n"
+      f"reported −ELBO {rec_w + reported_kl.mean():.1f}, true −ELBO {rec_w + kl_mc.mean():.1f} nats; "
+      f"{100 * (lv_w.exp() < 1.5).float().mean():.0f}% of the coordinates have σ² < 1.5")
+# the closed-form KL with the slide's σ² substituted agrees with the Monte Carlo one
+assert abs((kl_mc - true_kl).mean()) < 4 * se_kl + 1e-3
+# What this model learnt: after training, its reported KL is too small, so its reported −ELBO is
+# below the true −ELBO of its own q (a model that had learnt σ² > 1.55 would report too much).
+# Barely trained (smoke, a dry run), σ² is still anywhere: nothing to assert there. Measured at
+# cpu: 23.4 ± 0.09 nats (Monte Carlo error); target 10.
+print(f"true − reported KL: {over.mean():.2f} ± {se_over:.2f} nats (Monte Carlo error)")
+quality.at_least("slide's std: true − reported KL (nats)", over.mean(), cpu=10)
+metrics_pitfall = {"slide_std_kl_underestimate_nats": over.mean().item(),
+                   "slide_std_reported_neg_elbo": (rec_w + reported_kl.mean()).item(),
+                   "slide_std_true_neg_elbo": (rec_w + kl_mc.mean()).item()}
 
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
@@ -524,7 +556,7 @@ print(f"mean variance of the codes: correct VAE {z_right.var(0).mean():.3f}, "
 # prior's region and every point of it decodes to something digit-like.
 
 # %% slideshow={"slide_type": "subslide"}
-vae2, hist2 = train_vae("vae_2d", 2, cfg["epochs_2d"])
+vae2, hist2 = train_vae("vae_2d", replace(cfg, z_dim=2), cfg.epochs_2d)
 n_grid = 15
 quantiles = Normal(0.0, 1.0).icdf(torch.linspace(0.05, 0.95, n_grid))
 zz2, zz1 = torch.meshgrid(quantiles.flip(0), quantiles, indexing="ij")   # top row: high z₂
@@ -590,27 +622,90 @@ plt.show()
 # negative log-likelihood (NLL), on the binarised test digits.
 
 # %% slideshow={"slide_type": "subslide"}
-def log_weights(model: VAE, x: torch.Tensor, k: int, batch: int = 50) -> torch.Tensor:
+def log_weights(model: VAE, x: torch.Tensor, k: int, batch: int = 50, seed: int = 6) -> torch.Tensor:
     """log w for every test digit: (N, k), in batches of digits (memory: batch·chunk·784)."""
-    g = torch.Generator(device=x.device).manual_seed(6)
+    g = torch.Generator(device=x.device).manual_seed(seed)
     return torch.cat([log_importance_weights(model, xb, k, chunk=250, generator=g)
                       for xb in tqdm(x.split(batch), desc=f"log w, k = {k}", leave=False)])
 
 
-k_max = max(cfg["k_iwae"])
-log_w = log_weights(vae, x_test, k_max)
-test_elbo = log_w.mean().item()                           # every log w_i estimates the ELBO
-iwae = {k: iwae_bound(log_w, k).mean().item() for k in cfg["k_iwae"]}
+# A dry run (COURSE_MAX_STEPS) checks the code path, not the number: 100 digits and k ≤ 50
+# instead of every test digit with k = 5000 (minutes on a CPU at full size).
+x_eval = x_test[:100] if profile.dry_run() else x_test
+k_values = tuple(k for k in cfg.k_iwae if k <= 50) if profile.dry_run() else cfg.k_iwae
+k_max = max(k_values)
+log_w = log_weights(vae, x_eval, k_max)
+iwae = {k: iwae_bound(log_w, k).mean().item() for k in k_values}
 for k, value in iwae.items():
     print(f"k = {k:5d}: L_k = {value:8.2f} nats")
+
+# The test ELBO from the separate `elbo` function (closed-form KL, 10 draws of z per digit)
+g = torch.Generator(device=dev).manual_seed(8)
+with torch.no_grad():
+    elbo_draws = torch.stack([elbo(vae, x_eval, generator=g) for _ in range(10)])   # (10, N)
+test_elbo = elbo_draws.mean().item()
 iwae_nll = -iwae[k_max]
 print(f"test ELBO {test_elbo:.2f} nats;  IWAE (k = {k_max}) log p(x) ≥ {-iwae_nll:.2f} nats, "
       f"NLL {iwae_nll:.2f} nats\ndata: {dataset_desc}")
-assert iwae[k_max] >= test_elbo, "the importance-weighted bound is at least the ELBO"
+# Each log w_i is a one-sample ELBO: their mean (k draws per digit, from densities) must agree
+# with the ELBO computed by `elbo` (closed-form KL) within Monte Carlo error. A log w that missed
+# log p(z) or log q(z|x), or a KL formula with a slip, would be off by many nats.
+diff = log_w.mean(1) - elbo_draws.mean(0)                 # per digit: the digit's own value cancels
+se_diff = diff.std() / math.sqrt(len(diff))
+print(f"mean log w − ELBO(elbo function) = {diff.mean():.3f} ± {se_diff:.3f} nats")
+assert abs(diff.mean()) < 4 * se_diff + 1e-3, "log importance weights disagree with the ELBO"
 
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Has $\mathcal L_k$ converged? A second proposal
+# Importance sampling works with *any* proposal that covers the posterior: with
+# $q'(z \mid x) = \mathcal N(\mu, (1.5\,\sigma)^2)$, wider than the encoder's $q$, the bound
+# $\mathcal L'_k$ is another estimate that also rises to $\log p(x)$. If both have converged
+# they agree, within their Monte Carlo error (from 10 independent blocks of samples) plus what
+# each still gained over the last factor 10 of $k$ (an upper bound on the remaining gap when it
+# shrinks like $1/k$). The log weights of $q'$ are written here from densities, independently of
+# `log_importance_weights`.
+
+# %% slideshow={"slide_type": "fragment"}
+@torch.no_grad()
+def log_weights_wide(model: VAE, x: torch.Tensor, k: int, scale: float = 1.5, seed: int = 9,
+                     chunk: int = 250) -> torch.Tensor:
+    """log w'_i = log p(x | z_i) + log p(z_i) − log q'(z_i | x), z_i ~ q' = N(μ, (scale·σ)²): (N, k)."""
+    g = torch.Generator(device=x.device).manual_seed(seed)
+    mu, logvar = model.encode(x)
+    q_wide, prior = Normal(mu, scale * torch.exp(0.5 * logvar)), Normal(0.0, 1.0)
+    out = []
+    for start in range(0, k, chunk):
+        z = q_wide.loc + q_wide.scale * torch.randn((min(chunk, k - start), *mu.shape),
+                                                    generator=g, device=x.device)
+        log_p_xz = bernoulli_log_likelihood(model.decode(z), x) + prior.log_prob(z).sum(-1)
+        out.append((log_p_xz - q_wide.log_prob(z).sum(-1)).T)
+    return torch.cat(out, dim=1)
+
+
+def block_error(lw: torch.Tensor, blocks: int = 10) -> float:
+    """Monte Carlo standard error of mean L_k from ``blocks`` independent blocks of k/blocks samples."""
+    n, k = lw.shape
+    per_block = torch.stack([iwae_bound(b).mean() for b in lw[:, :k // blocks * blocks].chunk(blocks, 1)])
+    return (per_block.std() / math.sqrt(blocks)).item()
+
+
+x_check = x_eval[:cfg.n_check]
+lw_q = log_w[:cfg.n_check]
+lw_wide = torch.cat([log_weights_wide(vae, xb, k_max) for xb in x_check.split(50)])
+L_q, L_wide = iwae_bound(lw_q).mean().item(), iwae_bound(lw_wide).mean().item()
+gain_q = L_q - iwae_bound(lw_q, k_max // 10).mean().item()      # what the last factor 10 gave
+gain_wide = L_wide - iwae_bound(lw_wide, k_max // 10).mean().item()
+tolerance = 4 * math.hypot(block_error(lw_q), block_error(lw_wide)) + gain_q + gain_wide
+print(f"{len(x_check)} digits, k = {k_max}: L_k with q {L_q:.3f}, with q' {L_wide:.3f} nats "
+      f"(difference {L_q - L_wide:+.3f}; allowed {tolerance:.3f}: Monte Carlo error and the gains "
+      f"over the last factor 10 of k, {gain_q:.3f} and {gain_wide:.3f})")
+assert abs(L_q - L_wide) < tolerance, "two proposals give different log-likelihoods: not converged"
+
+# %% slideshow={"slide_type": "fragment"}
 fig, ax = plt.subplots(figsize=(5.5, 3.2))
 ax.plot(list(iwae), list(iwae.values()), "o-", label="IWAE bound L_k")
-ax.axhline(test_elbo, color="gray", ls="--", label="ELBO")
+ax.axhline(test_elbo, color="gray", ls="--", label="ELBO (elbo function)")
 ax.set_xscale("log")
 ax.set_xlabel("number of importance samples k")
 ax.set_ylabel("test log-likelihood bound (nats)")
@@ -627,7 +722,9 @@ plotting.savefig(fig, NB, "iwae_vs_k")
 # printed with it. On the embedded 4,500 training digits with a few dozen epochs it is not
 # comparable: less data (and fewer epochs) give a worse model, and 500 test digits give a
 # noisier estimate. The `full` profile (a GPU, full MNIST under `data/MNIST/raw`) uses Burda et
-# al.'s architecture and checks that the NLL is within 5 nats of theirs.
+# al.'s architecture and checks that the NLL is within 5 nats of theirs. The `cpu` profile checks
+# what a laptop run reaches on the embedded digits (measured: ELBO −108.2, NLL 101.9 nats; the
+# targets leave 4 nats of margin).
 
 # %% slideshow={"slide_type": "fragment"}
 metrics = {
@@ -635,17 +732,19 @@ metrics = {
     "iwae_nll_nats": iwae_nll,
     "k_iwae": k_max,
     "train_seconds": hist.seconds,
-    "epochs": cfg["epochs"],
-    "architecture": "-".join(str(n) for n in [784, *np.atleast_1d(cfg["hidden"]), cfg["n_num"]])
-                    + f" {cfg['activation']}",
+    "epochs": cfg.epochs,
+    "architecture": "-".join(str(n) for n in [784, *cfg.hidden, cfg.z_dim]) + f" {cfg.activation}",
     "dataset": dataset_desc,
-    "n_test": len(x_test),
+    "n_test": len(x_eval),
+    "iwae_check_difference_nats": L_q - L_wide,
     "test_kl_nats": kl_standard_normal(mu_c, lv_c).mean().item(),
-    "slide_std_kl_underestimate_nats": (true_kl - reported_kl).item(),
+    **metrics_pitfall,
 }
 print(artifacts.save_metrics(NB, metrics))
-if profile.current() == "full":
-    assert iwae_nll < 86.76 + 5, f"IWAE NLL {iwae_nll:.2f} on {dataset_desc}"
+# cpu, measured on the embedded digits: ELBO −108.2, NLL 101.9 nats; targets with 4 nats of
+# margin. full: within 5 nats of Burda et al.'s 86.76 on full MNIST.
+quality.at_least("test ELBO (nats)", test_elbo, cpu=-112)
+quality.at_most("IWAE NLL (nats)", iwae_nll, cpu=106, full=86.76 + 5)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 3 — the IWAE bound, stably
@@ -658,20 +757,17 @@ def iwae_from_log_weights(log_w):
     return None  # your code here
 
 
-_g = torch.Generator().manual_seed(7)
-_iwae_cases = [(torch.randn(3, 5, generator=_g),), (torch.randn(2, 100, generator=_g) - 120,),
-               (torch.tensor([[-800.0, -790.0]]),)]
-exercises.check_function("IWAE bound", iwae_from_log_weights, iwae_bound, _iwae_cases, atol=1e-4,
-                         hint="log mean exp: torch.logsumexp(log_w, dim=1) − log k")
+ex.iwae_bound(iwae_from_log_weights)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
-# Solution
+### BEGIN SOLUTION
 def iwae_from_log_weights(log_w):
-    return torch.logsumexp(log_w, dim=1) - math.log(log_w.shape[1])
+    m = log_w.max(dim=1, keepdim=True).values           # shift by the largest log weight
+    return m[:, 0] + torch.log(torch.exp(log_w - m).mean(dim=1))
+### END SOLUTION
 
 
-assert exercises.check_function("IWAE bound", iwae_from_log_weights, iwae_bound, _iwae_cases,
-                                atol=1e-4)
+assert ex.iwae_bound(iwae_from_log_weights)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary

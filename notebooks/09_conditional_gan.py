@@ -17,26 +17,43 @@
 # "2. Conditional GAN".
 
 # %% slideshow={"slide_type": "skip"}
+from dataclasses import dataclass, replace
+
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from course_utils import artifacts, checkpoints, data, metrics, plotting, profile
-from course_utils.checkpoints import path_for
-from course_utils.exercises import check_function
+from course_utils import artifacts, checkpoints, data, metrics, plotting, profile, quality
+from course_utils.exercises import neural_models as ex
 from course_utils.neural import gan
 from course_utils.train import fit
 
 NB = "09_conditional_gan"
-cfg = profile.pick(
-    smoke=dict(n_train=512, epochs=2, compare_epochs=1, eval_every=1, lr=5e-4),
-    cpu=dict(n_train=None, epochs=60, compare_epochs=20, eval_every=2, lr=5e-4),
-    full=dict(n_train=None, epochs=200, compare_epochs=40, eval_every=5, lr=5e-4),
-)
-cfg.update(z_dim=64, batch_size=64, G_hidden=(128, 256, 512), D_hidden=(512, 256))
 profile.seed_everything(0)
 profile.set_cpu_threads()  # 1 torch thread on the CPU: small models, often busy cores (COURSE_THREADS=0: all)
 device = profile.device()
+
+
+@dataclass(frozen=True)
+class Config:
+    n_train: int | None                      # training digits (None: all that the data source has)
+    epochs: int                              # epochs of the cGAN with the projection discriminator
+    compare_epochs: int                      # epochs of the cGAN with the concatenation discriminator
+    eval_every: int                          # epochs between two conditional-accuracy evaluations
+    conditioning: str = "projection"         # how D uses the label: "projection" or "concat"
+    lr: float = 5e-4                         # Adam, both players
+    z_dim: int = 64                          # latent size
+    batch_size: int = 64                     # digits per step
+    G_hidden: tuple[int, ...] = (128, 256, 512)   # G's hidden layers (batch norm, ReLU)
+    D_hidden: tuple[int, ...] = (512, 256)        # D's hidden layers (LeakyReLU, dropout 0.3)
+    seed: int = 0                            # initialisation and shuffling
+
+
+cfg = profile.pick(
+    smoke=Config(n_train=512, epochs=2, compare_epochs=1, eval_every=1),
+    cpu=Config(n_train=None, epochs=60, compare_epochs=20, eval_every=2),
+    full=Config(n_train=None, epochs=200, compare_epochs=40, eval_every=5),
+)
 cfg
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -45,7 +62,7 @@ cfg
 #   + \mathbb E_{z \sim p_z,\, y \sim p(y)}[\log(1 - D(G(z, y), y))]$$
 # - **G**: the input is $[z, \mathrm{onehot}(y)]$ (Mirza & Osindero 2014), an MLP with batch
 #   norm, tanh output.
-# - **D**, two ways to use $y$ (`course_utils.gan.ConditionalDiscriminator`):
+# - **D**, two ways to use $y$ (`course_utils.neural.gan.ConditionalDiscriminator`):
 #   - *concat*: $a = f([x, \mathrm{onehot}(y)])$, ten more inputs beside 784 pixels;
 #   - *projection* (Miyato & Koyama 2018): $a = w^\top\phi(x) + e_y^\top\phi(x)$ with a learned
 #     class embedding $e_y$: the label selects a direction in D's feature space.
@@ -54,7 +71,7 @@ cfg
 # obey the label.
 
 # %% slideshow={"slide_type": "fragment"}
-train = data.load("mnist", split="train", n=cfg["n_train"])
+train = data.load("mnist", split="train", n=cfg.n_train)
 test = data.load("mnist", split="test")
 x_train, y_train = gan.to_tanh_range(train.images), train.labels  # G's tanh range is [-1, 1]
 K = len(train.classes)
@@ -103,7 +120,7 @@ def make_cgan_step(G, D, opt_G, opt_D, z_dim, n_classes):
 # %% slideshow={"slide_type": "fragment"}
 clf = metrics.evaluation_classifier()
 y_eval = torch.arange(K).repeat_interleave(100)  # 100 samples per class
-z_eval = torch.randn(len(y_eval), cfg["z_dim"], generator=torch.Generator().manual_seed(3))
+z_eval = torch.randn(len(y_eval), cfg.z_dim, generator=torch.Generator().manual_seed(3))
 
 
 @torch.no_grad()
@@ -113,7 +130,7 @@ def conditional_accuracy(G):
     G.eval()
     x = gan.to_unit_range(G(z_eval.to(device), y_eval.to(device))).cpu()
     G.train(was_training)
-    return metrics.classifier_accuracy(clf, x, y_eval), x
+    return metrics.classifier_accuracy(clf.model, x, y_eval), x
 
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -123,43 +140,47 @@ def conditional_accuracy(G):
 # run, the concatenation discriminator.
 
 # %% slideshow={"slide_type": "fragment"}
-def train_cgan(conditioning, epochs, seed=0):
-    torch.manual_seed(seed)
-    G = gan.ConditionalGenerator(cfg["z_dim"], K, hidden=cfg["G_hidden"])
-    D = gan.ConditionalDiscriminator(K, hidden=cfg["D_hidden"], dropout=0.3,
-                                     conditioning=conditioning)
-    opt_G = torch.optim.Adam(G.parameters(), lr=cfg["lr"], betas=(0.5, 0.999))
-    opt_D = torch.optim.Adam(D.parameters(), lr=cfg["lr"], betas=(0.5, 0.999))
+def train_cgan(run: Config):
+    """Train (or load) the cGAN of ``run``; returns G, D, the history and the accuracy curve."""
+    torch.manual_seed(run.seed)
+    G = gan.ConditionalGenerator(run.z_dim, K, hidden=run.G_hidden)
+    D = gan.ConditionalDiscriminator(K, hidden=run.D_hidden, dropout=0.3,
+                                     conditioning=run.conditioning)
+    opt_G = torch.optim.Adam(G.parameters(), lr=run.lr, betas=(0.5, 0.999))
+    opt_D = torch.optim.Adam(D.parameters(), lr=run.lr, betas=(0.5, 0.999))
     curve = {"seconds": [0.0], "accuracy": [conditional_accuracy(G.to(device))[0]], "epoch": [0]}
 
     def on_epoch_end(epoch, history):
-        if (epoch + 1) % cfg["eval_every"] == 0 or epoch + 1 == epochs:
+        if (epoch + 1) % run.eval_every == 0 or epoch + 1 == run.epochs:
             curve["seconds"].append(history.seconds)
             curve["accuracy"].append(conditional_accuracy(G)[0])
             curve["epoch"].append(epoch + 1)
 
-    run_cfg = dict(cfg, conditioning=conditioning, epochs=epochs, seed=seed)
-    ckpt = path_for(NB, f"cgan_{conditioning}", run_cfg)
-    history = fit(make_cgan_step(G, D, opt_G, opt_D, cfg["z_dim"], K), (x_train, y_train),
-                  epochs=epochs, batch_size=cfg["batch_size"], modules={"G": G, "D": D},
-                  optimizers={"G": opt_G, "D": opt_D}, checkpoint=ckpt, config=run_cfg,
-                  seed=seed, desc=f"cGAN ({conditioning})", on_epoch_end=on_epoch_end)
-    curve_path = ckpt.with_suffix(".curve.pt")  # the curve is kept beside the checkpoint
+    what = dict(config=run, modules={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D},
+                data=(x_train, y_train))
+    key = checkpoints.key(NB, f"cgan_{run.conditioning}", **what)
+    curve_key = checkpoints.key(NB, f"cgan_{run.conditioning}_curve", **what)  # kept beside it
+    history = fit(make_cgan_step(G, D, opt_G, opt_D, run.z_dim, K), (x_train, y_train),
+                  epochs=run.epochs, batch_size=run.batch_size, modules={"G": G, "D": D},
+                  optimizers={"G": opt_G, "D": opt_D}, checkpoint=key, seed=run.seed,
+                  desc=f"cGAN ({run.conditioning})", on_epoch_end=on_epoch_end)
     if history.resumed_from:  # a cached run: reload its curve (or keep just the end point)
-        curve = checkpoints.load(curve_path, expect_config=run_cfg) or {
+        curve = checkpoints.load(curve_key) or {
             "seconds": [history.seconds], "accuracy": [conditional_accuracy(G)[0]],
-            "epoch": [epochs]}
-    else:
-        checkpoints.save(curve_path, curve, config=run_cfg)
-    return G.eval(), D.eval(), history, curve
+            "epoch": [run.epochs]}
+    elif not profile.dry_run():  # a capped run is not worth keeping (fit keeps nothing either)
+        checkpoints.save(curve_key, curve)
+    return G, D, history, curve
 
 
-G, D, history, curve = train_cgan("projection", cfg["epochs"])
-G_cat, _, history_cat, curve_cat = train_cgan("concat", cfg["compare_epochs"])
+# the same cGAN with the label concatenated to D's input, trained for a shorter run
+concat = replace(cfg, conditioning="concat", epochs=cfg.compare_epochs)
+G, D, history, curve = train_cgan(cfg)
+G_cat, _, history_cat, curve_cat = train_cgan(concat)
 accuracy, samples = conditional_accuracy(G)
-print(f"conditional accuracy (projection D, {cfg['epochs']} epochs, "
+print(f"conditional accuracy (projection D, {cfg.epochs} epochs, "
       f"{history.seconds:.0f} s): {accuracy:.3f}")
-print(f"conditional accuracy (concat D, {cfg['compare_epochs']} epochs, "
+print(f"conditional accuracy (concat D, {cfg.compare_epochs} epochs, "
       f"{history_cat.seconds:.0f} s): {curve_cat['accuracy'][-1]:.3f}")
 
 # %% slideshow={"slide_type": "subslide"}
@@ -194,7 +215,7 @@ plt.show()
 
 # %% slideshow={"slide_type": "fragment"}
 with torch.no_grad():
-    z10 = torch.randn(10, cfg["z_dim"], generator=torch.Generator().manual_seed(4))
+    z10 = torch.randn(10, cfg.z_dim, generator=torch.Generator().manual_seed(4))
     z_grid = z10.repeat(K, 1).to(device)                       # same 10 styles in every row
     y_grid = torch.arange(K).repeat_interleave(10).to(device)  # row k asks for digit k
     grid = gan.to_unit_range(G(z_grid, y_grid)).cpu()
@@ -207,13 +228,13 @@ plt.show()
 # ### Which digits come out wrong? Per-class accuracy and classifier-FID
 
 # %% slideshow={"slide_type": "fragment"}
-pred = metrics.classifier_predict(clf, samples)
+pred = metrics.classifier_predict(clf.model, samples)
 per_class = torch.stack([(pred[y_eval == k] == k).float().mean() for k in range(K)])
 # as many samples as test digits, evenly over the classes (samples are ordered by class)
 balanced = samples[torch.linspace(0, len(samples) - 1, len(test.images)).long()]
-fid = metrics.classifier_fid(clf, balanced, test.images)
+fid = metrics.classifier_fid(clf.model, balanced, test.images)
 real_ref = data.load("mnist", split="train", n=len(test.images), seed=1).images
-fid_floor = metrics.classifier_fid(clf, real_ref, test.images)
+fid_floor = metrics.classifier_fid(clf.model, real_ref, test.images)
 fig, ax = plt.subplots(figsize=(6, 2.8))
 ax.bar(range(K), per_class.numpy())
 ax.set_xticks(range(K), train.classes)
@@ -235,13 +256,18 @@ artifacts.save_metrics(NB, {
     "classifier_test_accuracy": clf.test_accuracy, "classifier_fid": fid,
     "classifier_fid_real_floor": fid_floor, "train_seconds": history.seconds,
     "seconds_to_90_percent": seconds_to_90,
-    "epochs": cfg["epochs"],
+    "epochs": cfg.epochs,
 })
-if profile.current() == "cpu":
-    print("cpu target: conditional accuracy >= 0.90 in under 600 s:",
-          accuracy >= 0.90 and history.seconds < 600)
-if profile.current() == "full":
-    assert accuracy >= 0.97, f"conditional accuracy {accuracy:.3f} < 0.97"
+# Measured at cpu: conditional accuracy 0.949 (0.90 first reached after 72 s of training);
+# classifier-FID 11.1 against a real-vs-real floor of 4.6 (ratio 2.4); after the concat run's
+# 20 epochs, the projection D's accuracy was 0.81 and the concat D's 0.16.
+quality.at_least("conditional accuracy (projection D)", accuracy, cpu=0.90, full=0.97)
+quality.at_most("classifier-FID / real-vs-real floor", fid / fid_floor, cpu=5)
+same = max(i for i, ep in enumerate(curve["epoch"]) if ep <= concat.epochs)   # same epochs
+print(f"after {curve['epoch'][same]} epochs: projection D {curve['accuracy'][same]:.3f}, "
+      f"concat D {curve_cat['accuracy'][-1]:.3f}")
+quality.at_least("accuracy, projection − concat D after the same epochs",
+                 curve["accuracy"][same] - curve_cat["accuracy"][-1], cpu=0.3)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises (练习)
@@ -250,21 +276,20 @@ if profile.current() == "full":
 
 # %% slideshow={"slide_type": "fragment"}
 def g_input(z, y, n_classes=10):
-    # your code here: return torch.cat([...], dim=1)
-    return None
+    return None  # your code here: torch.cat([...], dim=1)
 
 
-def _g_input_reference(z, y, n_classes=10):
-    return torch.cat([z, F.one_hot(y, n_classes).float()], dim=1)
-
-
-_cases = [(torch.randn(4, 3), torch.tensor([0, 9, 2, 2])), (torch.zeros(2, 1), torch.tensor([5, 1]))]
-check_function("g_input", g_input, _g_input_reference, _cases,
-               hint="F.one_hot(y, n_classes) gives N×K integers: convert with .float().")
+ex.g_input(g_input)
 
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-# Solution
-check_function("g_input", _g_input_reference, _g_input_reference, _cases)
+### BEGIN SOLUTION
+def g_input(z, y, n_classes=10):
+    onehot = F.one_hot(y, n_classes).to(z.dtype)   # N×K: a 1 in column y_i of row i
+    return torch.cat([z, onehot], dim=1)
+### END SOLUTION
+
+
+assert ex.g_input(g_input)
 
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -274,31 +299,28 @@ check_function("g_input", _g_input_reference, _g_input_reference, _cases)
 
 # %% slideshow={"slide_type": "fragment"}
 def projection_logit(phi, w, b, E, y):
-    # your code here
-    return None
+    return None  # your code here
 
 
-def _projection_reference(phi, w, b, E, y):
-    return phi @ w + b + (E[y] * phi).sum(dim=1)
-
-
-_g = torch.Generator().manual_seed(0)
-_cases2 = [(torch.randn(5, 4, generator=_g), torch.randn(4, generator=_g), torch.tensor(0.3),
-            torch.randn(10, 4, generator=_g), torch.tensor([1, 0, 9, 9, 3]))]
-# the reference is exactly what the library's discriminator computes
-D_small = gan.ConditionalDiscriminator(10, x_shape=(4,), hidden=(4,), dropout=0.0,
-                                       conditioning="projection").eval()
-_x, _y = torch.randn(5, 4, generator=_g), torch.tensor([1, 0, 9, 9, 3])
-with torch.no_grad():
-    assert torch.allclose(D_small(_x, _y), _projection_reference(
-        D_small.phi(_x), D_small.out.weight[0], D_small.out.bias[0], D_small.embed.weight, _y),
-        atol=1e-6)
-check_function("projection_logit", projection_logit, _projection_reference, _cases2,
-               hint="E[y] picks one embedding row per sample; multiply by phi and sum over F.")
+ex.projection_logit(projection_logit)
 
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-# Solution
-check_function("projection_logit", _projection_reference, _projection_reference, _cases2)
+### BEGIN SOLUTION
+def projection_logit(phi, w, b, E, y):
+    e_y = E[y]                                   # N×F: each sample's own class embedding
+    return phi @ w + b + (e_y * phi).sum(dim=1)
+### END SOLUTION
+
+
+assert ex.projection_logit(projection_logit)
+# the library's projection discriminator computes exactly this
+D_small = gan.ConditionalDiscriminator(10, x_shape=(4,), hidden=(4,), dropout=0.0,
+                                       conditioning="projection").eval()
+_x, _y = torch.randn(5, 4, generator=torch.Generator().manual_seed(0)), torch.tensor([1, 0, 9, 9, 3])
+with torch.no_grad():
+    assert torch.allclose(D_small(_x, _y), projection_logit(
+        D_small.phi(_x), D_small.out.weight[0], D_small.out.bias[0], D_small.embed.weight, _y),
+        atol=1e-6)
 
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -307,22 +329,24 @@ check_function("projection_logit", _projection_reference, _projection_reference,
 
 # %% slideshow={"slide_type": "fragment"}
 def conditional_accuracy_from_logits(logits, y):
-    # your code here
-    return None
+    return None  # your code here
 
 
-def _acc_reference(logits, y):
-    return (logits.argmax(dim=1) == y).float().mean()
-
-
-_cases3 = [(torch.randn(50, 10, generator=_g), torch.randint(0, 10, (50,), generator=_g)),
-           (torch.eye(10), torch.arange(10))]
-check_function("conditional_accuracy", conditional_accuracy_from_logits, _acc_reference,
-               _cases3, hint="argmax over the class dimension, compare, average.")
+ex.conditional_accuracy(conditional_accuracy_from_logits)
 
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-# Solution
-check_function("conditional_accuracy", _acc_reference, _acc_reference, _cases3)
+### BEGIN SOLUTION
+def conditional_accuracy_from_logits(logits, y):
+    predicted = logits.argmax(dim=1)             # the class the classifier picks
+    return (predicted == y).float().mean()
+### END SOLUTION
+
+
+assert ex.conditional_accuracy(conditional_accuracy_from_logits)
+# on the cGAN's samples it gives the conditional accuracy measured above by course_utils.metrics
+with torch.no_grad():
+    _logits = clf.model(samples.to(device)).cpu()
+assert abs(conditional_accuracy_from_logits(_logits, y_eval).item() - accuracy) < 1e-6
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary (小结)

@@ -17,6 +17,7 @@
 
 # %% slideshow={"slide_type": "skip"}
 import os
+from dataclasses import dataclass
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -24,31 +25,41 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils import artifacts, data, plotting, profile
-from course_utils.checkpoints import path_for
-from course_utils.exercises import check_function
+from course_utils import artifacts, checkpoints, data, plotting, profile, quality
+from course_utils.exercises import neural_models as ex
 from course_utils.neural import gan
 from course_utils.train import fit
 
 NB = "10_dcgan_faces"
-cfg = profile.pick(
-    smoke=dict(steps=15, ngf=16, batch_size=40),
-    cpu=dict(steps=1500, ngf=32, batch_size=40),
-    full=dict(steps=20000, ngf=64, batch_size=64),
-)  # steps = G/D updates; the number of epochs follows from the size of the face set
-# A folder of face images (e.g. aligned CelebA) replaces the 100 embedded faces; it is used at
-# 64×64 (embedded LFW faces: 32×32). Set FACES_DIR, or put the images under <data dir>/faces.
-cfg.update(z_dim=64, lr=2e-4, faces_dir=os.environ.get("FACES_DIR"))
 profile.seed_everything(0)
 profile.set_cpu_threads()  # 1 torch thread on the CPU: small models, often busy cores (COURSE_THREADS=0: all)
 device = profile.device()
+
+
+@dataclass(frozen=True)
+class Config:
+    steps: int            # G/D updates; the number of epochs follows from the size of the face set
+    ngf: int              # width of G and D: channels next to the image (doubling inwards)
+    batch_size: int       # faces per step
+    z_dim: int = 64       # latent size
+    lr: float = 2e-4      # Adam, both players (the DCGAN paper's)
+
+
+cfg = profile.pick(
+    smoke=Config(steps=15, ngf=16, batch_size=40),
+    cpu=Config(steps=1500, ngf=32, batch_size=40),
+    full=Config(steps=20000, ngf=64, batch_size=64),
+)
+# A folder of face images (e.g. aligned CelebA) replaces the 100 embedded faces; it is used at
+# 64×64 (embedded LFW faces: 32×32). Set FACES_DIR, or put the images under <data dir>/faces.
+faces_dir = os.environ.get("FACES_DIR")
 cfg
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The five DCGAN rules (DCGAN 的五条结构规则)
 # Radford, Metz & Chintala (2015), as listed in the lecture:
 #
-# | # | lecture (中文) | in English | where in `course_utils/gan.py` |
+# | # | lecture (中文) | in English | where in `course_utils/neural/gan.py` |
 # |---|---|---|---|
 # | 1 | 取消所有pooling层。G网络中使用转置卷积进行上采样，D网络中用加入stride的卷积代替pooling | no pooling: transposed convolutions upsample in G, strided convolutions downsample in D | `nn.ConvTranspose2d(…, 4, 2, 1)` in G; `nn.Conv2d(…, 4, 2, 1)` in D |
 # | 2 | 在D和G中均使用batch normalization | batch norm in both | `nn.BatchNorm2d` after every hidden layer (not on G's output nor D's input, as in the paper) |
@@ -57,11 +68,11 @@ cfg
 # | 5 | D网络中使用LeakyReLU作为激活函数 | LeakyReLU in D | `nn.LeakyReLU(0.2)` |
 
 # %% slideshow={"slide_type": "subslide"}
-faces = data.load("faces", path=cfg["faces_dir"])
+faces = data.load("faces", path=faces_dir)
 size = 32 if faces.source.startswith("embedded") else 64
 channels = faces.images.shape[1]
-G = gan.DCGANGenerator(z_dim=cfg["z_dim"], channels=channels, image_size=size, ngf=cfg["ngf"])
-D = gan.DCGANDiscriminator(channels=channels, image_size=size, ndf=cfg["ngf"])
+G = gan.DCGANGenerator(z_dim=cfg.z_dim, channels=channels, image_size=size, ngf=cfg.ngf)
+D = gan.DCGANDiscriminator(channels=channels, image_size=size, ndf=cfg.ngf)
 print(G)
 print(D)
 
@@ -86,8 +97,8 @@ for rule, ok in checks.items():
     print(f"{'✓' if ok else '✗'} rule {rule}")
 assert all(checks.values())
 with torch.no_grad():
-    x_probe = G(torch.randn(2, cfg["z_dim"]))
-assert x_probe.shape == (2, channels, size, size) and x_probe.abs().max() <= 1
+    x_probe = G(torch.randn(2, cfg.z_dim))
+assert x_probe.shape == (2, channels, size, size)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Data: faces in [-1, 1], flipped (数据与增强)
@@ -105,8 +116,8 @@ assert x_probe.shape == (2, channels, size, size) and x_probe.abs().max() <= 1
 x_faces = faces.images if faces.images.shape[-1] == size else F.interpolate(
     faces.images, size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
 x_train = gan.to_tanh_range(torch.cat([x_faces, x_faces.flip(-1)]))  # flips: 2× the faces
-batch_size = min(cfg["batch_size"], len(x_train))
-epochs = max(1, -(-cfg["steps"] // (len(x_train) // batch_size)))
+batch_size = min(cfg.batch_size, len(x_train))
+epochs = max(1, -(-cfg.steps // (len(x_train) // batch_size)))
 print(f"{len(x_faces)} faces ({faces.source}) -> {len(x_train)} training images "
       f"{tuple(x_train.shape[1:])}, range [{x_train.min():.1f}, {x_train.max():.1f}]; "
       f"{epochs} epochs of {len(x_train) // batch_size} steps")
@@ -129,13 +140,13 @@ def g_loss(logit_fake):
     return F.binary_cross_entropy_with_logits(logit_fake, torch.ones_like(logit_fake))
 
 
-opt_G = torch.optim.Adam(G.parameters(), lr=cfg["lr"], betas=(0.5, 0.999))  # DCGAN paper
-opt_D = torch.optim.Adam(D.parameters(), lr=cfg["lr"], betas=(0.5, 0.999))
+opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.5, 0.999))  # DCGAN paper
+opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
 
 
 def step(batch):
     (x_r,) = batch
-    z = torch.randn(x_r.shape[0], cfg["z_dim"], device=x_r.device)
+    z = torch.randn(x_r.shape[0], cfg.z_dim, device=x_r.device)
     x_f = G(z)
     loss_D = d_loss(D(x_r), D(x_f.detach()))  # D step
     opt_D.zero_grad()
@@ -148,7 +159,7 @@ def step(batch):
     return {"loss_D": loss_D.item(), "loss_G": loss_G.item()}
 
 
-z_fixed = torch.randn(32, cfg["z_dim"], generator=torch.Generator().manual_seed(5)).to(device)
+z_fixed = torch.randn(32, cfg.z_dim, generator=torch.Generator().manual_seed(5)).to(device)
 snapshots = {}
 snap_epochs = sorted({1, max(1, epochs // 10), max(1, epochs // 3), epochs})
 
@@ -161,13 +172,11 @@ def on_epoch_end(epoch, history):
         G.train()
 
 
-run_cfg = dict(cfg, size=size, n_faces=len(x_faces), source=faces.source)
+key = checkpoints.key(NB, "dcgan", config=cfg, modules={"G": G, "D": D},
+                      optimizers={"G": opt_G, "D": opt_D}, data=x_train)
 history = fit(step, x_train, epochs=epochs, batch_size=batch_size,
               modules={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D},
-              checkpoint=path_for(NB, "dcgan", run_cfg), config=run_cfg, desc="DCGAN",
-              on_epoch_end=on_epoch_end)
-G.eval()
-D.eval()
+              checkpoint=key, desc="DCGAN", on_epoch_end=on_epoch_end)
 
 # %% slideshow={"slide_type": "subslide"}
 if not snapshots:  # a finished run loaded from its checkpoint: only the final model
@@ -198,7 +207,7 @@ plt.show()
 
 # %% slideshow={"slide_type": "fragment"}
 with torch.no_grad():
-    samples = gan.to_unit_range(G(torch.randn(64, cfg["z_dim"], device=device))).cpu()
+    samples = gan.to_unit_range(G(torch.randn(64, cfg.z_dim, device=device))).cpu()
 train_unit = gan.to_unit_range(x_train)
 d_nn, idx_nn = torch.cdist(samples.flatten(1), train_unit.flatten(1)).min(dim=1)
 d_real = torch.cdist(x_faces.flatten(1), x_faces.flatten(1))
@@ -216,9 +225,15 @@ artifacts.save_metrics(NB, {
     "nn_distance_real": float(d_real_nn.mean()),
     "sample_pixel_std": float(samples.std(dim=0).mean()),
 })
-if profile.current() == "full":
-    # not collapsed: the samples differ from each other about as much as real faces do
-    assert samples.std(dim=0).mean() > 0.5 * x_faces.std(dim=0).mean()
+# Not copies: a G that memorised puts its samples on training faces (ratio near 0). Not
+# collapsed: the samples differ from each other about as much as real faces do. Measured at cpu:
+# 1.03 and 1.07; targets 0.6 and 0.5. (No full target for the first: 20,000 steps on the 200
+# embedded images may well memorise, which is what this measures; with a folder of faces it is
+# reported.)
+quality.at_least("sample→nearest training face / real face→nearest other",
+                 d_nn.mean() / d_real_nn.mean(), cpu=0.6)
+quality.at_least("pixel std across samples / across real faces",
+                 samples.std(dim=0).mean() / x_faces.std(dim=0).mean(), cpu=0.5, full=0.5)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Latent interpolation (隐空间插值)
@@ -236,7 +251,7 @@ g = torch.Generator().manual_seed(6)
 rows = []
 with torch.no_grad():
     for _ in range(4):
-        z0, z1 = torch.randn(cfg["z_dim"], generator=g), torch.randn(cfg["z_dim"], generator=g)
+        z0, z1 = torch.randn(cfg.z_dim, generator=g), torch.randn(cfg.z_dim, generator=g)
         rows.append(gan.to_unit_range(G(interpolate(z0, z1, 10).to(device))).cpu())
 fig = plotting.image_grid(torch.cat(rows), nrow=10, title="latent interpolation: t = 0 … 1")
 plotting.savefig(fig, NB, "interpolation")
@@ -247,12 +262,12 @@ plt.show()
 # Pick a face (seed) and move along two random directions $u, v$: $z = z_{seed} + a u + b v$.
 
 # %% slideshow={"slide_type": "fragment"}
-_dirs = torch.randn(2, cfg["z_dim"], generator=torch.Generator().manual_seed(7))
-_dirs = _dirs / _dirs.norm(dim=1, keepdim=True) * cfg["z_dim"] ** 0.5
+_dirs = torch.randn(2, cfg.z_dim, generator=torch.Generator().manual_seed(7))
+_dirs = _dirs / _dirs.norm(dim=1, keepdim=True) * cfg.z_dim ** 0.5
 
 
 def show_face(seed=0, a=0.0, b=0.0):
-    z0 = torch.randn(1, cfg["z_dim"], generator=torch.Generator().manual_seed(seed))
+    z0 = torch.randn(1, cfg.z_dim, generator=torch.Generator().manual_seed(seed))
     z = z0 + a * _dirs[0] + b * _dirs[1]
     with torch.no_grad():
         face = gan.to_unit_range(G(z.to(device))).cpu()
@@ -273,26 +288,25 @@ _ = widgets.interact(show_face, seed=widgets.IntSlider(0, 0, 50),
 
 # %% slideshow={"slide_type": "fragment"}
 def convT_out(n, k, s, p):
-    # your code here
-    return None
+    return None  # your code here
 
 
-def _convT_reference(n, k, s, p):
-    layer = nn.ConvTranspose2d(1, 1, k, s, p)
-    return layer(torch.zeros(1, 1, n, n)).shape[-1]
-
-
-_cases = [(1, 4, 1, 0), (4, 4, 2, 1), (8, 4, 2, 1), (5, 3, 2, 0), (7, 5, 3, 2)]
-check_function("convT_out", convT_out, _convT_reference, _cases,
-               hint="Each input pixel spreads a k×k kernel, s apart; padding trims p per side.")
+ex.conv_transpose_size(convT_out)
 
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-# Solution
-def _convT_solution(n, k, s, p):
+### BEGIN SOLUTION
+def convT_out(n, k, s, p):
+    # input pixels sit s apart: (n − 1)·s + 1 positions, the kernel adds k − 1, padding trims 2p
     return (n - 1) * s - 2 * p + k
+### END SOLUTION
 
 
-check_function("convT_out", _convT_solution, _convT_reference, _cases)
+assert ex.conv_transpose_size(convT_out)
+# G's layers: 1 → 4 (k=4, s=1, p=0), then doubling (k=4, s=2, p=1) up to the image size
+side = convT_out(1, 4, 1, 0)
+while side < size:
+    side = convT_out(side, 4, 2, 1)
+assert side == size == x_probe.shape[-1]
 
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -303,23 +317,30 @@ check_function("convT_out", _convT_solution, _convT_reference, _cases)
 
 # %% slideshow={"slide_type": "fragment"}
 def slerp(z0, z1, t):
-    # your code here
-    return None
+    return None  # your code here
 
 
-def _slerp_reference(z0, z1, t):
-    omega = torch.arccos((z0 @ z1 / (z0.norm() * z1.norm())).clamp(-1, 1))
-    return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
-
-
-_g = torch.Generator().manual_seed(0)
-_cases2 = [(torch.randn(8, generator=_g), torch.randn(8, generator=_g), t) for t in (0.0, 0.3, 1.0)]
-check_function("slerp", slerp, _slerp_reference, _cases2, atol=1e-5,
-               hint="Omega from the cosine of the angle; at t = 0 you must get z0 back.")
+ex.slerp(slerp)
 
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-# Solution
-check_function("slerp", _slerp_reference, _slerp_reference, _cases2)
+### BEGIN SOLUTION
+def slerp(z0, z1, t):
+    cos_omega = torch.dot(z0, z1) / (z0.norm() * z1.norm())
+    omega = torch.arccos(cos_omega.clamp(-1.0, 1.0))        # the angle between z0 and z1
+    return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
+### END SOLUTION
+
+
+assert ex.slerp(slerp)
+# the point of it: halfway between two latent codes, the straight line is much shorter than a
+# typical code (‖z‖ ≈ √64 = 8), the great circle is not
+_g = torch.Generator().manual_seed(8)
+_z0, _z1 = torch.randn(cfg.z_dim, generator=_g), torch.randn(cfg.z_dim, generator=_g)
+_typical = (_z0.norm() + _z1.norm()) / 2
+print(f"‖z‖ at t = ½: straight line {interpolate(_z0, _z1, 3)[1].norm():.2f}, slerp "
+      f"{slerp(_z0, _z1, 0.5).norm():.2f}, endpoints {_typical:.2f}")
+assert interpolate(_z0, _z1, 3)[1].norm() < 0.8 * _typical
+assert abs(slerp(_z0, _z1, 0.5).norm() - _typical) < 0.1 * _typical
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary (小结)
