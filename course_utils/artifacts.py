@@ -28,8 +28,9 @@ def artifact_dir(notebook: str) -> Path:
     return path
 
 
-def save_samples(notebook: str, images: torch.Tensor, labels: torch.Tensor | None = None) -> Path:
-    """Save final samples (N×C×H×W in [0, 1]) and optional labels as samples.pt."""
+def save_samples(notebook: str, images: torch.Tensor, labels: torch.Tensor | None = None, *,
+                 dataset: str | None = None) -> Path:
+    """Save final samples (N×C×H×W in [0, 1]), optional labels and the data set's name as samples.pt."""
     x = images.detach().float().cpu()
     if x.ndim != 4:
         raise ValueError(f"samples must be N×C×H×W, got shape {tuple(x.shape)}")
@@ -38,6 +39,8 @@ def save_samples(notebook: str, images: torch.Tensor, labels: torch.Tensor | Non
     payload: dict[str, Any] = {"images": x, "profile": profile.current()}
     if labels is not None:
         payload["labels"] = labels.detach().long().cpu()
+    if dataset is not None:
+        payload["dataset"] = dataset
     path = artifact_dir(notebook) / "samples.pt"
     torch.save(payload, path)
     return path
