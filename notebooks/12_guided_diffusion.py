@@ -56,7 +56,7 @@ cfg = profile.pick(
 )
 if profile.dry_run():
     # a dry run (COURSE_MAX_STEPS) only proves that the code runs: full-size sampling is GPU work
-    cfg = replace(cfg, sample_steps=min(cfg.sample_steps, 5), n_per_class=1)
+    cfg = replace(cfg, sample_steps=min(cfg.sample_steps, 5), n_per_class=2)
 
 profile.seed_everything(0)
 profile.set_cpu_threads()  # 1 torch thread on the CPU (COURSE_THREADS=0: all)
