@@ -49,8 +49,8 @@ present: setup  ## open copies of the notebooks (build/present/) in JupyterLab t
 	$(PY) tools/nbtools.py present $(IPYNBS)
 	$(VENV)/bin/jupyter lab build/present/
 
-notebooks: setup  ## regenerate every .ipynb from its .py source; never over edits in an .ipynb (FORCE=1 discards them)
-	$(PY) tools/nbtools.py build $(if $(FORCE),--force) $(NOTEBOOKS)
+notebooks: setup  ## regenerate every .ipynb from its .py source; never overwrites edits in an .ipynb (FORCE=1 discards them)
+	$(PY) tools/nbtools.py $(if $(FORCE),--force) build $(NOTEBOOKS)
 
 unit: setup  ## unit tests of course_utils and tools (fast)
 	$(PY) -m pytest tests -q -p no:cacheprovider --ignore=tests/e2e

@@ -29,8 +29,10 @@ def artifact_dir(notebook: str) -> Path:
     return path
 
 
-def save_samples(notebook: str, images: torch.Tensor, labels: torch.Tensor | None = None) -> None:
-    """Save final samples (N×C×H×W in [0, 1]) and optional labels as ``artifact_dir(notebook) / "samples.pt"``.
+def save_samples(notebook: str, images: torch.Tensor, labels: torch.Tensor | None = None, *,
+                 dataset: str | None = None) -> None:
+    """Save final samples (N×C×H×W in [0, 1]), optional labels and the data set's name as
+    ``artifact_dir(notebook) / "samples.pt"``.
 
     Returns None: a notebook cell that ends with it shows nothing (no build-machine path).
     """
@@ -44,6 +46,8 @@ def save_samples(notebook: str, images: torch.Tensor, labels: torch.Tensor | Non
     payload: dict[str, Any] = {"images": x, "profile": profile.current()}
     if labels is not None:
         payload["labels"] = labels.detach().long().cpu()
+    if dataset is not None:
+        payload["dataset"] = dataset
     path = artifact_dir(notebook) / "samples.pt"
     torch.save(payload, path)
 

@@ -223,7 +223,7 @@ def q_sample(x0, t, eps, S):
     return None
 
 
-ex.q_sample(q_sample)
+_ = ex.q_sample(q_sample)
 
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 ### BEGIN SOLUTION
@@ -233,7 +233,7 @@ def q_sample(x0, t, eps, S):
 ### END SOLUTION
 
 
-ex.q_sample(q_sample)
+assert ex.q_sample(q_sample)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3 · The reverse step by Bayes (反向去噪过程：贝叶斯公式)
@@ -340,7 +340,7 @@ def posterior_mean_eps(x_t, t, eps, S):
     return None
 
 
-ex.posterior_mean_eps(posterior_mean_eps)
+_ = ex.posterior_mean_eps(posterior_mean_eps)
 
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 ### BEGIN SOLUTION
@@ -349,7 +349,7 @@ def posterior_mean_eps(x_t, t, eps, S):
 ### END SOLUTION
 
 
-ex.posterior_mean_eps(posterior_mean_eps)
+assert ex.posterior_mean_eps(posterior_mean_eps)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4 · Training and sampling: the two algorithms of the slide (扩散模型训练采样过程)
@@ -625,7 +625,7 @@ def ddim_step(x_t, t, t_prev, eps, S):
     return None
 
 
-ex.ddim_step(ddim_step)
+_ = ex.ddim_step(ddim_step)
 
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 ### BEGIN SOLUTION
@@ -635,7 +635,7 @@ def ddim_step(x_t, t, t_prev, eps, S):
 ### END SOLUTION
 
 
-ex.ddim_step(ddim_step)
+assert ex.ddim_step(ddim_step)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6 · Digits: Algorithm 1 with a UNet (MNIST)
@@ -917,7 +917,7 @@ quality.at_most("classifier-FID / floor, DDPM 1000 steps", fid["DDPM 1000"] / fi
 quality.at_most(f"classifier-FID / floor, DDIM {ref_ddim} steps", fid[f"DDIM {ref_ddim}"] / fid_floor,
                 cpu=3.0, full=2.0)
 
-artifacts.save_samples(NB, ddpm_x)
+artifacts.save_samples(NB, ddpm_x, dataset="mnist")
 metrics_out = {"dataset": train_set.name, "train_source": train_set.source, "n_train": len(x_train),
                "train_steps": len(history.steps.get("loss", [])) or total_steps, "train_seconds": history.seconds,
                "unet_parameters": sum(p.numel() for p in eps_model.parameters()), "n_fid": n_fid,

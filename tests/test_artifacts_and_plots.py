@@ -19,7 +19,10 @@ def test_samples_and_metrics_layout(isolated_dirs):
     saved = torch.load(path, weights_only=True)
     assert path == isolated_dirs / "build" / "artifacts" / "08_gan" / "samples.pt"
     assert torch.equal(saved["images"], images) and saved["labels"].tolist() == [0, 1, 2, 3]
-    assert saved["profile"] == "smoke"
+    assert saved["profile"] == "smoke" and "dataset" not in saved
+    artifacts.save_samples("12_guided", images, torch.arange(4), dataset="fashion_mnist")
+    saved = torch.load(isolated_dirs / "build" / "artifacts" / "12_guided" / "samples.pt", weights_only=True)
+    assert saved["dataset"] == "fashion_mnist" and saved["labels"].tolist() == [0, 1, 2, 3]
     assert artifacts.save_metrics("08_gan", {"fid": torch.tensor(1.5), "modes": 7}) is None
     artifacts.save_metrics("08_gan", {"acc": 0.9})
     metrics = json.loads((path.parent / "metrics.json").read_text())
