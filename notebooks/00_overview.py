@@ -213,7 +213,9 @@ print("new samples (y, x):", [(int(k), round(float(v), 2)) for k, v in zip(y_new
 # | 08 | GANs: the adversarial game, mode collapse, instability | GAN · 手写数字生成器 · 模式崩溃 · 不稳定性 |
 # | 09 | conditional GAN | Conditional GAN |
 # | 10 | DCGAN on faces | 卷积GAN |
-# | later | diffusion (DDPM, DDIM), guided diffusion and text-to-image | 扩散生成 · 文生图 |
+# | 11 | diffusion: the forward process, the posterior by Bayes, DDPM's two algorithms, three views on a 2-D toy, DDIM | 扩散生成 · 扩散模型前向(加噪)过程 · 反向(去噪)过程 |
+# | 12 | guided diffusion: classifier guidance, classifier-free guidance, on garments named by words | 典型应用：文生图 |
+# | later | text-to-image with a CLIP of our own, unCLIP, text-to-video | 文生图 · 前沿应用：文生视频 |
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Your environment
