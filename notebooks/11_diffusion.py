@@ -458,6 +458,11 @@ toy_history = train.fit(toy_step, x_toy, epochs=cfg.toy_epochs, batch_size=256, 
 # %% slideshow={"slide_type": "fragment"}
 g = torch.Generator().manual_seed(6)
 x0_eval, _ = mix.sample(5_000, generator=g)
+# the score view, checked: the closed-form ε* is −√(1−ᾱ_t) times the gradient of log q(x_t) taken by autograd
+x_probe = schedule.q_sample(x0_eval[:500], 300, generator=g).requires_grad_(True)
+(grad_log_q,) = torch.autograd.grad(mix.noised(alpha_bar[300]).log_prob(x_probe).sum(), x_probe)
+torch.testing.assert_close(mix.eps(x_probe.detach(), alpha_bar[300]), -(1 - alpha_bar[300]).sqrt() * grad_log_q,
+                           atol=1e-5, rtol=1e-4)
 rel_err = {}
 with torch.no_grad():
     for t in [10, 50, 200, 500, 900]:
@@ -508,7 +513,7 @@ for eps_name, eps_fn in [("exact ε*", exact_eps), ("trained ε_θ", toy_net)]:
             assert ((freq - mix.weights).abs() < 4 * se_w).all(), "Algorithm 2 with the exact ε must give the weights"
             counts = torch.bincount(((x0_gen[:, None] - mix.means[None]) ** 2).sum(-1).argmin(1), minlength=4)
             assert ((means - mix.means).norm(dim=1) < 4 * 0.25 * math.sqrt(2) / counts.sqrt()).all()
-        else:
+        else:  # cpu, measured: 0.018 (β̃_t) and 0.025 (β_t) with 4,000 samples (4σ ≈ 0.03)
             quality.at_most(f"toy, {s_name}: largest weight error with ε_θ", (freq - mix.weights).abs().max(),
                             cpu=0.05, full=0.03)
 
@@ -930,12 +935,13 @@ print(f"DDIM {ref_ddim} against DDPM 1000: {speedup:.1f}× faster, classifier-FI
 quality.at_most("classifier-FID / floor, DDPM 1000 steps", fid["DDPM 1000"] / fid_floor, cpu=3.0, full=5.0)
 quality.at_most(f"classifier-FID / floor, DDIM {ref_ddim} steps", fid[f"DDIM {ref_ddim}"] / fid_floor, cpu=4.0)
 
-artifacts.save_samples(NB, ddpm_x)
+artifacts.save_samples(NB, ddpm_x)  # save_samples has no "dataset" field yet: the data set is named in the metrics
 metrics_out = {"dataset": train_set.name, "train_source": train_set.source, "n_train": len(x_train),
                "train_steps": len(history.steps.get("loss", [])) or total_steps, "train_seconds": history.seconds,
                "unet_parameters": sum(p.numel() for p in eps_model.parameters()), "n_fid": n_fid,
-               "classifier_fid_real_floor": fid_floor, "ddim50_speedup_vs_ddpm1000": speedup,
-               "ddim50_fid_ratio_vs_ddpm1000": fid_ratio, "toy_max_relative_eps_error": max(rel_err.values())}
+               "classifier_fid_real_floor": fid_floor, f"ddim{ref_ddim}_speedup_vs_ddpm1000": speedup,
+               f"ddim{ref_ddim}_fid_ratio_vs_ddpm1000": fid_ratio, f"ddim{ref_ddim}_no_clip_classifier_fid": fid_noclip,
+               "toy_max_relative_eps_error_t50_on": max(v for t, v in rel_err.items() if t >= 50)}
 for name in fid:
     tag = name.lower().replace(" ", "")
     metrics_out[f"{tag}_seconds_per_100"] = sec[name]
