@@ -111,3 +111,38 @@ def register(name: str, check: Callable[[Any], bool], *, right: Any, mistakes: I
         raise ValueError(f"exercise {name!r} needs at least one plausible mistake that its checker catches")
     REGISTRY[name] = ex
     return ex
+
+
+def _same_function(fn: Callable[..., Any], other: Callable[..., Any], cases: Iterable[tuple], *,
+                   atol: float, rtol: float) -> bool:
+    """Whether ``fn`` gives what ``other`` gives on every case (shapes included)."""
+    try:
+        for args in cases:
+            a, b = _as_array(fn(*args)), _as_array(other(*args))
+            if a.shape != b.shape or not np.allclose(a, b, atol=atol, rtol=rtol):
+                return False
+    except Exception:  # a function that fails on a case is not this mistake
+        return False
+    return True
+
+
+def function_exercise(name: str, reference: Callable[..., Any], cases: list[tuple], *, right: Any, hint: str,
+                      mistakes: Iterable[tuple[Callable[..., Any], str]], atol: float = 1e-6,
+                      rtol: float = 1e-6) -> Exercise:
+    """Register an exercise whose answer is a function, checked against ``reference`` on ``cases``.
+
+    A wrong answer that behaves like one of the ``mistakes`` (function, diagnosis) gets that diagnosis
+    appended to the checker's message.
+    """
+    mistakes = list(mistakes)
+
+    def check(fn: Callable[..., Any] | None) -> bool:
+        try:
+            return check_function(name, fn, reference, cases, atol=atol, rtol=rtol, hint=hint)
+        except AssertionError as err:
+            for wrong, says in mistakes:
+                if _same_function(fn, wrong, cases, atol=atol, rtol=rtol):
+                    raise AssertionError(f"{err} Diagnosis: {says}") from None
+            raise
+
+    return register(name, check, right=right, mistakes=[Mistake(fn, says=says) for fn, says in mistakes])

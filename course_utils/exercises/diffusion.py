@@ -18,48 +18,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 
 from course_utils.diffusion.schedule import NoiseSchedule
-from course_utils.exercises import Mistake, check_function, register
+from course_utils.exercises import function_exercise
 
 Fn = Callable[..., Any]
 ATOL = RTOL = 1e-5
 
 
-def _as_array(value: Any) -> np.ndarray:
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=float)
-
-
-def _same(fn: Fn, other: Fn, cases: Sequence[tuple]) -> bool:
-    """Whether ``fn`` gives what ``other`` gives on every case (shapes included)."""
-    try:
-        for args in cases:
-            a, b = _as_array(fn(*args)), _as_array(other(*args))
-            if a.shape != b.shape or not np.allclose(a, b, atol=ATOL, rtol=RTOL):
-                return False
-    except Exception:  # a function that fails on a case is not this mistake
-        return False
-    return True
-
-
-def _exercise(name: str, reference: Fn, cases: Sequence[tuple], *, right: Fn, hint: str,
-              mistakes: Sequence[tuple[Fn, str]]):
-    """Register a checker against ``reference``; a wrong answer that is a known mistake gets its diagnosis."""
-
-    def check(fn: Fn | None) -> bool:
-        try:
-            return check_function(name, fn, reference, cases, atol=ATOL, rtol=RTOL, hint=hint)
-        except AssertionError as err:
-            for wrong, says in mistakes:
-                if _same(fn, wrong, cases):
-                    raise AssertionError(f"{err} Diagnosis: {says}") from None
-            raise
-
-    return register(name, check, right=right, mistakes=[Mistake(fn, says=says) for fn, says in mistakes])
+def _exercise(name: str, reference: Fn, cases: Sequence[tuple], **kwargs):
+    return function_exercise(name, reference, list(cases), atol=ATOL, rtol=RTOL, **kwargs)
 
 
 _S = NoiseSchedule.linear(dtype=torch.float64)
