@@ -8,7 +8,7 @@ mistakes, the message names it (e.g. "½·exp(logvar) is not σ").
 
 In a notebook::
 
-    from course_utils.exercises import neural_models as ex
+    from course_utils.exercises import function_exercise
     ex.reparameterisation(reparameterize)     # True when right, False for a stub, raises when wrong
 """
 
@@ -24,52 +24,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Normal, kl_divergence
 
-from course_utils.exercises import Mistake, check_function, register
+from course_utils.exercises import function_exercise
 
 Fn = Callable[..., Any]
 
 
-def _as_array(value: Any) -> np.ndarray:
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=float)
-
-
-def _same(fn: Fn, other: Fn, cases: Sequence[tuple], atol: float, rtol: float) -> bool:
-    """Whether ``fn`` gives what ``other`` gives on every case (shapes included)."""
-    try:
-        for args in cases:
-            a, b = _as_array(fn(*args)), _as_array(other(*args))
-            if a.shape != b.shape or not np.allclose(a, b, atol=atol, rtol=rtol):
-                return False
-    except Exception:  # a function that fails on a case is not this mistake
-        return False
-    return True
-
-
-def _checker(name: str, reference: Fn, cases: Sequence[tuple], *, hint: str,
-             diagnoses: Sequence[tuple[Fn, str]] = (), atol: float = 1e-5,
-             rtol: float = 1e-5) -> Callable[[Fn | None], bool]:
-    """check_function against ``reference`` on ``cases``; a wrong answer that is a known mistake
-    (it agrees with one of ``diagnoses`` on every case) gets that mistake's explanation."""
-
-    def check(fn: Fn | None) -> bool:
-        try:
-            return check_function(name, fn, reference, cases, atol=atol, rtol=rtol, hint=hint)
-        except AssertionError as err:
-            for wrong, says in diagnoses:
-                if _same(fn, wrong, cases, atol, rtol):
-                    raise AssertionError(f"{err} Diagnosis: {says}") from None
-            raise
-
-    return check
-
-
-def _exercise(name: str, reference: Fn, cases: Sequence[tuple], *, right: Fn, hint: str,
-              mistakes: Sequence[tuple[Fn, str]], atol: float = 1e-5, rtol: float = 1e-5):
+def _exercise(name: str, reference: Fn, cases: Sequence[tuple], *, atol: float = 1e-5, rtol: float = 1e-5,
+              **kwargs):
     """Register an exercise whose mistakes are diagnosed by name (their message is their ``says``)."""
-    check = _checker(name, reference, cases, hint=hint, diagnoses=mistakes, atol=atol, rtol=rtol)
-    return register(name, check, right=right, mistakes=[Mistake(fn, says=says) for fn, says in mistakes])
+    return function_exercise(name, reference, list(cases), atol=atol, rtol=rtol, **kwargs)
 
 
 def _gen(seed: int) -> torch.Generator:

@@ -1,5 +1,5 @@
 """nbval settings for the notebooks: wait up to 60 s (nbval's fixed default is 5 s) for a cell's
-output messages after its reply.
+output messages after its reply. (At the repository root, so that pytest loads it for notebooks/*.ipynb.)
 
 On a machine whose cores are busy (two notebooks at a time on two cores, plus anything else)
 the last messages of a long training cell can arrive later than 5 s, and nbval then fails the
