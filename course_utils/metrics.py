@@ -155,6 +155,16 @@ def classifier_fid(model: EvalCNN, images_a: torch.Tensor, images_b: torch.Tenso
                             classifier_features(model, images_b))
 
 
+def feature_spread(model: EvalCNN, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Diversity within classes: the mean over the classes present of the RMS distance of the
+    classifier's features to their class mean (0 when every image of a class is the same)."""
+    feats = classifier_features(model, images)
+    labels = labels.to(feats.device)
+    rms = [(feats[labels == c] - feats[labels == c].mean(0)).pow(2).sum(1).mean().sqrt()
+           for c in labels.unique()]
+    return torch.stack(rms).mean().item()
+
+
 @dataclass(frozen=True)
 class Evaluator:
     """The evaluation classifier of a data set, with its accuracy on that data set's real test split."""

@@ -92,3 +92,19 @@ def test_classifier_learns_a_separable_toy_task():
     same = metrics.classifier_fid(model, x[y == 0][:60], x[y == 0][60:])
     diff = metrics.classifier_fid(model, x[y == 0], x[y == 1])
     assert diff > 5 * same
+
+
+def test_feature_spread_is_the_mean_within_class_rms_distance():
+    from course_utils.metrics import EvalCNN, classifier_features, feature_spread
+
+    torch.manual_seed(0)
+    model = EvalCNN().eval()
+    images = torch.rand(12, 1, 28, 28)
+    labels = torch.tensor([0, 1, 2] * 4)
+    feats = classifier_features(model, images).numpy()
+    want = np.mean([np.sqrt(np.mean([np.sum((feats[i] - feats[labels.numpy() == c].mean(0)) ** 2)
+                                     for i in np.flatnonzero(labels.numpy() == c)])) for c in range(3)])
+    assert feature_spread(model, images, labels) == pytest.approx(float(want), rel=1e-5)
+    # the same image repeated within each class: no spread at all
+    same = images[:3].repeat(4, 1, 1, 1)
+    assert feature_spread(model, same, labels) == pytest.approx(0.0, abs=1e-5)

@@ -12,7 +12,8 @@ model from the same config, get the same checkpoint key and load the cached weig
 warm-up and cosine decay, EMA), for a notebook that needs the model when no cache exists;
 notebook 11 checks that its own step, written from the slide, takes exactly the same step.
 With ``p_uncond > 0`` and labels, it drops each label to the null label ∅ with that probability
-(classifier-free guidance, Ho & Salimans 2022).
+(classifier-free guidance, Ho & Salimans 2022); a conditioning vector (a CLIP embedding) is dropped
+to the zero vector.
 """
 
 from __future__ import annotations
@@ -134,8 +135,11 @@ def train_step(model: DDPM, n_train: int) -> Callable[[tuple[Tensor, ...]], Mapp
         ab = per_example(alpha_bar[t], x0)
         x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * eps
         if y is not None and cfg.p_uncond > 0:
-            drop = torch.rand(y.shape, device=y.device) < cfg.p_uncond
-            y = torch.where(drop, torch.full_like(y, model.eps_model.null_label), y)
+            drop = torch.rand(y.shape[0], device=y.device) < cfg.p_uncond
+            if y.is_floating_point():  # a conditioning vector: ∅ is the zero vector
+                y = y.masked_fill(drop[:, None], 0.0)
+            else:
+                y = torch.where(drop, torch.full_like(y, model.eps_model.null_label), y)
         loss = ((eps - model.eps_model(x_t, t, y)) ** 2).mean()
         for group in model.optimizer.param_groups:
             group["lr"] = learning_rate(cfg, int(model.ema.n_updates), total)

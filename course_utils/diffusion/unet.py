@@ -4,8 +4,11 @@
   resolution where every channel costs the most, a sinusoidal embedding of the timestep t ∈ {1..T}
   added in every block, and an optional class label y ∈ {0..K−1} embedded beside it. Label K is
   the *null* label ∅ (what ``y=None`` means): a model trained with labels dropped to ∅ at random
-  learns ε_θ(x_t, t, y) and ε_θ(x_t, t, ∅) at once, as classifier-free guidance needs.
-- ``MLPEpsModel``: the same interface for points in R^d (the 2-D toy).
+  learns ε_θ(x_t, t, y) and ε_θ(x_t, t, ∅) at once, as classifier-free guidance needs. Instead of
+  labels, ``cond_dim`` conditions it on a vector (a CLIP embedding, notebook 13), projected into
+  the same embedding; ∅ is then the zero vector (as DALL·E 2's decoder drops its embeddings).
+- ``MLPEpsModel``: the same interface for points in R^d (the 2-D toy), optionally conditioned on a
+  vector (unCLIP's prior: a text embedding).
 - ``EMA``: an exponential moving average of a model's weights (sampling uses the average).
 """
 
@@ -82,6 +85,7 @@ class UNetConfig:
     emb_dim: int = 64                       # size of the time (+ label) embedding
     groups: int = 8                         # GroupNorm groups
     n_classes: int | None = None            # K labels 0..K−1 plus the null label K; None: no labels
+    cond_dim: int | None = None             # or: a conditioning vector of this size (∅ = the zero vector)
     mid_attention: bool = False             # self-attention at the lowest resolution (7×7 for MNIST)
 
 
@@ -96,7 +100,10 @@ class UNet(nn.Module):
         self.config = config
         ch, d = config.channels, config.emb_dim
         self.time_mlp = nn.Sequential(nn.Linear(ch[0], d), nn.SiLU(), nn.Linear(d, d))
+        if config.n_classes is not None and config.cond_dim is not None:
+            raise ValueError("a UNet is conditioned on labels (n_classes) or on a vector (cond_dim), not both")
         self.label_emb = None if config.n_classes is None else nn.Embedding(config.n_classes + 1, d)
+        self.cond_proj = None if config.cond_dim is None else nn.Linear(config.cond_dim, d)
         self.conv_in = nn.Conv2d(config.in_channels, ch[0], 3, padding=1)
         self.down = nn.ModuleList()
         self.downsample = nn.ModuleList()
@@ -133,6 +140,13 @@ class UNet(nn.Module):
             if y is None:
                 y = torch.full((n,), self.config.n_classes, dtype=torch.long, device=device)
             emb = emb + self.label_emb(_as_batch(y, n, device))
+        elif self.cond_proj is not None:
+            if y is None:
+                y = torch.zeros(n, self.config.cond_dim, device=device)
+            if y.ndim != 2 or y.shape[1] != self.config.cond_dim or not y.is_floating_point():
+                raise ValueError(f"this UNet is conditioned on vectors: y must be a float (B, {self.config.cond_dim}) "
+                                 f"tensor or None (∅), got {tuple(y.shape)} {y.dtype}")
+            emb = emb + self.cond_proj(y)
         elif y is not None:
             raise ValueError("this UNet has no labels (n_classes=None): call it with y=None")
         return emb
@@ -155,13 +169,18 @@ class UNet(nn.Module):
 
 
 class MLPEpsModel(nn.Module):
-    """ε_θ(x_t, t) for points: x_t (B, d), t (B,) or int → (B, d); an MLP on [x_t, embedding(t)]."""
+    """ε_θ(x_t, t, y=None) for points: x_t (B, d), t (B,) or int → (B, d); an MLP on [x_t, embedding(t), y].
 
-    def __init__(self, dim: int = 2, hidden: int = 128, n_layers: int = 3, emb_dim: int = 32) -> None:
+    With ``cond_dim`` > 0 it is conditioned on a vector y (B, cond_dim); y=None means ∅, the zero vector.
+    """
+
+    def __init__(self, dim: int = 2, hidden: int = 128, n_layers: int = 3, emb_dim: int = 32,
+                 cond_dim: int = 0) -> None:
         super().__init__()
         self.emb_dim = emb_dim
+        self.cond_dim = cond_dim
         layers: list[nn.Module] = []
-        width = dim + emb_dim
+        width = dim + emb_dim + cond_dim
         for _ in range(n_layers):
             layers += [nn.Linear(width, hidden), nn.SiLU()]
             width = hidden
@@ -169,10 +188,16 @@ class MLPEpsModel(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x_t: Tensor, t: Tensor | int, y: Tensor | None = None) -> Tensor:
-        if y is not None:
-            raise ValueError("MLPEpsModel has no labels: call it with y=None")
-        emb = timestep_embedding(_as_batch(t, x_t.shape[0], x_t.device), self.emb_dim)
-        return self.net(torch.cat([x_t, emb.to(x_t.dtype)], dim=1))
+        emb = timestep_embedding(_as_batch(t, x_t.shape[0], x_t.device), self.emb_dim).to(x_t.dtype)
+        if not self.cond_dim:
+            if y is not None:
+                raise ValueError("this MLPEpsModel has no condition (cond_dim=0): call it with y=None")
+            return self.net(torch.cat([x_t, emb], dim=1))
+        if y is None:
+            y = x_t.new_zeros(x_t.shape[0], self.cond_dim)
+        if y.shape != (x_t.shape[0], self.cond_dim):
+            raise ValueError(f"y must be (B, {self.cond_dim}) = {(x_t.shape[0], self.cond_dim)}, got {tuple(y.shape)}")
+        return self.net(torch.cat([x_t, emb, y.to(x_t.dtype)], dim=1))
 
 
 class EMA(nn.Module):
