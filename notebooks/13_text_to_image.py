@@ -69,6 +69,7 @@ class Config:
     n_per_class: int                     # samples per class prompt for accuracy, FID and diversity
     clip_scales: tuple[float, ...]       # CLIP-guidance scales s (0: the unconditional decoder)
     w: float                             # classifier-free guidance weight of both decoders
+    w_strong: float                      # a stronger weight for the text-conditional decoder, for comparison
     n_show: int                          # samples per prompt in the grids
 
 
@@ -81,19 +82,21 @@ cfg = profile.pick(
                  decoder=decoder(UNetConfig(channels=(8, 16, 16), emb_dim=32, cond_dim=32), epochs=1, n_train=512,
                                  batch_size=64, warmup=2),
                  prior=PriorConfig(hidden=64, epochs=2), sample_steps=8, n_per_class=2, clip_scales=(0.0, 300.0),
-                 w=1.0, n_show=2),
+                 w=1.0, w_strong=3.0, n_show=2),
     cpu=Config("fashion_mnist", clipmod.clip_config("cpu"), noisy_epochs=2,
                decoder=decoder(UNetConfig(cond_dim=64), epochs=3), prior=PriorConfig(), sample_steps=50,
-               n_per_class=50, clip_scales=(0.0, 100.0, 300.0, 1000.0), w=1.0, n_show=6),
+               n_per_class=50, clip_scales=(0.0, 100.0, 300.0, 1000.0), w=1.0, w_strong=3.0, n_show=6),
     full=Config("fashion_mnist", clipmod.clip_config("full"), noisy_epochs=10,
                 decoder=decoder(UNetConfig(channels=(32, 64, 128), emb_dim=128, cond_dim=128), epochs=40, lr=1e-3,
                                 warmup=500),
                 prior=PriorConfig(hidden=512, epochs=100), sample_steps=250, n_per_class=200,
-                clip_scales=(0.0, 100.0, 300.0, 1000.0), w=1.0, n_show=10),
+                clip_scales=(0.0, 100.0, 300.0, 1000.0), w=1.0, w_strong=3.0, n_show=10),
 )
 if profile.dry_run():
-    # a dry run (COURSE_MAX_STEPS) only proves that the code runs: full-size sampling is GPU work
-    cfg = replace(cfg, sample_steps=min(cfg.sample_steps, 5), n_per_class=2)
+    # a dry run (COURSE_MAX_STEPS) only proves that the code runs: full-size sampling, and embedding
+    # every training image for the decoders, is GPU work
+    cfg = replace(cfg, sample_steps=min(cfg.sample_steps, 5), n_per_class=2,
+                  clip=replace(cfg.clip, n_train=2048), decoder=replace(cfg.decoder, n_train=2048))
 
 profile.seed_everything(0)
 profile.set_cpu_threads()  # 1 torch thread on the CPU (COURSE_THREADS=0: all)
@@ -294,7 +297,7 @@ def attribute_accuracy(a, b, truth):
 shade_acc, size_acc = attribute_accuracy("dark", "light", shades), attribute_accuracy("small", "large", sizes)
 print(f"dark vs light, given the class: {shade_acc:.3f}; small vs large: {size_acc:.3f} (chance 0.5)")
 # cpu, Fashion-MNIST: measured 0.937 and 0.882
-quality.at_least("CLIP: dark vs light within a class", shade_acc, cpu=0.85, full=0.9)
+quality.at_least("CLIP: dark vs light within a class", shade_acc, cpu=0.88, full=0.9)
 quality.at_least("CLIP: small vs large within a class", size_acc, cpu=0.8, full=0.85)
 
 if DS == "fashion_mnist":
@@ -437,7 +440,7 @@ with torch.no_grad():
 print("zero-shot accuracy on noised test images x_t:")
 for name in ("clean f", "noise-aware f"):
     print(f"  {name:14s}" + "  ".join(f"t={t}: {noisy_zs[name, t]:.2f}" for t in [0, 100, 250, 500, 750]))
-# cpu, Fashion-MNIST: measured …
+# cpu, Fashion-MNIST: measured 0.78 against 0.55 at t = 250 (0.55 against 0.18 at t = 500)
 quality.at_least("noise-aware f: zero-shot accuracy at t = 250 minus the clean f's",
                  noisy_zs["noise-aware f", 250] - noisy_zs["clean f", 250], cpu=0.1, full=0.1)
 
@@ -514,8 +517,9 @@ for s in cfg.clip_scales:
     results[f"CLIP guidance s = {s:g}"] = evaluate(*generate(lambda x, t, c: text_dec(x, t, None), g_prompts,
                                                              seed=100, guide=clip_guide(s) if s else None))
     report(f"CLIP guidance s = {s:g}", results[f"CLIP guidance s = {s:g}"])
-results[f"GLIDE-style CFG w = {cfg.w:g}"] = evaluate(*generate(cfg_eps(text_dec, cfg.w), g_prompts, seed=100))
-report(f"GLIDE-style CFG w = {cfg.w:g}", results[f"GLIDE-style CFG w = {cfg.w:g}"])
+for w in (cfg.w, cfg.w_strong):
+    results[f"GLIDE-style CFG w = {w:g}"] = evaluate(*generate(cfg_eps(text_dec, w), g_prompts, seed=100))
+    report(f"GLIDE-style CFG w = {w:g}", results[f"GLIDE-style CFG w = {w:g}"])
 
 # %% slideshow={"slide_type": "subslide"}
 k = min(cfg.n_show, cfg.n_per_class)
@@ -534,12 +538,21 @@ def grid_panels(names, title, file):
 
 
 clip_names = [f"CLIP guidance s = {s:g}" for s in cfg.clip_scales]
-grid_panels(clip_names + [f"GLIDE-style CFG w = {cfg.w:g}"], "CLIP guidance and classifier-free guidance",
-            "clip_guidance_grid")
-s_max = max(cfg.clip_scales)
-gain = results[f"CLIP guidance s = {s_max:g}"]["acc"] - results["CLIP guidance s = 0"]["acc"]
-# cpu, Fashion-MNIST: measured …
-quality.at_least("CLIP guidance: accuracy gain from s = 0 to the largest s", gain, cpu=0.4, full=0.5)
+grid_panels(clip_names + [f"GLIDE-style CFG w = {w:g}" for w in (cfg.w, cfg.w_strong)],
+            "CLIP guidance and classifier-free guidance", "clip_guidance_grid")
+s_best = max((s for s in cfg.clip_scales if s > 0), key=lambda s: results[f"CLIP guidance s = {s:g}"]["acc"])
+gain = results[f"CLIP guidance s = {s_best:g}"]["acc"] - results["CLIP guidance s = 0"]["acc"]
+print(f"the most accurate CLIP-guidance scale: s = {s_best:g}")
+# cpu, Fashion-MNIST: measured 0.106 at s = 0 → 0.874, 0.946, 0.796 at s = 100, 300, 1000 (best gain 0.84)
+quality.at_least("CLIP guidance: accuracy gain from s = 0 to the best s", gain, cpu=0.6, full=0.7)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# At $s = 0$ the prompt is ignored (accuracy near 0.1). A moderate $s$ pulls the samples into the
+# prompt's class; a very large $s$ does worse again: the step along the encoder's gradient is then
+# larger than the denoising step, and it follows whatever pixel pattern raises the small encoder's
+# similarity (adversarial patterns), off the images the diffusion model knows: the accuracy falls
+# and the classifier-FID rises steeply at the largest $s$. Classifier-free guidance has no separate
+# network to fool; the stronger weight $w$ trades diversity for accuracy, as in notebook 12.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 13.3: the CLIP-guidance gradient by hand
@@ -687,10 +700,12 @@ d_spread = results["unCLIP, diffusion prior"]["spread"]
 r_spread = results["unCLIP, regression prior"]["spread"]
 print(f"feature spread of the decoded images: diffusion prior {d_spread:.2f}, regression prior {r_spread:.2f}, "
       f"real {real_spread:.2f}")
-# cpu, Fashion-MNIST: measured …
-quality.at_least("unCLIP: accuracy of images from the diffusion prior", results["unCLIP, diffusion prior"]["acc"],
-                 cpu=0.7, full=0.85)
-quality.at_least("unCLIP: image spread, diffusion prior / regression prior", d_spread / r_spread, cpu=1.1, full=1.1)
+# cpu, Fashion-MNIST: measured accuracy 0.842, classifier-FID 3.21× the floor (regression prior: 0.932 and
+# 5.08×), spread 8.93 against 5.44 (ratio 1.64; real images 9.65)
+unclip = results["unCLIP, diffusion prior"]
+quality.at_least("unCLIP: accuracy of images from the diffusion prior", unclip["acc"], cpu=0.75, full=0.85)
+quality.at_most("unCLIP: classifier-FID / floor, diffusion prior", unclip["fid"] / fid_floor, cpu=4.5, full=3.0)
+quality.at_least("unCLIP: image spread, diffusion prior / regression prior", d_spread / r_spread, cpu=1.3, full=1.3)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Variations: re-decode one image's embedding
@@ -723,8 +738,8 @@ plotting.savefig(fig, NB, "variations")
 plt.show()
 print(f"variations in the source's class: {keep_class:.2f}; CLIP similarity to their own source "
       f"{sim_own:.3f} against {sim_other:.3f} to the sources on average")
-# cpu, Fashion-MNIST: measured …
-quality.at_least("variations: fraction in the source's class", keep_class, cpu=0.6, full=0.8)
+# cpu, Fashion-MNIST: measured 0.85 (similarity to their own source 0.979, to the sources on average 0.499)
+quality.at_least("variations: fraction in the source's class", keep_class, cpu=0.7, full=0.8)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6 · Prompts beyond classes, and your own
@@ -745,22 +760,25 @@ for name, (eps_fn, cond) in {"GLIDE-style CFG": (cfg_eps(text_dec, cfg.w), g_sha
     said = captioner.adjectives(imgs, shade_labels)[0]
     shade_follow[name] = sum(a == b for a, b in zip(said, shade_words)) / len(shade_words)
     print(f"{name:26s} shade as prompted: {shade_follow[name]:.2f}")
-# cpu, Fashion-MNIST: measured …
-quality.at_least("GLIDE-style decoder follows 'dark'/'light'", shade_follow["GLIDE-style CFG"], cpu=0.7, full=0.8)
+# cpu, Fashion-MNIST: measured 0.86 (GLIDE-style) and 0.97 (unCLIP)
+quality.at_least("GLIDE-style decoder follows 'dark'/'light'", shade_follow["GLIDE-style CFG"], cpu=0.75, full=0.8)
+quality.at_least("unCLIP follows 'dark'/'light'", shade_follow["unCLIP, diffusion prior"], cpu=0.8, full=0.85)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Type a prompt: the three methods draw it with the same noise. Words the tokenizer never saw are
-# named (they become `<unk>`). In a static page the widget shows the prompts sampled below it.
+# named (they become `<unk>`). In a static page there is no kernel behind the box: the prompts
+# below it were drawn when the page was made.
 
 # %% slideshow={"slide_type": "fragment"}
 def draw(prompt, n=6, seed=0):
-    """n images per method for one prompt: CLIP guidance (largest s), GLIDE-style CFG, unCLIP."""
+    """n images per method for one prompt: CLIP guidance (the most accurate s), GLIDE-style CFG, unCLIP."""
     unknown = tok.unknown(prompt)
     g = text_emb([prompt] * n)
-    rows = {f"CLIP guidance s = {s_max:g}": generate(lambda x, t, c: text_dec(x, t, None), g, seed, clip_guide(s_max))[0],
+    rows = {f"CLIP guidance s = {s_best:g}": generate(lambda x, t, c: text_dec(x, t, None), g, seed,
+                                                      clip_guide(s_best))[0],
             f"GLIDE-style CFG w = {cfg.w:g}": generate(cfg_eps(text_dec, cfg.w), g, seed)[0],
             "unCLIP (diffusion prior)": generate(cfg_eps(image_dec, cfg.w), sample_prior(g, seed), seed)[0]}
-    fig, axes = plt.subplots(len(rows), 1, figsize=(1.2 * n + 1, 1.35 * len(rows)))
+    fig, axes = plt.subplots(len(rows), 1, figsize=(1.2 * n + 1, 1.7 * len(rows)), constrained_layout=True)
     for ax, (name, imgs) in zip(axes, rows.items()):
         plotting.image_grid(imgs, nrow=n, ax=ax, title=name)
     fig.suptitle(f"“{prompt}”" + (f"  (unknown words: {', '.join(unknown)})" if unknown else ""), fontsize=10)
@@ -798,6 +816,11 @@ for i, p in enumerate(examples):
 # Accuracy of the evaluation classifier on the generated images (prompt "a photo of a {class}"),
 # classifier-FID against real test images as a multiple of the real-vs-real floor, diversity
 # within a class, and seconds per 100 samples (on this machine; compare ratios, not absolute values).
+# Measured at `cpu` on Fashion-MNIST (3 passes of each decoder, 50 sampling steps, 500 samples per
+# method): CLIP guidance peaks at s = 300 (accuracy 0.946, but 8.2× the FID floor: its images are
+# pulled to what the encoder finds typical); the GLIDE-style decoder reaches 0.762 at w = 1 and 0.886
+# at w = 3; unCLIP with the diffusion prior 0.842 at the lowest FID (3.2× the floor) and nearly the
+# diversity of real images; the regression prior is more accurate (0.932) and much less diverse.
 
 # %% slideshow={"slide_type": "fragment"}
 print(f"{'method':34s} {'accuracy':>8s} {'FID/floor':>9s} {'spread':>7s} {'s/100':>7s}")
