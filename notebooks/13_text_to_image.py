@@ -141,6 +141,18 @@ bank_index = {c: i for i, c in enumerate(bank)}
 caption_id = torch.tensor([[bank_index[c] for c in row] for row in captions])  # (images, templates)
 tok = clipmod.Tokenizer.from_captions(bank, max_len=cfg.clip.max_len)
 bank_tokens = tok.encode(bank)                                            # (captions, max_len)
+
+
+def same_steps(epochs, n_train):
+    """Passes that give the same number of optimisation steps on either data path: the embedded MNIST
+    digits (about 4,500) are far fewer than Fashion-MNIST's 60,000 (a subset, n_train set, is kept as is)."""
+    return epochs if n_train is not None else max(epochs, round(epochs * 60_000 / len(train_set)))
+
+
+cfg = replace(cfg, clip=replace(cfg.clip, epochs=same_steps(cfg.clip.epochs, cfg.clip.n_train)),
+              noisy_epochs=same_steps(cfg.noisy_epochs, cfg.clip.n_train),
+              decoder=replace(cfg.decoder, epochs=same_steps(cfg.decoder.epochs, cfg.decoder.n_train)),
+              prior=replace(cfg.prior, epochs=same_steps(cfg.prior.epochs, cfg.decoder.n_train)))
 print(f"data path: {DS} ({train_set.source})\n{len(bank)} distinct captions; vocabulary of {len(tok) - 2} words: "
       f"{' '.join(tok.words)}")
 
@@ -493,11 +505,12 @@ def clip_guide(s):
 
 
 real_idx = torch.cat([torch.nonzero(test_set.labels == c).flatten()[:cfg.n_per_class] for c in range(K)])
-real_a = test_set.images[real_idx]
+real_a, real_labels = test_set.images[real_idx], test_set.labels[real_idx]  # (the embedded test set may have
+# fewer than n_per_class images of a class)
 real_b = data.load(DS, split="train", n=20 * len(labels), seed=7, verbose=False)
 real_b = torch.cat([real_b.images[real_b.labels == c][:cfg.n_per_class] for c in range(K)])
 fid_floor = metrics.classifier_fid(eval_clf.model, real_b, real_a)
-real_spread = metrics.feature_spread(eval_clf.model, real_a, labels)
+real_spread = metrics.feature_spread(eval_clf.model, real_a, real_labels)
 
 
 def evaluate(images, sec):
