@@ -505,7 +505,7 @@ assert ex.cfg_combination(cfg_combination)
 #   n = 500, 1.1 at n = 2,000, 0.27 between 10,000 and 10,000 images). The `cpu` assertion is ≤ 4 (the
 #   measured 3.2–3.3× with a margin); 3× stays the `full` target.
 # - **MNIST digits** (the 4,500 embedded training digits, 1,400 steps, 40 passes): accuracy 0.994 at
-#   $w = 0.5$ (0.998 at $w = 1$) ✓; classifier-FID 3.05× the floor ($w = 1$: 5.58×, $w = 0$: 1.54×),
+#   $w = 0.5$ (0.998 at $w = 1$) ✓; classifier-FID 3.06× the floor ($w = 1$: 5.58×, $w = 0$: 1.54×),
 #   just outside 3×, asserted ≤ 4 as on Fashion-MNIST.
 #
 # Seconds per 100 samples were measured on 2 CPU cores shared with other jobs: compare the methods'
@@ -517,7 +517,7 @@ best = cfgs[cfg.w_target]
 acc_target = {"cpu": 0.95, "full": 0.99} if DS == "mnist" else {"cpu": eval_clf.test_accuracy,
                                                                  "full": eval_clf.test_accuracy + 0.01}
 quality.at_least(f"CFG w = {cfg.w_target:g}: accuracy of the samples ({DS})", best["acc"], **acc_target)
-# measured at cpu, w = 0.5: Fashion-MNIST 3.19× (3.30× with another noise seed), MNIST 3.05×
+# measured at cpu, w = 0.5: Fashion-MNIST 3.19× (3.30× with another noise seed), MNIST 3.06×
 quality.at_most(f"CFG w = {cfg.w_target:g}: classifier-FID / floor", best["fid"] / fid_floor, cpu=4.0, full=3.0)
 
 print(f"{'method':28s} {'accuracy':>8s} {'FID/floor':>9s} {'spread':>7s} {'s/100':>7s}")
