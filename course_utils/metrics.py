@@ -165,6 +165,27 @@ def feature_spread(model: EvalCNN, images: torch.Tensor, labels: torch.Tensor) -
     return torch.stack(rms).mean().item()
 
 
+def real_fid_floor(model: EvalCNN, pool_images: torch.Tensor, pool_labels: torch.Tensor, reference: torch.Tensor,
+                   per_class: dict[int, int], draws: int = 5) -> torch.Tensor:
+    """The classifier-FID a perfect generator would score: real images against ``reference``, at the same n.
+
+    Each draw takes ``per_class[c]`` random images of class c from the pool (real training images, never
+    the reference itself); returns the ``draws`` FIDs. FID from a few hundred images is biased upwards
+    (covariances of 128 features) and one draw is noisy, so a notebook reports their mean as the floor.
+    """
+    out = []
+    for seed in range(draws):
+        gen = torch.Generator().manual_seed(seed)
+        idx = []
+        for c, n in per_class.items():
+            members = torch.nonzero(pool_labels == c).flatten()
+            if len(members) < n:
+                raise ValueError(f"the pool has {len(members)} images of class {c}, the draw needs {n}")
+            idx.append(members[torch.randperm(len(members), generator=gen)[:n]])
+        out.append(classifier_fid(model, pool_images[torch.cat(idx)], reference))
+    return torch.tensor(out)
+
+
 @dataclass(frozen=True)
 class Evaluator:
     """The evaluation classifier of a data set, with its accuracy on that data set's real test split."""

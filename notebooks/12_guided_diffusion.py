@@ -221,31 +221,19 @@ def run(sampler, seed, **kw):
     return torch.cat(out), (time.perf_counter() - t0) / n_eval * 100
 
 
-def spread(images, y):
-    """Diversity: the mean over classes of the RMS distance of the evaluation CNN's features to their class mean."""
-    f = metrics.classifier_features(eval_clf.model, images)
-    return torch.stack([(f[y == c] - f[y == c].mean(0)).pow(2).sum(1).mean().sqrt() for c in range(K)]).mean().item()
-
-
 y_cpu = labels.cpu()
 real_idx = torch.cat([torch.nonzero(test_set.labels == c).flatten()[:cfg.n_per_class] for c in range(K)])
-real_a = test_set.images[real_idx]  # n_per_class real test images per class
+real_a, real_y = test_set.images[real_idx], test_set.labels[real_idx]  # n_per_class real test images per class
 all_train = data.load(DS, split="train", verbose=False)
-
-
-def real_draw(seed):
-    """A random draw of n_per_class real training images per class."""
-    gen = torch.Generator().manual_seed(seed)
-    idx = [torch.nonzero(all_train.labels == c).flatten() for c in range(K)]
-    return all_train.images[torch.cat([i[torch.randperm(len(i), generator=gen)[:cfg.n_per_class]] for i in idx])]
-
 
 # The floor: what a perfect generator (real images) scores against the same real test images at the same n.
 # FID from n = 500 images is biased upwards (the covariances of 128 features from 500 points), and one draw
-# of the real images is noisy (Fashion-MNIST: 3.9 to 5.8 over ten draws), so the floor is the mean over 5 draws.
-floors = torch.tensor([metrics.classifier_fid(eval_clf.model, real_draw(seed), real_a) for seed in range(5)])
+# of the real images is noisy (Fashion-MNIST: 3.9 to 5.8 over ten draws), so the floor is the mean over 5
+# draws of real training images (metrics.real_fid_floor).
+floors = metrics.real_fid_floor(eval_clf.model, all_train.images, all_train.labels, real_a,
+                                {c: int((real_y == c).sum()) for c in range(K)})
 fid_floor = floors.mean().item()
-real_spread = spread(real_a, y_cpu)
+real_spread = metrics.feature_spread(eval_clf.model, real_a, real_y)
 print(f"evaluation classifier: {eval_clf.test_accuracy:.3f} on real test images ({eval_clf.source}); "
       f"classifier-FID floor, {n_eval} real train vs {n_eval} real test images: {fid_floor:.2f} "
       f"(mean of 5 draws, {floors.min():.2f} to {floors.max():.2f}); feature spread of real images: {real_spread:.2f}")
@@ -312,7 +300,8 @@ cg = {}
 for s in cfg.scales_s:
     images, sec = run(sample_classifier_guided, seed=100, s=s)
     cg[s] = {"images": images, "sec": sec, "acc": metrics.classifier_accuracy(eval_clf.model, images, y_cpu),
-             "fid": metrics.classifier_fid(eval_clf.model, images, real_a), "spread": spread(images, y_cpu)}
+             "fid": metrics.classifier_fid(eval_clf.model, images, real_a),
+             "spread": metrics.feature_spread(eval_clf.model, images, y_cpu)}
     print(f"s = {s:5.1f}: accuracy {cg[s]['acc']:.3f}, classifier-FID {cg[s]['fid']:.2f} "
           f"({cg[s]['fid'] / fid_floor:.2f}× floor), feature spread {cg[s]['spread']:.2f} (real {real_spread:.2f}), "
           f"{sec:.1f} s per 100 samples")
@@ -438,7 +427,8 @@ cfgs = {}
 for w in cfg.weights_w:
     images, sec = run(sample_cfg, seed=100, w=w)
     cfgs[w] = {"images": images, "sec": sec, "acc": metrics.classifier_accuracy(eval_clf.model, images, y_cpu),
-               "fid": metrics.classifier_fid(eval_clf.model, images, real_a), "spread": spread(images, y_cpu)}
+               "fid": metrics.classifier_fid(eval_clf.model, images, real_a),
+               "spread": metrics.feature_spread(eval_clf.model, images, y_cpu)}
     print(f"w = {w:4.1f}: accuracy {cfgs[w]['acc']:.3f}, classifier-FID {cfgs[w]['fid']:.2f} "
           f"({cfgs[w]['fid'] / fid_floor:.2f}× floor), feature spread {cfgs[w]['spread']:.2f}, "
           f"{sec:.1f} s per 100 samples")

@@ -507,9 +507,13 @@ def clip_guide(s):
 real_idx = torch.cat([torch.nonzero(test_set.labels == c).flatten()[:cfg.n_per_class] for c in range(K)])
 real_a, real_labels = test_set.images[real_idx], test_set.labels[real_idx]  # (the embedded test set may have
 # fewer than n_per_class images of a class)
-real_b = data.load(DS, split="train", n=20 * len(labels), seed=7, verbose=False)
-real_b = torch.cat([real_b.images[real_b.labels == c][:cfg.n_per_class] for c in range(K)])
-fid_floor = metrics.classifier_fid(eval_clf.model, real_b, real_a)
+# the floor: real training images against the same real test images at the same n, the mean of 5 draws
+# (FID from a few hundred images is biased upwards and one draw is noisy; notebook 12 measured it)
+floors = metrics.real_fid_floor(eval_clf.model, train_set.images, train_set.labels, real_a,
+                                {c: int((real_labels == c).sum()) for c in range(K)})
+fid_floor = floors.mean().item()
+print(f"classifier-FID floor, {len(real_a)} real train vs {len(real_a)} real test images: {fid_floor:.2f} "
+      f"(mean of 5 draws, {floors.min():.2f} to {floors.max():.2f})")
 real_spread = metrics.feature_spread(eval_clf.model, real_a, real_labels)
 
 

@@ -108,3 +108,23 @@ def test_feature_spread_is_the_mean_within_class_rms_distance():
     # the same image repeated within each class: no spread at all
     same = images[:3].repeat(4, 1, 1, 1)
     assert feature_spread(model, same, labels) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_real_fid_floor_draws_per_class_from_the_pool():
+    from course_utils.metrics import EvalCNN, real_fid_floor
+
+    torch.manual_seed(0)
+    model = EvalCNN().eval()
+    ref = torch.rand(9, 1, 28, 28)
+    ref_labels = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    # a pool that is the reference itself: every draw takes all of each class, a permutation, FID 0
+    floors = real_fid_floor(model, ref, ref_labels, ref, {0: 3, 1: 3, 2: 3}, draws=3)
+    assert floors.shape == (3,)
+    assert floors.abs().max().item() < 1e-3
+    # a pool of other images is not the reference: FID > 0, different draws differ
+    pool = torch.rand(30, 1, 28, 28)
+    pool_labels = torch.arange(3).repeat(10)
+    other = real_fid_floor(model, pool, pool_labels, ref, {0: 3, 1: 3, 2: 3}, draws=3)
+    assert other.min().item() > 1e-3 and other.std().item() > 0
+    with pytest.raises(ValueError, match="the pool has 10 images of class 1"):
+        real_fid_floor(model, pool, pool_labels, ref, {1: 11})
