@@ -708,9 +708,9 @@ grid_panels([f"GLIDE-style CFG w = {cfg.w:g}", "unCLIP, diffusion prior", "unCLI
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The regression prior maps a prompt to one embedding, always the same, so its images vary only
 # through the decoder's noise; the diffusion prior *samples* an embedding, dark or light, small or
-# large, as real images of the class vary. DALL·E 2 compared autoregressive and diffusion priors
-# and found the diffusion prior as good or better and cheaper to compute; both sample, which is the
-# point. Measured: the spread within a prompt of the prior's embeddings and of the decoded images.
+# large, as real images of the class vary. DALL·E 2 compared an autoregressive and a diffusion prior
+# and found the diffusion prior more compute-efficient and better in quality; both *sample*, which
+# is the point. Measured: the spread within a prompt of the prior's embeddings and of the decoded images.
 
 # %% slideshow={"slide_type": "fragment"}
 d_spread = results["unCLIP, diffusion prior"]["spread"]
