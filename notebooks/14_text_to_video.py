@@ -25,8 +25,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from course_utils import artifacts, checkpoints, data, metrics, plotting, profile, quality, train
-from course_utils.diffusion import EMA, NoiseSchedule, ddpm, guidance
-from course_utils.diffusion import video
+from course_utils.diffusion import EMA, NoiseSchedule, ddpm, guidance, video
 from course_utils.diffusion.video import VideoDDPMConfig, VideoUNetConfig
 from course_utils.exercises import video as ex
 
