@@ -194,7 +194,7 @@ class VideoUNetConfig:
     groups: int = 8                       # GroupNorm groups
     frames: int = 8                       # clip length (the temporal attention's learned positions)
     temporal_kernel: int = 3              # frames seen by each temporal convolution
-    temporal_attention: bool = True       # attention across frames at the lowest resolution
+    temporal_attention: bool = True       # attention across frames after every block below full resolution
 
 
 class SpatialConv(nn.Module):
@@ -262,9 +262,11 @@ class TemporalAttention(nn.Module):
 
 class SpaceTimeBlock(nn.Module):
     """A residual block: norm → SiLU → spatial conv, + the (time, prompt) embedding,
-    norm → SiLU → spatial conv, then norm → SiLU → temporal conv added; plus a skip."""
+    norm → SiLU → spatial conv, then norm → SiLU → temporal conv added; plus a skip; then (with
+    ``frames`` > 0) attention across those frames."""
 
-    def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int, temporal_kernel: int) -> None:
+    def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int, temporal_kernel: int,
+                 frames: int = 0) -> None:
         super().__init__()
         self.norm1 = FrameNorm(c_in, groups)
         self.conv1 = SpatialConv(c_in, c_out)
@@ -275,13 +277,14 @@ class SpaceTimeBlock(nn.Module):
         self.temporal = TemporalConv(c_out, c_out, temporal_kernel)
         self.skip = nn.Identity() if c_in == c_out else SpatialConv(c_in, c_out, kernel=1)
         self.act = nn.SiLU()
+        self.attn = TemporalAttention(c_out, frames, groups) if frames else nn.Identity()
 
     def forward(self, x: Tensor, emb: Tensor) -> Tensor:
         h = self.conv1(self.act(self.norm1(x)))
         h = h + self.emb(emb)[:, None, :, None, None]
         h = self.conv2(self.act(self.norm2(h)))
         h = h + self.temporal(self.act(self.norm3(h)))
-        return h + self.skip(x)
+        return self.attn(h + self.skip(x))
 
 
 class PromptEncoder(nn.Module):
@@ -308,6 +311,7 @@ class VideoUNet(nn.Module):
         super().__init__()
         self.config = config
         ch, d, g, k = config.channels, config.emb_dim, config.groups, config.temporal_kernel
+        f = config.frames if config.temporal_attention else 0
         self.time_mlp = nn.Sequential(nn.Linear(ch[0], d), nn.SiLU(), nn.Linear(d, d))
         self.prompt = PromptEncoder(d)
         self.conv_in = SpatialConv(1, ch[0])
@@ -315,16 +319,15 @@ class VideoUNet(nn.Module):
         self.downsample = nn.ModuleList()
         c_prev = ch[0]
         for i, c in enumerate(ch):
-            self.down.append(SpaceTimeBlock(c_prev, c, d, g, k))
+            self.down.append(SpaceTimeBlock(c_prev, c, d, g, k, f if i > 0 else 0))
             c_prev = c
             if i < len(ch) - 1:
                 self.downsample.append(SpatialConv(c, c, stride=2))
-        self.mid = SpaceTimeBlock(c_prev, c_prev, d, g, k)
-        self.mid_attn = TemporalAttention(c_prev, config.frames, g) if config.temporal_attention else nn.Identity()
+        self.mid = SpaceTimeBlock(c_prev, c_prev, d, g, k, f)
         self.up = nn.ModuleList()
         self.upsample = nn.ModuleList()
         for i, c in reversed(list(enumerate(ch))):
-            self.up.append(SpaceTimeBlock(c_prev + c, c, d, g, k))
+            self.up.append(SpaceTimeBlock(c_prev + c, c, d, g, k, f if i > 0 else 0))
             c_prev = c
             if i > 0:
                 self.upsample.append(SpatialConv(c, ch[i - 1]))
@@ -348,7 +351,7 @@ class VideoUNet(nn.Module):
             skips.append(h)
             if i < len(self.downsample):
                 h = self.downsample[i](h)
-        h = self.mid_attn(self.mid(h, emb))
+        h = self.mid(h, emb)
         for i, block in enumerate(self.up):
             h = block(torch.cat([h, skips.pop()], dim=2), emb)
             if i < len(self.upsample):

@@ -153,6 +153,11 @@ def test_the_whole_network_sees_the_order_of_frames():
     x2 = x.clone()
     x2[:, :, 7] += 1.0
     assert not torch.allclose(net(x2, 100, tok)[:, :, 0], out[:, :, 0], atol=1e-6)
+    # without attention, 5 blocks of temporal convolutions (k = 3) reach 5 frames: frame 7 changes
+    # frames 2..7 and leaves frames 0 and 1 alone
+    conv_only = _net(temporal_attention=False)
+    diff = (conv_only(x2, 100, tok) - conv_only(x, 100, tok)).abs().amax(dim=(0, 1, 3, 4))
+    assert (diff[:2] == 0).all() and (diff[2:] > 0).all()
     # a network without the layers across frames treats every frame alone
     flat = _net(temporal_kernel=1, temporal_attention=False)
     torch.testing.assert_close(flat(x2, 100, tok)[:, :, 0], flat(x, 100, tok)[:, :, 0])
