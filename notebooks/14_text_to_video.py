@@ -302,8 +302,8 @@ per_dir = {video.DIRECTIONS[k]: ok[gen_dirs == k].float().mean().item() for k in
 print(f"motion follows the prompt: {motion_acc:.3f} of {len(gen)} generated clips "
       f"(real clips {real_follow:.3f}; control, shuffled directions {motion_control:.3f}); by direction: "
       + ", ".join(f"{k} {v:.2f}" for k, v in per_dir.items()))
-# cpu: measured 0.000 (control 0.000)
-quality.at_least("generated clips that move the prompted way", motion_acc, cpu=None, full=0.9)
+# cpu: measured 0.258 (control 0.150; by direction right 0.33, left 0.43, down 0.10, up 0.17)
+quality.at_least("generated clips that move the prompted way", motion_acc, cpu=0.18, full=0.9)
 quality.at_most("control: the same clips scored against shuffled directions", motion_control, cpu=None, full=0.4)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -330,7 +330,8 @@ digit_acc = (pred_gen == gen_digits[:, None]).float().mean().item()
 digit_real = (pred_real == test_set.labels[:, None]).float().mean().item()
 print(f"digit accuracy per frame: generated {digit_acc:.3f}, real clips {digit_real:.3f} "
       f"(the classifier on real 28×28 test digits: {clf.test_accuracy:.3f}; chance 0.1)")
-quality.at_least("generated frames show the prompted digit (evaluation classifier)", digit_acc, cpu=None, full=0.7)
+# cpu: measured 0.171 (real clips 0.782, chance 0.1)
+quality.at_least("generated frames show the prompted digit (evaluation classifier)", digit_acc, cpu=0.13, full=0.7)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **(c) Consistency between frames.** Two measures, each with a control made of *independent
@@ -365,7 +366,21 @@ diff_ratio = aligned_difference(gen) / aligned_difference(control)
 diff_real = aligned_difference(clips_test) / aligned_difference(shuffle_frames(clips_test, seed=6))
 print(f"clips with one digit in all frames: generated {same_gen:.3f}, real {same_real:.3f}, independent frames {same_ctrl:.3f}")
 print(f"motion-compensated frame difference / independent frames: generated {diff_ratio:.3f}, real {diff_real:.3f}")
-quality.at_most("frame difference of generated clips / independent frames", diff_ratio, cpu=None, full=0.4)
+# cpu: measured 0.450 (real clips 0.008); one digit in all frames 0.108 (real 0.976, independent 0.000)
+quality.at_most("frame difference of generated clips / independent frames", diff_ratio, cpu=0.6, full=0.4)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **What the `cpu` run shows** (843 steps of 32 clips, about 3 minutes of one core; measured on a
+# shared 2-core machine): the clips move, and the frames are clearly linked (frame difference
+# 0.45 of independent frames', 11% of clips read as one digit in all 8 frames against 0% for
+# independent frames), but the model is far from done: 26% of clips follow their prompt (the
+# shuffled-direction control 15%, real clips 100%), the digit is the prompted one in 17% of frames
+# (chance 10%, real clips 78%), and digits drift in shape from frame to frame. The `cpu` targets
+# are these measurements with a margin, so they catch a broken pipeline, not a mediocre model.
+# The stricter `full` targets (motion ≥ 0.9, digit ≥ 0.7, frame difference ≤ 0.4) are for the
+# wider network with attention across frames trained 40 passes on a GPU; they have not been
+# measured yet. What costs the most is what images did not need: every clip is 8 images, and
+# the agreement between them must be learned.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7 · Exercises (练习)
