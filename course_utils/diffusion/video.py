@@ -194,6 +194,10 @@ class VideoUNetConfig:
     groups: int = 8                       # GroupNorm groups
     frames: int = 8                       # clip length (the temporal attention's learned positions)
     temporal_kernel: int = 3              # frames seen by each temporal convolution
+    temporal_dilations: tuple[int, ...] = (1,)  # dilation of the blocks' temporal convolutions, cycled
+    #                                       # through the blocks in order (down…, mid, up…)
+    frame_positions: bool = False         # a learned embedding of each frame's index added to the conditions
+    scale_shift: bool = False             # conditions scale and shift the normalised features (FiLM) rather than add
     temporal_attention: bool = True       # attention across frames after every block below full resolution
 
 
@@ -227,11 +231,12 @@ class FrameNorm(nn.Module):
 
 class TemporalConv(nn.Module):
     """A 1-D convolution across frames at every pixel (zero padding, so F frames stay F):
-    (B, F, C, H, W) → (B, F, C', H, W); a 3-D convolution with a k×1×1 kernel."""
+    (B, F, C, H, W) → (B, F, C', H, W); a 3-D convolution with a k×1×1 kernel. With ``dilation`` d
+    it reads frames f − d, f, f + d (k = 3): blocks with dilations 1, 2, 4 see 1 + 2·(1+2+4) = 15 frames."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int = 3) -> None:
+    def __init__(self, c_in: int, c_out: int, kernel: int = 3, dilation: int = 1) -> None:
         super().__init__()
-        self.conv = nn.Conv1d(c_in, c_out, kernel, padding=kernel // 2)
+        self.conv = nn.Conv1d(c_in, c_out, kernel, padding=dilation * (kernel // 2), dilation=dilation)
 
     def forward(self, x: Tensor) -> Tensor:
         b, f, c, h, w = x.shape
@@ -266,23 +271,32 @@ class SpaceTimeBlock(nn.Module):
     ``frames`` > 0) attention across those frames."""
 
     def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int, temporal_kernel: int,
-                 frames: int = 0) -> None:
+                 frames: int = 0, dilation: int = 1, scale_shift: bool = False) -> None:
         super().__init__()
+        self.scale_shift = scale_shift
         self.norm1 = FrameNorm(c_in, groups)
         self.conv1 = SpatialConv(c_in, c_out)
-        self.emb = nn.Linear(emb_dim, c_out)
+        self.emb = nn.Linear(emb_dim, 2 * c_out if scale_shift else c_out)
         self.norm2 = FrameNorm(c_out, groups)
         self.conv2 = SpatialConv(c_out, c_out)
         self.norm3 = FrameNorm(c_out, groups)
-        self.temporal = TemporalConv(c_out, c_out, temporal_kernel)
+        self.temporal = TemporalConv(c_out, c_out, temporal_kernel, dilation)
         self.skip = nn.Identity() if c_in == c_out else SpatialConv(c_in, c_out, kernel=1)
         self.act = nn.SiLU()
         self.attn = TemporalAttention(c_out, frames, groups) if frames else nn.Identity()
 
     def forward(self, x: Tensor, emb: Tensor) -> Tensor:
+        """x (B, F, C, H, W); emb (B, d), the same for every frame, or (B, F, d), one per frame."""
         h = self.conv1(self.act(self.norm1(x)))
-        h = h + self.emb(emb)[:, None, :, None, None]
-        h = self.conv2(self.act(self.norm2(h)))
+        e = self.emb(emb)
+        e = (e[:, None] if e.ndim == 2 else e)[..., None, None]      # (B, 1 or F, C or 2C, 1, 1)
+        # FiLM, norm(h)·(1 + scale) + shift (Dhariwal & Nichol 2021): the prompt can flip a feature's sign
+        if self.scale_shift:
+            scale, shift_ = e.chunk(2, dim=2)
+            h = self.norm2(h) * (1 + scale) + shift_
+        else:
+            h = self.norm2(h + e)
+        h = self.conv2(self.act(h))
         h = h + self.temporal(self.act(self.norm3(h)))
         return self.attn(h + self.skip(x))
 
@@ -311,23 +325,29 @@ class VideoUNet(nn.Module):
         super().__init__()
         self.config = config
         ch, d, g, k = config.channels, config.emb_dim, config.groups, config.temporal_kernel
+        ss = config.scale_shift
         f = config.frames if config.temporal_attention else 0
+        n_blocks = 2 * len(ch) + 1
+        dil = [config.temporal_dilations[i % len(config.temporal_dilations)] for i in range(n_blocks)]
         self.time_mlp = nn.Sequential(nn.Linear(ch[0], d), nn.SiLU(), nn.Linear(d, d))
         self.prompt = PromptEncoder(d)
+        # where each frame sits in the clip: without it, a frame knows its index only through the
+        # zero padding of the temporal convolutions at the clip's ends
+        self.frame_pos = nn.Parameter(torch.randn(config.frames, d) * 0.02) if config.frame_positions else None
         self.conv_in = SpatialConv(1, ch[0])
         self.down = nn.ModuleList()
         self.downsample = nn.ModuleList()
         c_prev = ch[0]
         for i, c in enumerate(ch):
-            self.down.append(SpaceTimeBlock(c_prev, c, d, g, k, f if i > 0 else 0))
+            self.down.append(SpaceTimeBlock(c_prev, c, d, g, k, f if i > 0 else 0, dil[i], ss))
             c_prev = c
             if i < len(ch) - 1:
                 self.downsample.append(SpatialConv(c, c, stride=2))
-        self.mid = SpaceTimeBlock(c_prev, c_prev, d, g, k, f)
+        self.mid = SpaceTimeBlock(c_prev, c_prev, d, g, k, f, dil[len(ch)], ss)
         self.up = nn.ModuleList()
         self.upsample = nn.ModuleList()
-        for i, c in reversed(list(enumerate(ch))):
-            self.up.append(SpaceTimeBlock(c_prev + c, c, d, g, k, f if i > 0 else 0))
+        for j, (i, c) in enumerate(reversed(list(enumerate(ch)))):
+            self.up.append(SpaceTimeBlock(c_prev + c, c, d, g, k, f if i > 0 else 0, dil[len(ch) + 1 + j], ss))
             c_prev = c
             if i > 0:
                 self.upsample.append(SpatialConv(c, ch[i - 1]))
@@ -344,6 +364,8 @@ class VideoUNet(nn.Module):
         if tokens is None:
             tokens = null_tokens(n, device=x_t.device)
         emb = self.time_mlp(timestep_embedding(t, self.config.channels[0])) + self.prompt(tokens)
+        if self.frame_pos is not None:
+            emb = emb[:, None] + self.frame_pos[:x_t.shape[2]]   # (B, F, d): one condition per frame
         h = self.conv_in(x_t.transpose(1, 2))  # (B, F, C, H, W) inside
         skips = []
         for i, block in enumerate(self.down):

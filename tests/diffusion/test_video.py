@@ -161,3 +161,39 @@ def test_the_whole_network_sees_the_order_of_frames():
     # a network without the layers across frames treats every frame alone
     flat = _net(temporal_kernel=1, temporal_attention=False)
     torch.testing.assert_close(flat(x2, 100, tok)[:, :, 0], flat(x, 100, tok)[:, :, 0])
+    # dilations 1, 2, 4 (cycled over the 5 blocks: 1, 2, 4, 1, 2) reach every frame without attention
+    dilated = _net(temporal_attention=False, temporal_dilations=(1, 2, 4))
+    diff = (dilated(x2, 100, tok) - dilated(x, 100, tok)).abs().amax(dim=(0, 1, 3, 4))
+    assert (diff > 0).all()
+
+
+def test_dilated_temporal_conv_is_a_dilated_k11_3d_convolution():
+    torch.manual_seed(3)
+    layer = TemporalConv(3, 2, kernel=3, dilation=2)
+    x = torch.randn(2, 8, 3, 4, 5)
+    ref = F.conv3d(x.transpose(1, 2), layer.conv.weight[..., None, None], layer.conv.bias, padding=(2, 0, 0),
+                   dilation=(2, 1, 1))
+    torch.testing.assert_close(layer(x), ref.transpose(1, 2), atol=1e-5, rtol=1e-5)
+    # frame 3 reads frames 1, 3 and 5 only: changing frame 2 or 4 leaves it alone
+    x2 = x.clone()
+    x2[:, [2, 4]] += 1.0
+    torch.testing.assert_close(layer(x2)[:, 3], layer(x)[:, 3])
+    assert not torch.allclose(layer(x2)[:, 2], layer(x)[:, 2])
+
+
+def test_frame_positions_tell_identical_frames_apart():
+    x = torch.randn(2, 1, 1, 16, 16).expand(-1, -1, 8, -1, -1)  # the same picture in all 8 frames
+    tok = video.tokenize(["a three moving right"] * 2)
+    # per-frame layers only and no positions: every frame gets the same prediction
+    flat = _net(temporal_kernel=1, temporal_attention=False)
+    out = flat(x, 100, tok)
+    torch.testing.assert_close(out, out[:, :, :1].expand_as(out))
+    # with a learned position per frame, the same picture is denoised differently at each index
+    pos = _net(temporal_kernel=1, temporal_attention=False, frame_positions=True)
+    out = pos(x, 100, tok)
+    assert not torch.allclose(out[:, :, 0], out[:, :, 7], atol=1e-5)
+    # and the positions are the only difference: zeroed, the frames agree again
+    with torch.no_grad():
+        pos.frame_pos.zero_()
+    out = pos(x, 100, tok)
+    torch.testing.assert_close(out, out[:, :, :1].expand_as(out))
