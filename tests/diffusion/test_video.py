@@ -197,3 +197,28 @@ def test_frame_positions_tell_identical_frames_apart():
         pos.frame_pos.zero_()
     out = pos(x, 100, tok)
     torch.testing.assert_close(out, out[:, :, :1].expand_as(out))
+
+
+def test_scale_shift_conditioning_is_film_on_the_normalised_features():
+    from course_utils.diffusion.video import SpaceTimeBlock
+
+    torch.manual_seed(4)
+    block = SpaceTimeBlock(8, 8, emb_dim=6, groups=4, temporal_kernel=3, scale_shift=True)
+    x, emb = torch.randn(2, 5, 8, 4, 4), torch.randn(2, 6)
+    # the block written out with functional GroupNorm: h·(1 + scale) + shift after the second norm
+    act = F.silu
+    h = block.conv1.conv(act(F.group_norm(x.flatten(0, 1), 4, block.norm1.norm.weight, block.norm1.norm.bias)))
+    scale, shift = (emb @ block.emb.weight.T + block.emb.bias).chunk(2, dim=1)
+    n2 = F.group_norm(h, 4, block.norm2.norm.weight, block.norm2.norm.bias).reshape(2, 5, 8, 4, 4)
+    h = n2 * (1 + scale[:, None, :, None, None]) + shift[:, None, :, None, None]
+    h = block.conv2.conv(act(h).flatten(0, 1))
+    t_in = act(F.group_norm(h, 4, block.norm3.norm.weight, block.norm3.norm.bias)).reshape(2, 5, 8, 4, 4)
+    t = F.conv3d(t_in.transpose(1, 2), block.temporal.conv.weight[..., None, None], block.temporal.conv.bias,
+                 padding=(1, 0, 0)).transpose(1, 2)
+    ref = h.reshape(2, 5, 8, 4, 4) + t + x
+    torch.testing.assert_close(block(x, emb), ref, atol=1e-5, rtol=1e-5)
+    # a network built with it runs, and its prompt changes the prediction
+    net = _net(scale_shift=True, frame_positions=True, temporal_dilations=(1, 2, 4))
+    xs = torch.randn(1, 1, 8, 16, 16).expand(2, -1, -1, -1, -1)
+    out = net(xs, 50, video.tokenize(["a three moving right", "a three moving left"]))
+    assert out.shape == xs.shape and not torch.allclose(out[0], out[1])
