@@ -6,8 +6,9 @@
 - ``tokenize``: a prompt's words → token ids over the closed vocabulary ``VOCAB`` (the text encoder
   is the network's ``PromptEncoder``: an embedding per word, summed).
 - ``VideoUNet``: ε_θ(x_t, t, tokens) over (frames, height, width), factorised as Video Diffusion
-  Models (Ho et al. 2022) do: 2-D convolutions within each frame, 1-D convolutions across frames at
-  every pixel, and attention across frames (with a learned frame position) at the lowest resolution.
+  Models (Ho et al. 2022) do: 2-D convolutions within each frame, 1-D (dilated) convolutions across
+  frames at every pixel, and attention across frames (with a learned frame position) at the lowest
+  resolution; the time step, the prompt and each frame's index scale and shift the features (FiLM).
 - ``centre_of_mass``, ``motion``, ``frame_windows``: the measurements the notebook's checks use
   (where the digit is in each frame, which way it went, the digit cut back out of each frame).
 
@@ -194,10 +195,10 @@ class VideoUNetConfig:
     groups: int = 8                       # GroupNorm groups
     frames: int = 8                       # clip length (the temporal attention's learned positions)
     temporal_kernel: int = 3              # frames seen by each temporal convolution
-    temporal_dilations: tuple[int, ...] = (1,)  # dilation of the blocks' temporal convolutions, cycled
-    #                                       # through the blocks in order (down…, mid, up…)
-    frame_positions: bool = False         # a learned embedding of each frame's index added to the conditions
-    scale_shift: bool = False             # conditions scale and shift the normalised features (FiLM) rather than add
+    temporal_dilations: tuple[int, ...] = (1, 2, 4)  # dilation of the blocks' temporal convolutions, cycled
+    #                                       # through the blocks in order (down…, mid, up…): every frame sees all 8
+    frame_positions: bool = True          # a learned embedding of each frame's index added to the conditions
+    scale_shift: bool = True              # conditions scale and shift the normalised features (FiLM) rather than add
     temporal_attention: bool = True       # attention across frames after every block below full resolution
 
 

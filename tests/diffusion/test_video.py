@@ -155,11 +155,11 @@ def test_the_whole_network_sees_the_order_of_frames():
     assert not torch.allclose(net(x2, 100, tok)[:, :, 0], out[:, :, 0], atol=1e-6)
     # without attention, 5 blocks of temporal convolutions (k = 3) reach 5 frames: frame 7 changes
     # frames 2..7 and leaves frames 0 and 1 alone
-    conv_only = _net(temporal_attention=False)
+    conv_only = _net(temporal_attention=False, temporal_dilations=(1,))
     diff = (conv_only(x2, 100, tok) - conv_only(x, 100, tok)).abs().amax(dim=(0, 1, 3, 4))
     assert (diff[:2] == 0).all() and (diff[2:] > 0).all()
     # a network without the layers across frames treats every frame alone
-    flat = _net(temporal_kernel=1, temporal_attention=False)
+    flat = _net(temporal_kernel=1, temporal_attention=False, frame_positions=False)
     torch.testing.assert_close(flat(x2, 100, tok)[:, :, 0], flat(x, 100, tok)[:, :, 0])
     # dilations 1, 2, 4 (cycled over the 5 blocks: 1, 2, 4, 1, 2) reach every frame without attention
     dilated = _net(temporal_attention=False, temporal_dilations=(1, 2, 4))
@@ -185,7 +185,7 @@ def test_frame_positions_tell_identical_frames_apart():
     x = torch.randn(2, 1, 1, 16, 16).expand(-1, -1, 8, -1, -1)  # the same picture in all 8 frames
     tok = video.tokenize(["a three moving right"] * 2)
     # per-frame layers only and no positions: every frame gets the same prediction
-    flat = _net(temporal_kernel=1, temporal_attention=False)
+    flat = _net(temporal_kernel=1, temporal_attention=False, frame_positions=False)
     out = flat(x, 100, tok)
     torch.testing.assert_close(out, out[:, :, :1].expand_as(out))
     # with a learned position per frame, the same picture is denoised differently at each index
