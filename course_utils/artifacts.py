@@ -1,6 +1,7 @@
 """Artifacts of each generative notebook: final samples and metrics under build/artifacts/.
 
-    build/artifacts/<notebook>/samples.pt    {"images": N×C×H×W float in [0,1], "labels"?, "profile"}
+    build/artifacts/<notebook>/samples.pt    {"images": N×C×H×W float in [0,1] (clips: N×C×F×H×W),
+                                              "labels"?, "dataset"?, "profile"}
     build/artifacts/<notebook>/metrics.json  flat {name: number or string}, with "profile": the latest run
     build/artifacts/<notebook>/metrics-<profile>.json  the same, kept per profile
 
@@ -31,16 +32,16 @@ def artifact_dir(notebook: str) -> Path:
 
 def save_samples(notebook: str, images: torch.Tensor, labels: torch.Tensor | None = None, *,
                  dataset: str | None = None) -> None:
-    """Save final samples (N×C×H×W in [0, 1]), optional labels and the data set's name as
-    ``artifact_dir(notebook) / "samples.pt"``.
+    """Save final samples (N×C×H×W in [0, 1]; video clips N×C×F×H×W, frames on axis 2), optional
+    labels and the data set's name as ``artifact_dir(notebook) / "samples.pt"``.
 
     Returns None: a notebook cell that ends with it shows nothing (no build-machine path).
     """
     import torch
 
     x = images.detach().float().cpu()
-    if x.ndim != 4:
-        raise ValueError(f"samples must be N×C×H×W, got shape {tuple(x.shape)}")
+    if x.ndim not in (4, 5):
+        raise ValueError(f"samples must be N×C×H×W images or N×C×F×H×W clips, got shape {tuple(x.shape)}")
     if x.numel() and (x.min() < 0 or x.max() > 1):
         raise ValueError(f"samples must lie in [0, 1], got [{x.min():.3g}, {x.max():.3g}]: rescale first")
     payload: dict[str, Any] = {"images": x, "profile": profile.current()}

@@ -23,6 +23,10 @@ def test_samples_and_metrics_layout(isolated_dirs):
     artifacts.save_samples("12_guided", images, torch.arange(4), dataset="fashion_mnist")
     saved = torch.load(isolated_dirs / "build" / "artifacts" / "12_guided" / "samples.pt", weights_only=True)
     assert saved["dataset"] == "fashion_mnist" and saved["labels"].tolist() == [0, 1, 2, 3]
+    clips = torch.rand(3, 1, 8, 16, 16)  # video clips N×C×F×H×W (notebook 14)
+    artifacts.save_samples("14_video", clips, torch.arange(3), dataset="mnist")
+    saved = torch.load(isolated_dirs / "build" / "artifacts" / "14_video" / "samples.pt", weights_only=True)
+    assert torch.equal(saved["images"], clips) and saved["labels"].tolist() == [0, 1, 2]
     assert artifacts.save_metrics("08_gan", {"fid": torch.tensor(1.5), "modes": 7}) is None
     artifacts.save_metrics("08_gan", {"acc": 0.9})
     metrics = json.loads((path.parent / "metrics.json").read_text())
@@ -46,6 +50,8 @@ def test_samples_outside_unit_range_are_refused():
         artifacts.save_samples("x", torch.full((1, 1, 2, 2), -1.0))
     with pytest.raises(ValueError, match="N×C×H×W"):
         artifacts.save_samples("x", torch.rand(2, 2))
+    with pytest.raises(ValueError, match="N×C×F×H×W"):
+        artifacts.save_samples("x", torch.rand(1, 1, 2, 2, 2, 2))
 
 
 def test_bench_gathers_every_metrics_file(isolated_dirs):

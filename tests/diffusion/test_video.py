@@ -1,0 +1,224 @@
+"""course_utils.diffusion.video: the clip maker against SciPy's centre of mass, the prompt's tokens,
+the measurements, and the space-time network (shapes, prompt, the order of the frames)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+from course_utils.diffusion import video
+from course_utils.diffusion.video import DIRECTIONS, TemporalAttention, TemporalConv, VideoUNet, VideoUNetConfig
+
+
+def _digits(n: int, seed: int = 0) -> torch.Tensor:
+    """n blobs in 28×28 frames standing in for MNIST digits: a random stroke pattern in the central 20×20."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.zeros(n, 1, 28, 28)
+    x[:, :, 6:22, 8:20] = (torch.rand(n, 1, 16, 12, generator=g) > 0.6).float()
+    return x
+
+
+@pytest.mark.parametrize("direction", range(4))
+def test_clip_maker_moves_the_centre_of_mass_by_the_speed_in_the_named_direction(direction):
+    # a canvas large enough that nothing leaves it: the motion is exact, measured by SciPy
+    n, frames, speed = 5, 6, 2
+    dirs = torch.full((n,), direction)
+    clips = video.make_clips(_digits(n), dirs, size=28, patch=10, frames=frames, speed=speed,
+                             generator=torch.Generator().manual_seed(1))
+    assert clips.shape == (n, 1, frames, 28, 28) and clips.min() >= 0 and clips.max() <= 1
+    step = {"right": (0, 1), "left": (0, -1), "down": (1, 0), "up": (-1, 0)}[DIRECTIONS[direction]]
+    for i in range(n):
+        com = np.array([ndimage.center_of_mass(clips[i, 0, k].numpy()) for k in range(frames)])
+        np.testing.assert_allclose(np.diff(com, axis=0), np.tile(np.array(step) * speed, (frames - 1, 1)),
+                                   atol=1e-4)
+        # every frame holds the same digit: the mass is kept
+        mass = clips[i, 0].sum((1, 2))
+        torch.testing.assert_close(mass, mass[:1].expand(frames))
+    # the library's centre of mass is SciPy's
+    np.testing.assert_allclose(video.centre_of_mass(clips[0, 0]).numpy(),
+                               np.array([ndimage.center_of_mass(f.numpy()) for f in clips[0, 0]]), atol=1e-4)
+
+
+def test_default_clips_stay_inside_and_the_motion_measure_reads_them():
+    n = 40
+    dirs = torch.arange(n) % 4
+    clips = video.make_clips(_digits(n, seed=3), dirs, generator=torch.Generator().manual_seed(2))
+    assert clips.shape == (n, 1, 8, 16, 16)
+    # the blob's pixels (not the patch's empty border) never leave the 16×16 canvas
+    mass = clips[:, 0].sum((2, 3))
+    assert (mass / mass[:, :1]).min() > 0.97
+    direction, disp = video.motion(clips)
+    assert torch.equal(direction, dirs)
+    assert video.follows(clips, dirs, min_shift=6.5).all()
+    assert not video.follows(clips, (dirs + 1) % 4, min_shift=0.0).any()  # wrong direction: never
+
+
+def test_shift_moves_without_wrapping():
+    x = torch.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(video.shift(x, 1, -1).numpy(),
+                                  ndimage.shift(x.numpy(), (1, -1), order=0, mode="constant", cval=0.0))
+    assert video.shift(x, 0, 5).abs().sum() == 0  # everything left the frame
+
+
+def test_prompts_and_tokens():
+    assert video.prompt(3, 0) == "a three moving right" and video.prompt(9, 3) == "a nine moving up"
+    tok = video.tokenize(["a three moving right", "A seven moving UP", ""])
+    assert tok.shape == (3, 4) and tok.dtype == torch.long
+    vocab = video.VOCAB
+    assert [vocab[i] for i in tok[0]] == ["a", "three", "moving", "right"]
+    assert [vocab[i] for i in tok[1]] == ["a", "seven", "moving", "up"]
+    assert torch.equal(tok[2], video.null_tokens(1)[0])
+    with pytest.raises(ValueError, match="unknown words"):
+        video.tokenize(["a three moving sideways"])
+    with pytest.raises(ValueError, match="at most"):
+        video.tokenize(["a three moving right now"])
+
+
+def test_frame_windows_restore_the_digit_of_each_frame():
+    n = 4
+    digits = _digits(n, seed=5)
+    clips = video.make_clips(digits, torch.arange(n), size=28, patch=10, generator=torch.Generator().manual_seed(0))
+    win = video.frame_windows(clips, window=10, out=10)
+    assert win.shape == (n, 8, 1, 10, 10)
+    # a whole-pixel translation: every frame's window is the same picture
+    torch.testing.assert_close(win, win[:, :1].expand_as(win))
+    # and it is the shrunk digit, moved so that its centre of mass is at the window's centre
+    small = video.shrink(digits, 10)
+    com = video.centre_of_mass(small[:, 0]).round().long()
+    for i in range(n):
+        moved = video.shift(small[i, 0], 5 - int(com[i, 0]), 5 - int(com[i, 1]))
+        torch.testing.assert_close(win[i, 0, 0], moved)
+
+
+def _net(**kw) -> VideoUNet:
+    torch.manual_seed(0)
+    net = VideoUNet(VideoUNetConfig(channels=(8, 16), emb_dim=16, **kw))
+    with torch.no_grad():
+        torch.nn.init.normal_(net.conv_out.conv.weight, std=0.1)  # the output layer starts at 0
+    return net
+
+
+def test_network_shapes_prompt_and_null_prompt():
+    net = _net()
+    x = torch.randn(3, 1, 8, 16, 16)
+    tok = video.tokenize(["a three moving right", "a three moving left", "a one moving up"])
+    out = net(x, torch.tensor([5, 50, 500]), tok)
+    assert out.shape == x.shape
+    assert net(torch.randn(2, 1, 8, 8, 12), 7).shape == (2, 1, 8, 8, 12)
+    assert VideoUNet(VideoUNetConfig(channels=(8, 16)))(x, 10, tok).abs().max() == 0  # ε = 0 at the start
+    # None is the empty prompt; the direction word changes the prediction
+    torch.testing.assert_close(net(x, 9), net(x, 9, video.null_tokens(3)))
+    same_x = x[:1].expand(2, -1, -1, -1, -1)
+    two = net(same_x, 9, tok[:2])
+    assert not torch.allclose(two[0], two[1])
+    # each clip is conditioned on its own prompt and its own frames only
+    torch.testing.assert_close(net(x, 9, tok)[1:2], net(x[1:2], 9, tok[1:2]), atol=1e-5, rtol=1e-5)
+
+
+def test_temporal_conv_is_a_k11_3d_convolution_and_depends_on_frame_order():
+    torch.manual_seed(1)
+    layer = TemporalConv(3, 2, kernel=3)
+    x = torch.randn(2, 6, 3, 4, 5)  # (B, F, C, H, W) inside the network
+    y = layer(x)
+    ref = F.conv3d(x.transpose(1, 2), layer.conv.weight[..., None, None], layer.conv.bias, padding=(1, 0, 0))
+    torch.testing.assert_close(y, ref.transpose(1, 2), atol=1e-5, rtol=1e-5)
+    perm = torch.tensor([3, 0, 5, 1, 4, 2])
+    # equivariant to spatial layouts but not to reordering frames: permuting the input frames does
+    # not just permute the output
+    assert not torch.allclose(layer(x[:, perm]), y[:, perm], atol=1e-4)
+
+
+def test_temporal_attention_knows_the_order_only_through_its_positions():
+    torch.manual_seed(2)
+    attn = TemporalAttention(8, frames=5, groups=4)
+    x = torch.randn(2, 5, 8, 3, 3)
+    perm = torch.tensor([4, 2, 0, 1, 3])
+    assert not torch.allclose(attn(x[:, perm]), attn(x)[:, perm], atol=1e-4)
+    with torch.no_grad():
+        attn.pos.zero_()  # no positions: attention is a set operation, permuting frames permutes the output
+    torch.testing.assert_close(attn(x[:, perm]), attn(x)[:, perm], atol=1e-5, rtol=1e-5)
+
+
+def test_the_whole_network_sees_the_order_of_frames():
+    net = _net()
+    x = torch.randn(2, 1, 8, 16, 16)
+    tok = video.tokenize(["a three moving right"] * 2)
+    rev = torch.arange(7, -1, -1)
+    out, out_rev = net(x, 100, tok), net(x[:, :, rev], 100, tok)
+    assert not torch.allclose(out_rev, out[:, :, rev], atol=1e-4)
+    # frame 0's prediction depends on frame 7 (the temporal receptive field covers the clip)
+    x2 = x.clone()
+    x2[:, :, 7] += 1.0
+    assert not torch.allclose(net(x2, 100, tok)[:, :, 0], out[:, :, 0], atol=1e-6)
+    # without attention, 5 blocks of temporal convolutions (k = 3) reach 5 frames: frame 7 changes
+    # frames 2..7 and leaves frames 0 and 1 alone
+    conv_only = _net(temporal_attention=False, temporal_dilations=(1,))
+    diff = (conv_only(x2, 100, tok) - conv_only(x, 100, tok)).abs().amax(dim=(0, 1, 3, 4))
+    assert (diff[:2] == 0).all() and (diff[2:] > 0).all()
+    # a network without the layers across frames treats every frame alone
+    flat = _net(temporal_kernel=1, temporal_attention=False, frame_positions=False)
+    torch.testing.assert_close(flat(x2, 100, tok)[:, :, 0], flat(x, 100, tok)[:, :, 0])
+    # dilations 1, 2, 4 (cycled over the 5 blocks: 1, 2, 4, 1, 2) reach every frame without attention
+    dilated = _net(temporal_attention=False, temporal_dilations=(1, 2, 4))
+    diff = (dilated(x2, 100, tok) - dilated(x, 100, tok)).abs().amax(dim=(0, 1, 3, 4))
+    assert (diff > 0).all()
+
+
+def test_dilated_temporal_conv_is_a_dilated_k11_3d_convolution():
+    torch.manual_seed(3)
+    layer = TemporalConv(3, 2, kernel=3, dilation=2)
+    x = torch.randn(2, 8, 3, 4, 5)
+    ref = F.conv3d(x.transpose(1, 2), layer.conv.weight[..., None, None], layer.conv.bias, padding=(2, 0, 0),
+                   dilation=(2, 1, 1))
+    torch.testing.assert_close(layer(x), ref.transpose(1, 2), atol=1e-5, rtol=1e-5)
+    # frame 3 reads frames 1, 3 and 5 only: changing frame 2 or 4 leaves it alone
+    x2 = x.clone()
+    x2[:, [2, 4]] += 1.0
+    torch.testing.assert_close(layer(x2)[:, 3], layer(x)[:, 3])
+    assert not torch.allclose(layer(x2)[:, 2], layer(x)[:, 2])
+
+
+def test_frame_positions_tell_identical_frames_apart():
+    x = torch.randn(2, 1, 1, 16, 16).expand(-1, -1, 8, -1, -1)  # the same picture in all 8 frames
+    tok = video.tokenize(["a three moving right"] * 2)
+    # per-frame layers only and no positions: every frame gets the same prediction
+    flat = _net(temporal_kernel=1, temporal_attention=False, frame_positions=False)
+    out = flat(x, 100, tok)
+    torch.testing.assert_close(out, out[:, :, :1].expand_as(out))
+    # with a learned position per frame, the same picture is denoised differently at each index
+    pos = _net(temporal_kernel=1, temporal_attention=False, frame_positions=True)
+    out = pos(x, 100, tok)
+    assert not torch.allclose(out[:, :, 0], out[:, :, 7], atol=1e-5)
+    # and the positions are the only difference: zeroed, the frames agree again
+    with torch.no_grad():
+        pos.frame_pos.zero_()
+    out = pos(x, 100, tok)
+    torch.testing.assert_close(out, out[:, :, :1].expand_as(out))
+
+
+def test_scale_shift_conditioning_is_film_on_the_normalised_features():
+    from course_utils.diffusion.video import SpaceTimeBlock
+
+    torch.manual_seed(4)
+    block = SpaceTimeBlock(8, 8, emb_dim=6, groups=4, temporal_kernel=3, scale_shift=True)
+    x, emb = torch.randn(2, 5, 8, 4, 4), torch.randn(2, 6)
+    # the block written out with functional GroupNorm: h·(1 + scale) + shift after the second norm
+    act = F.silu
+    h = block.conv1.conv(act(F.group_norm(x.flatten(0, 1), 4, block.norm1.norm.weight, block.norm1.norm.bias)))
+    scale, shift = (emb @ block.emb.weight.T + block.emb.bias).chunk(2, dim=1)
+    n2 = F.group_norm(h, 4, block.norm2.norm.weight, block.norm2.norm.bias).reshape(2, 5, 8, 4, 4)
+    h = n2 * (1 + scale[:, None, :, None, None]) + shift[:, None, :, None, None]
+    h = block.conv2.conv(act(h).flatten(0, 1))
+    t_in = act(F.group_norm(h, 4, block.norm3.norm.weight, block.norm3.norm.bias)).reshape(2, 5, 8, 4, 4)
+    t = F.conv3d(t_in.transpose(1, 2), block.temporal.conv.weight[..., None, None], block.temporal.conv.bias,
+                 padding=(1, 0, 0)).transpose(1, 2)
+    ref = h.reshape(2, 5, 8, 4, 4) + t + x
+    torch.testing.assert_close(block(x, emb), ref, atol=1e-5, rtol=1e-5)
+    # a network built with it runs, and its prompt changes the prediction
+    net = _net(scale_shift=True, frame_positions=True, temporal_dilations=(1, 2, 4))
+    xs = torch.randn(1, 1, 8, 16, 16).expand(2, -1, -1, -1, -1)
+    out = net(xs, 50, video.tokenize(["a three moving right", "a three moving left"]))
+    assert out.shape == xs.shape and not torch.allclose(out[0], out[1])
