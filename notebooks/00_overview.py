@@ -215,7 +215,8 @@ print("new samples (y, x):", [(int(k), round(float(v), 2)) for k, v in zip(y_new
 # | 10 | DCGAN on faces | 卷积GAN |
 # | 11 | diffusion: the forward process, the posterior by Bayes, DDPM's two algorithms, three views on a 2-D toy, DDIM | 扩散生成 · 扩散模型前向(加噪)过程 · 反向(去噪)过程 |
 # | 12 | guided diffusion: classifier guidance, classifier-free guidance, on garments named by words | 典型应用：文生图 |
-# | later | text-to-image with a CLIP of our own, unCLIP, text-to-video | 文生图 · 前沿应用：文生视频 |
+# | 13 | text to image: a CLIP of our own, zero-shot prompts, CLIP guidance, GLIDE-style conditioning, unCLIP | 典型应用：文生图 (GLIDE, DALL·E 2) |
+# | 14 | text to video: moving-digit clips from prompts, a space-time diffusion model, checks that the motion follows the text | 前沿应用：文生视频 |
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Your environment
