@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from course_utils import artifacts, checkpoints, data, metrics, plotting, profile, quality, train
 from course_utils.diffusion import ddpm, guidance
+from course_utils.diffusion.clip import class_words, load_with_words
 from course_utils.exercises import guidance as ex
 
 NB = "12_guided_diffusion"
@@ -72,27 +73,13 @@ cfg
 
 # %% slideshow={"slide_type": "fragment"}
 strict = profile.current() == "full" and not profile.dry_run()
-
-
-def load_train():
-    """Fashion-MNIST when asked for and found, else MNIST (strictly at full: the real data sets)."""
-    if cfg.dataset == "fashion_mnist":
-        try:
-            return data.load("fashion_mnist", split="train", strict=strict)
-        except data.DataNotFoundError as err:
-            print(f"{err}\n→ using MNIST with digit words instead")
-    return data.load("mnist", split="train", strict=strict)
-
-
-train_set = load_train()
+train_set = load_with_words(cfg.dataset, strict=strict)
 DS = train_set.name  # "fashion_mnist" or "mnist": the data path this run took
 gen_cfg = guidance.conditional_config(DS)
 if gen_cfg.n_train is not None:
     train_set = data.load(DS, split="train", n=gen_cfg.n_train)
 test_set = data.load(DS, split="test", strict=strict)
-WORDS = (["T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"]
-         if DS == "fashion_mnist" else
-         ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+WORDS = class_words(DS)  # the ten prompts: garment names, or "zero" … "nine"
 K = len(WORDS)
 print(f"data path: {DS} ({train_set.source}); prompts: {', '.join(WORDS)}")
 x_train = train_set.images * 2 - 1  # pixels in [-1, 1], as the DDPM expects

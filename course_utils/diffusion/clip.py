@@ -1,6 +1,7 @@
 """A small CLIP of the course's own (Radford et al. 2021), for images with words, and its captions.
 
-- ``class_words(dataset)``: the ten class words (Fashion-MNIST's garments or MNIST's "zero" … "nine").
+- ``class_words(dataset)``: the ten class words (Fashion-MNIST's garments or MNIST's "zero" … "nine");
+  ``load_with_words``: Fashion-MNIST when it is installed, else MNIST with digit words.
 - ``Captioner``: captions from templates ("a photo of a {class}", "a {dark|light} {class}",
   "a {small|large} {class}", a group phrase such as "something you wear on your feet"). The
   adjectives describe the image itself: its ink is darker or lighter, it covers less or more of
@@ -56,6 +57,23 @@ def class_words(dataset: str) -> tuple[str, ...]:
     if dataset not in WORDS:
         raise ValueError(f"unknown data set {dataset!r}: valid ones are {', '.join(WORDS)}")
     return WORDS[dataset]
+
+
+def load_with_words(dataset: str, split: str = "train", *, strict: bool = False):
+    """The images of ``dataset`` with words for their classes: Fashion-MNIST when asked for and found,
+    else MNIST with digit words (printing why). ``strict`` (the full profile): the real data sets only.
+
+    Returns a ``data.ImageSet``; its ``name`` says which path was taken.
+    """
+    from course_utils import data
+
+    class_words(dataset)  # an unknown data set is an error here, not a silent fallback
+    if dataset == "fashion_mnist":
+        try:
+            return data.load("fashion_mnist", split=split, strict=strict)
+        except data.DataNotFoundError as err:
+            print(f"{err}\n→ using MNIST with digit words instead")
+    return data.load("mnist", split=split, strict=strict)
 
 
 def image_attributes(images: Tensor) -> tuple[Tensor, Tensor]:

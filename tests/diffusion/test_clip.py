@@ -130,3 +130,21 @@ def test_mlp_conditioned_on_a_vector():
         net(z, 7, torch.ones(5, 2))
     with pytest.raises(ValueError, match="no condition"):
         MLPEpsModel(dim=4)(z, 7, torch.ones(5, 3))
+
+
+def test_load_with_words_falls_back_to_mnist_and_says_why(monkeypatch, capsys):
+    from course_utils import data
+
+    real_load = data.load
+
+    def no_fashion(name, *args, **kwargs):
+        if name == "fashion_mnist":
+            raise data.DataNotFoundError("Fashion-MNIST not found here")
+        return real_load(name, *args, **kwargs)
+
+    monkeypatch.setattr(data, "load", no_fashion)
+    images = clip.load_with_words("fashion_mnist", split="test")
+    assert images.name == "mnist"
+    assert "Fashion-MNIST not found here" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="unknown data set"):
+        clip.load_with_words("cifar10")
