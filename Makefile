@@ -66,19 +66,19 @@ nbval: setup  ## execute every notebook with nbval at COURSE_PROFILE (default sm
 
 test: setup  ## unit tests, then every notebook with nbval in the smoke profile
 	@start=$$(date +%s); $(MAKE) --no-print-directory unit; \
-	  echo "unit tests: $$(( $$(date +%s) - start )) s"
+	  rc=$$?; echo "unit tests: $$(( $$(date +%s) - start )) s"; exit $$rc
 	@start=$$(date +%s); COURSE_PROFILE=smoke $(MAKE) --no-print-directory nbval; \
-	  echo "nbval (smoke): $$(( $$(date +%s) - start )) s"
+	  rc=$$?; echo "nbval (smoke): $$(( $$(date +%s) - start )) s"; exit $$rc
 
 test-cpu: setup  ## every notebook at the cpu profile (what students run), quality asserted; slow
 	@start=$$(date +%s); $(call run_nbval,nbval-cpu,COURSE_PROFILE=cpu,--nbval-cell-timeout=1800); \
-	  echo "nbval (cpu): $$(( $$(date +%s) - start )) s"
+	  rc=$$?; echo "nbval (cpu): $$(( $$(date +%s) - start )) s"; exit $$rc
 
 # full sizes on the CPU with every training loop capped: catches errors in the full code paths
 # (a typo, a shape) in minutes; the quality targets are skipped, and each notebook says so
 test-full-dry: setup  ## every notebook at full sizes on the CPU, training capped (COURSE_MAX_STEPS, default 2)
 	@start=$$(date +%s); $(call run_nbval,nbval-full-dry,COURSE_PROFILE=full COURSE_DEVICE=cpu \
-	  COURSE_MAX_STEPS=$${COURSE_MAX_STEPS:-2}); echo "nbval (full, dry): $$(( $$(date +%s) - start )) s"
+	  COURSE_MAX_STEPS=$${COURSE_MAX_STEPS:-2}); rc=$$?; echo "nbval (full, dry): $$(( $$(date +%s) - start )) s"; exit $$rc
 
 test-gpu: setup  ## every notebook at full size (needs a GPU), quality asserted
 	$(MAKE) --no-print-directory unit
@@ -86,11 +86,11 @@ test-gpu: setup  ## every notebook at full size (needs a GPU), quality asserted
 
 test-student: setup  ## every notebook's student version at smoke: runs, each checker says "not attempted"
 	@start=$$(date +%s); OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider -n $(NBVAL_JOBS) --dist load \
-	  tests/e2e/test_student_notebooks.py; echo "student versions (smoke): $$(( $$(date +%s) - start )) s"
+	  tests/e2e/test_student_notebooks.py; rc=$$?; echo "student versions (smoke): $$(( $$(date +%s) - start )) s"; exit $$rc
 
 test-browser: setup web-assets  ## JupyterLab, live slides, static slides and site in headless Chromium (offline)
 	@start=$$(date +%s); $(PY) -m pytest -q -p no:cacheprovider -rs tests/e2e/test_browser.py; \
-	  echo "browser tests: $$(( $$(date +%s) - start )) s"
+	  rc=$$?; echo "browser tests: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 course: setup web-assets  ## execute every notebook in order into build/executed/ and render HTML (offline pages)
 	$(PY) tools/nbtools.py execute $(IPYNBS)
