@@ -25,7 +25,8 @@ import matplotlib.pyplot as plt
 import torch
 
 from course_utils import artifacts, checkpoints, data, metrics, plotting, profile, quality, train
-from course_utils.diffusion import EMA, NoiseSchedule, ddpm, guidance, video
+from course_utils.diffusion import EMA, NoiseSchedule, ddpm, video
+from course_utils.diffusion.sampling import RespacedSampler
 from course_utils.diffusion.video import VideoDDPMConfig, VideoUNetConfig
 from course_utils.exercises import video as ex
 
@@ -246,32 +247,28 @@ if history.steps.get("loss"):
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5 · Sampling clips from prompts (由文字生成视频)
 # Notebook 12's sampler: Algorithm 2 through `cfg.sample_steps` of the 1000 timesteps
-# (`guidance.respace`), $\hat x_0$ clipped to the pixel range, with classifier-free guidance
+# (`sampling.RespacedSampler`, the library's copy of 12's loop), $\hat x_0$ clipped to the pixel range,
+# with classifier-free guidance
 # $\hat\varepsilon = (1+w)\,\varepsilon_\theta(x_t, \text{prompt}) - w\,\varepsilon_\theta(x_t, \varnothing)$.
 # Nothing in it knows about time: the whole clip is denoised at once, and the frames agree only
 # because the network makes them.
 
 # %% slideshow={"slide_type": "fragment"}
-ts = S.ddim_timesteps(cfg.sample_steps)
-R = guidance.respace(S, ts).to(device)
+sampler = RespacedSampler(S, cfg.sample_steps).to(device)
 
 
 def sample(tokens, w, generator):
     """Clips (B, 1, F, H, W) in [0, 1] for prompt tokens (B, L): the respaced ancestral sampler with CFG."""
     x = torch.randn(len(tokens), 1, cfg.frames, cfg.size, cfg.size, generator=generator, device=device)
     null = video.null_tokens(len(tokens), device=device)
-    for i, t in enumerate(ts):
-        j = R.T - i                                             # the respaced index of timestep t
-        with torch.no_grad():
-            if w == 0:
-                eps = eps_model(x, t, tokens)
-            else:
-                eps_c, eps_u = eps_model(torch.cat([x, x]), t, torch.cat([tokens, null])).chunk(2)
-                eps = (1 + w) * eps_c - w * eps_u
-        x0_hat = R.predict_x0(x, j, eps).clamp(-1, 1)
-        mean = R.q_posterior(x0_hat, x, j)[0]                    # μ̃(x_t, x̂_0)
-        z = torch.randn(x.shape, generator=generator, device=device) if j > 1 else torch.zeros_like(x)
-        x = mean + R.beta_tilde[j].sqrt() * z
+
+    def eps(x, t):
+        if w == 0:
+            return eps_model(x, t, tokens)
+        eps_c, eps_u = eps_model(torch.cat([x, x]), t, torch.cat([tokens, null])).chunk(2)
+        return (1 + w) * eps_c - w * eps_u                      # ε̂ = (1+w) ε(x_t, prompt) − w ε(x_t, ∅)
+
+    x = sampler.sample(eps, x, generator=generator)
     return ((x.clamp(-1, 1) + 1) / 2).cpu()
 
 
