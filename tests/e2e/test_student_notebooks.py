@@ -23,6 +23,41 @@ NOT_ATTEMPTED = re.compile(r"^\[(?P<name>[^\]]+)\] not attempted", re.MULTILINE)
 CORRECT = re.compile(r"^\[[^\]]+\] correct", re.MULTILINE)
 
 
+def _patient_client(nb, **kwargs):
+    """An nbclient NotebookClient whose wait for a cell's reply polls in one-second slices.
+
+    nbclient waits for each execute_reply with a single shell-channel ``get_msg(timeout=900)``; on a
+    loaded machine that wait sometimes never wakes although the kernel has replied and gone idle
+    (jupyter/nbclient#312, with ipywidgets in the notebook), and the test hangs for the whole 900 s.
+    A short poll repeated until the same deadline sees the waiting reply on its next call.
+    """
+    from queue import Empty
+    from time import monotonic
+
+    from nbclient import NotebookClient
+    from nbclient.util import ensure_async
+
+    class PatientClient(NotebookClient):
+        async def async_start_new_kernel_client(self):
+            kc = await super().async_start_new_kernel_client()
+            get_msg = kc.shell_channel.get_msg
+
+            async def sliced_get_msg(timeout=None, **kw):
+                deadline = None if timeout is None else monotonic() + timeout
+                while True:
+                    left = 1.0 if deadline is None else max(0.0, min(1.0, deadline - monotonic()))
+                    try:
+                        return await ensure_async(get_msg(timeout=left, **kw))
+                    except Empty:
+                        if deadline is not None and monotonic() >= deadline:
+                            raise
+
+            kc.shell_channel.get_msg = sliced_get_msg
+            return kc
+
+    return PatientClient(nb, **kwargs)
+
+
 def _student_module():
     spec = importlib.util.spec_from_file_location("student", ROOT / "tools" / "student.py")
     module = importlib.util.module_from_spec(spec)
@@ -41,8 +76,6 @@ def _registry():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_student_version_runs_and_reports_not_attempted(path, tmp_path, monkeypatch):
-    from nbclient import NotebookClient
-
     nb, report = _student_module().student_notebook(nbformat.read(path, as_version=4), path.name)
     if report.solution_blocks == 0:
         pytest.skip(f"{path.name} has no exercise (no {'### BEGIN SOLUTION'} block)")
@@ -54,7 +87,7 @@ def test_student_version_runs_and_reports_not_attempted(path, tmp_path, monkeypa
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     work = tmp_path / "student"
     work.mkdir()
-    client = NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(work)}})
+    client = _patient_client(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(work)}})
     client.execute()  # a student version that crashes (a checker raising on a stub) fails here, with the cell
 
     said = []
