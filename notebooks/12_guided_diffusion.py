@@ -327,7 +327,7 @@ fig.tight_layout()
 plotting.savefig(fig, NB, "classifier_guidance_sweep")
 plt.show()
 s_max = max(s_vals)
-# measured at cpu: Fashion-MNIST 0.092 → 0.934 (gain 0.84), spread 13.01 → 5.86 (ratio 0.45);
+# measured at cpu: Fashion-MNIST 0.100 → 0.944 (gain 0.84), spread 13.44 → 5.97 (ratio 0.44);
 # MNIST 0.102 → 0.990 (gain 0.89), spread 17.14 → 8.52 (ratio 0.50)
 quality.at_least("classifier guidance: accuracy gain from s = 0 to the largest s", cg[s_max]["acc"] - cg[0.0]["acc"],
                  cpu=0.6, full=0.6)
@@ -473,18 +473,17 @@ assert ex.cfg_combination(cfg_combination)
 # the FID is lowest near $w = 0.5$, where the accuracy target already holds.
 #
 # Measured at `cpu` (50 sampling steps, 500 samples per setting, the floor the mean of 5 real draws):
-# - **Fashion-MNIST** (1,872 training steps, 4 passes): accuracy 0.924 at $w = 0.5$ against 0.883
-#   for real test images ✓; classifier-FID 3.19× the floor (a second noise seed: 3.30×, accuracy 0.940;
-#   $w = 1$: 3.62×; the conditional model alone, $w = 0$: 4.23×). The issue's 3× is **not** reached at
-#   `cpu`. What was tried: 3 passes (1,404 steps) gave 3.70× at best ($w = 0.5$); 3 passes in batches
-#   of 64 (2,811 steps) 3.31×; 100 sampling steps
-#   instead of 50 gained 6% (3.01× against 3.19×) for twice the sampling time; more samples make the
-#   ratio larger, not smaller (both FIDs carry a bias ∝ 1/n, and the floor is almost all bias: 4.9 at
-#   n = 500, 1.1 at n = 2,000, 0.27 between 10,000 and 10,000 images). The `cpu` assertion is ≤ 4 (the
-#   measured 3.2–3.3× with a margin); 3× stays the `full` target.
+# - **Fashion-MNIST** (2,340 training steps, 5 passes): accuracy 0.918 at $w = 0.5$ against 0.883
+#   for real test images ✓; classifier-FID 2.95× the floor ✓ (a second noise seed: 2.95×, accuracy
+#   0.950; $w = 1$: 3.48×; the conditional model alone, $w = 0$: 3.74×). Fewer steps did not reach 3×:
+#   3 passes (1,404 steps) 3.70× at best, 4 passes (1,872) 3.19×, 3 passes in batches of 64 (2,811
+#   steps) 3.31×; 100 sampling steps instead of 50 gained 6% for twice the sampling time. More
+#   samples make the ratio larger, not smaller (both FIDs carry a bias ∝ 1/n, and the floor is almost
+#   all bias: 4.9 at n = 500, 1.1 at n = 2,000, 0.27 between 10,000 and 10,000 images). The `cpu`
+#   assertion is ≤ 3.5 on this path (measured 2.95× with a margin); 3× is the `full` target.
 # - **MNIST digits** (the 4,500 embedded training digits, 1,400 steps, 40 passes): accuracy 0.994 at
 #   $w = 0.5$ (0.998 at $w = 1$) ✓; classifier-FID 3.06× the floor ($w = 1$: 5.58×, $w = 0$: 1.54×),
-#   just outside 3×, asserted ≤ 4 as on Fashion-MNIST.
+#   just outside 3×, asserted ≤ 4.
 #
 # Seconds per 100 samples were measured on 2 CPU cores shared with other jobs: compare the methods'
 # ratios, not the absolute values. Classifier guidance costs one classifier forward and backward
@@ -495,8 +494,9 @@ best = cfgs[cfg.w_target]
 acc_target = {"cpu": 0.95, "full": 0.99} if DS == "mnist" else {"cpu": eval_clf.test_accuracy,
                                                                  "full": eval_clf.test_accuracy + 0.01}
 quality.at_least(f"CFG w = {cfg.w_target:g}: accuracy of the samples ({DS})", best["acc"], **acc_target)
-# measured at cpu, w = 0.5: Fashion-MNIST 3.19× (3.30× with another noise seed), MNIST 3.06×
-quality.at_most(f"CFG w = {cfg.w_target:g}: classifier-FID / floor", best["fid"] / fid_floor, cpu=4.0, full=3.0)
+# measured at cpu, w = 0.5: Fashion-MNIST 2.95× (2.95× with another noise seed), MNIST 3.06×
+quality.at_most(f"CFG w = {cfg.w_target:g}: classifier-FID / floor", best["fid"] / fid_floor,
+                cpu=3.5 if DS == "fashion_mnist" else 4.0, full=3.0)
 
 print(f"{'method':28s} {'accuracy':>8s} {'FID/floor':>9s} {'spread':>7s} {'s/100':>7s}")
 for s in cfg.scales_s:
