@@ -361,7 +361,8 @@ assert ex.zero_shot_predict(zero_shot_predict)
 # ## 4 · GLIDE's shape: a text-conditional decoder, and CLIP guidance (CLIP 引导)
 # The text-conditional diffusion model takes the prompt's CLIP text embedding $g(c)$ where
 # notebook 12's took a class label (`UNetConfig(cond_dim=D)`: the vector is projected into the
-# UNet's embedding). Trained on images with a random caption each, with the embedding dropped to
+# UNet's embedding; GLIDE trains a text transformer of its own with the diffusion model, CLIP's
+# text encoder stands in for it here). Trained on images with a random caption each, with the embedding dropped to
 # the zero vector ∅ 10% of the time, the one network gives $\varepsilon_\theta(x_t, c)$ and the
 # unconditional $\varepsilon_\theta(x_t, \varnothing)$.
 #
