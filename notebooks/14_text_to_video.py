@@ -170,7 +170,7 @@ quality.at_least("motion measure on real clips (fraction that follow their promp
 #   frame (attention alone does not know the order of the frames; the direction of motion *is* an order);
 # - **conditions**: the sinusoidal embedding of $t$ plus the prompt's embedding plus a learned
 #   embedding of the frame's index, which **scale and shift** the normalised features of every
-#   block, $\mathrm{norm}(h)\,(1+\gamma) + \beta$ (FiLM, as in Dhariwal & Nichol 2021), instead of
+#   block, $\mathrm{norm}(h)\,(1+\gamma) + \beta$ (FiLM, Perez et al. 2018; Dhariwal & Nichol 2021 call it adaptive GroupNorm), instead of
 #   being added as a bias as in notebook 12.
 #
 # Why those last two matter here: "right" and "left" are the same clip played backwards, so the
