@@ -34,29 +34,25 @@ from course_utils.diffusion.unet import ResBlock, UNetConfig, timestep_embedding
 #: over the 4,500 embedded digits, 1,400 steps); full: a wider UNet, 40 passes over the full data
 #: set (a GPU).
 _LEAN = UNetConfig(n_classes=10)
+_SMOKE_DDPM = DDPMConfig(unet=UNetConfig(channels=(8, 16, 16), emb_dim=32, n_classes=10), epochs=1, n_train=512,
+                         batch_size=64, warmup=2, p_uncond=0.1)
+_FULL_DDPM = DDPMConfig(unet=UNetConfig(channels=(32, 64, 128), emb_dim=128, n_classes=10), epochs=40, lr=1e-3,
+                        warmup=500, p_uncond=0.1)
 CONDITIONAL_DDPM: dict[str, dict[str, DDPMConfig]] = {
-    "fashion_mnist": {
-        "smoke": DDPMConfig(unet=UNetConfig(channels=(8, 16, 16), emb_dim=32, n_classes=10), epochs=1,
-                            n_train=512, batch_size=64, warmup=2, p_uncond=0.1),
-        "cpu": DDPMConfig(unet=_LEAN, epochs=5, p_uncond=0.1),
-        "full": DDPMConfig(unet=UNetConfig(channels=(32, 64, 128), emb_dim=128, n_classes=10), epochs=40,
-                           lr=1e-3, warmup=500, p_uncond=0.1),
-    },
-    "mnist": {
-        "smoke": DDPMConfig(unet=UNetConfig(channels=(8, 16, 16), emb_dim=32, n_classes=10), epochs=1,
-                            n_train=512, batch_size=64, warmup=2, p_uncond=0.1),
-        "cpu": DDPMConfig(unet=_LEAN, epochs=40, p_uncond=0.1),
-        "full": DDPMConfig(unet=UNetConfig(channels=(32, 64, 128), emb_dim=128, n_classes=10), epochs=40,
-                           lr=1e-3, warmup=500, p_uncond=0.1),
-    },
+    "fashion_mnist": {"smoke": _SMOKE_DDPM, "cpu": DDPMConfig(unet=_LEAN, epochs=5, p_uncond=0.1), "full": _FULL_DDPM},
+    "mnist": {"smoke": _SMOKE_DDPM, "cpu": DDPMConfig(unet=_LEAN, epochs=40, p_uncond=0.1), "full": _FULL_DDPM},
 }
+
+
+def _per_dataset(table: dict, dataset: str, profile_name: str | None):
+    if dataset not in table:
+        raise ValueError(f"unknown data set {dataset!r}: valid ones are {', '.join(table)}")
+    return profile.pick(**table[dataset], profile=profile_name)
 
 
 def conditional_config(dataset: str, profile_name: str | None = None) -> DDPMConfig:
     """The class-conditional DDPM for ``dataset`` ("fashion_mnist" or "mnist") at the active profile."""
-    if dataset not in CONDITIONAL_DDPM:
-        raise ValueError(f"unknown data set {dataset!r}: valid ones are {', '.join(CONDITIONAL_DDPM)}")
-    return profile.pick(**CONDITIONAL_DDPM[dataset], profile=profile_name)
+    return _per_dataset(CONDITIONAL_DDPM, dataset, profile_name)
 
 
 @dataclass(frozen=True)
@@ -112,25 +108,17 @@ class NoisyClassifier(nn.Module):
 
 
 #: The noise-conditional classifier per profile (cpu: about 900 steps of 128 images).
+_SMOKE_CLF = ClassifierConfig(channels=(8, 16, 16), emb_dim=32, epochs=1, n_train=512, batch_size=64)
+_FULL_CLF = ClassifierConfig(channels=(32, 64, 128), emb_dim=128, epochs=20, lr=1e-3)
 NOISY_CLASSIFIER: dict[str, dict[str, ClassifierConfig]] = {
-    "fashion_mnist": {
-        "smoke": ClassifierConfig(channels=(8, 16, 16), emb_dim=32, epochs=1, n_train=512, batch_size=64),
-        "cpu": ClassifierConfig(epochs=2),
-        "full": ClassifierConfig(channels=(32, 64, 128), emb_dim=128, epochs=20, lr=1e-3),
-    },
-    "mnist": {
-        "smoke": ClassifierConfig(channels=(8, 16, 16), emb_dim=32, epochs=1, n_train=512, batch_size=64),
-        "cpu": ClassifierConfig(epochs=25),
-        "full": ClassifierConfig(channels=(32, 64, 128), emb_dim=128, epochs=20, lr=1e-3),
-    },
+    "fashion_mnist": {"smoke": _SMOKE_CLF, "cpu": ClassifierConfig(epochs=2), "full": _FULL_CLF},
+    "mnist": {"smoke": _SMOKE_CLF, "cpu": ClassifierConfig(epochs=25), "full": _FULL_CLF},
 }
 
 
 def classifier_config(dataset: str, profile_name: str | None = None) -> ClassifierConfig:
     """The noise-conditional classifier's config for ``dataset`` at the active profile."""
-    if dataset not in NOISY_CLASSIFIER:
-        raise ValueError(f"unknown data set {dataset!r}: valid ones are {', '.join(NOISY_CLASSIFIER)}")
-    return profile.pick(**NOISY_CLASSIFIER[dataset], profile=profile_name)
+    return _per_dataset(NOISY_CLASSIFIER, dataset, profile_name)
 
 
 def respace(schedule: NoiseSchedule, timesteps: Sequence[int]) -> NoiseSchedule:
