@@ -422,6 +422,9 @@ def check_all(sources: list[Path], notebook_from: Callable[[Path], object]) -> i
     problems, in_progress, done = [], [], []
     if not sources:
         return 0
+    if not (sources[0].parent / ZH).is_dir():  # a folder of notebooks that has no translations at all
+        print(f"{sources[0].parent} has no {ZH}/ folder: no Chinese notebooks to check")
+        return 0
     listed, list_path = untranslated_list(sources[0].parent)
     stems = {py.stem for py in sources}
     for name in listed:
