@@ -1,9 +1,7 @@
 """The 术语表 (course_utils/i18n/glossary.tsv): the lecture's terms, and every Chinese text written with them."""
 
-import importlib.util
 import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,12 +27,8 @@ def _lecture() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def b():
-    spec = importlib.util.spec_from_file_location("i18n_build", ROOT / "tools" / "i18n_build.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["i18n_build"] = module
-    spec.loader.exec_module(module)
-    return module
+def b(i18n_build):
+    return i18n_build
 
 
 def test_the_glossary_has_the_issues_terms():
