@@ -13,8 +13,9 @@
 # A Bayesian network is a generative model written as a graph: a DAG plus one local
 # conditional distribution per node, $p(\mathbf{x}) = \prod_k p(x_k\mid \mathbf{x}_{\pi_k})$.
 # We build the lecture's examples, check the factorisation, the local Markov property and the
-# parameter count numerically, then learn the CPDs of real networks (asia, alarm) by counting.
-# Lecture: "概率图模型", "有向图模型", "贝叶斯网络的性质", "有向图模型的学习".
+# parameter count numerically, meet the lecture's undirected graphs (Markov random fields), then
+# learn the CPDs of real networks (asia, alarm) by counting.
+# Lecture: "概率图模型" ((a) 有向图, (b) 无向图), "有向图模型", "贝叶斯网络的性质", "有向图模型的学习".
 
 # %% slideshow={"slide_type": "skip"}
 import itertools
@@ -291,8 +292,9 @@ print(f"Z = {Z:,.0f} (Factor algebra) = {Z_brute:,.0f} (enumeration); "
 assert np.isclose(Z, Z_brute, rtol=1e-12) and np.isclose(Z, 7_201_840, rtol=1e-12)  # K&F print 7,201,840
 assert np.allclose(p_mrf.values, p_brute, atol=1e-15)
 
-# controls: the slips these checks catch
-z_each = np.prod([np.sum(table) for table in psi.values()])   # each potential normalised on its own
+# %% slideshow={"slide_type": "fragment"}
+# controls, the slips these checks catch: Z with each potential normalised on its own; ψ_AB transposed
+z_each = np.prod([np.sum(table) for table in psi.values()])   # Π_C Σ ψ_C: as if the cliques were independent
 flipped = Factor(["B", "A"], [2, 2], psi[("A", "B")])           # ψ_AB's table read as ψ(B, A)
 p_flipped = Factor.unit()
 for f in [flipped, *potentials[1:]]:
