@@ -206,7 +206,7 @@ assert abs(mu.grad - 1.4) < 0.01 and abs(logvar.grad - sigma2) < 0.01
 #   - \big(\mu_j^{(i)}\big)^2 - \big(\sigma_j^{(i)}\big)^2\Big)
 #   + \frac1L \sum_{l=1}^L \log p_\theta\big(x^{(i)} \mid z^{(i,l)}\big), \qquad
 #   z^{(i,l)} = \mu^{(i)} + \sigma^{(i)} \odot \varepsilon^{(l)},\ \varepsilon^{(l)} \sim \mathcal N(0, I).$$
-# This is Kingma & Welling's SGVB estimator (2013, their second form): $-\mathrm{KL}$ in closed form,
+# This is Kingma & Welling's SGVB estimator (2013, their second version $\tilde{\mathcal L}^B$): $-\mathrm{KL}$ in closed form,
 # the expected reconstruction term as a Monte Carlo average over $L$ draws. For every $L$ its mean is
 # the ELBO, and its variance falls as $1/L$. The training step below uses $L = 1$, one $z$ per digit
 # (Kingma & Welling found $L = 1$ enough with minibatches of 100).
