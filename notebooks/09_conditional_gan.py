@@ -270,6 +270,23 @@ quality.at_least("accuracy, projection − concat D after the same epochs",
                  curve["accuracy"][same] - curve_cat["accuracy"][-1], cpu=0.3)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
+# ## From a label to a sentence (潜在应用：条件生成)
+# The lecture's slide on what conditioning is for, 根据条件针对性的生成数据, shows faces drawn from
+# sentences: **"Girl with red hair and red eyes"**, **"Girl with yellow ribbon"**. The game is the
+# one above with a richer condition: a text encoder turns the sentence $c$ into a vector $g(c)$,
+# and $G(z, g(c))$ and $D(x, g(c))$ take that vector where this notebook feeds $\mathrm{onehot}(y)$
+# (a one-hot code is the embedding of a ten-word vocabulary). $D$ must now judge whether $x$ fits
+# the sentence, so it is also shown real images with *wrong* sentences as fakes (Reed et al. 2016,
+# "Generative Adversarial Text to Image Synthesis": the matching-aware discriminator), the
+# sentence version of "a fine 3 asked to be a 7 is a fake".
+#
+# Forward in this course: notebook 13 trains a text encoder (a small CLIP) and conditions a
+# diffusion model on its $g(c)$ where notebook 12 used a class label (its section 4, GLIDE-style),
+# with prompts that, like the slide's, add attributes to an object: "a dark {class}",
+# "a light {class}" (its section 6 measures whether the samples follow them). Notebook 14 does
+# the same for clips: "a three moving right".
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises (练习)
 # **1.** Write G's input: concatenate $z$ (N×d) and the one-hot code of $y$ (N,) into an
 # N×(d+K) tensor.
