@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import matplotlib.pyplot as plt
 import torch
 
-from course_utils import artifacts, checkpoints, data, metrics, plotting, profile, quality, train
+from course_utils import artifacts, checkpoints, data, evaluation, plotting, profile, quality, train
 from course_utils.diffusion import EMA, NoiseSchedule, ddpm, video
 from course_utils.diffusion.sampling import RespacedSampler
 from course_utils.diffusion.video import VideoDDPMConfig, VideoUNetConfig
@@ -317,20 +317,20 @@ quality.at_most("control: the same clips scored against shuffled directions", mo
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **(b) The digit.** The course's evaluation classifier (a CNN trained on 28×28 MNIST,
-# `metrics.evaluation_classifier`) reads each frame after the digit is cut back out:
+# `evaluation.evaluation_classifier`) reads each frame after the digit is cut back out:
 # a 10×10 window (the clip maker's patch) centred on the frame's centre of mass, resized to
 # 28×28 bilinearly (`video.frame_windows`), which restores MNIST's own framing. Shrinking to
 # 10×10 loses detail, so the ceiling is the same classifier on *real* clips through the same path,
 # not its accuracy on MNIST; chance is 0.1.
 
 # %% slideshow={"slide_type": "fragment"}
-clf = metrics.evaluation_classifier("mnist")
+clf = evaluation.evaluation_classifier("mnist")
 
 
 def frame_predictions(clips):
     """The evaluation classifier's digit for every frame: (N, F)."""
     win = video.frame_windows(clips, cfg.patch)
-    return metrics.classifier_predict(clf.model, win.reshape(-1, 1, 28, 28)).cpu().reshape(len(clips), -1)
+    return evaluation.classifier_predict(clf.model, win.reshape(-1, 1, 28, 28)).cpu().reshape(len(clips), -1)
 
 
 pred_gen = frame_predictions(gen)
