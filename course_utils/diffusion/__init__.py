@@ -9,6 +9,7 @@ what guided, text-to-image and text-to-video diffusion add.
 - :mod:`~course_utils.diffusion.guidance`: the class-conditional DDPM's config and the noisy classifier
   (notebook 12);
 - :mod:`~course_utils.diffusion.sampling`: the respaced ancestral sampler with a guidance hook;
+- :mod:`~course_utils.diffusion.harness`: many samples in batches from seeded noise, in [0, 1], timed;
 - :mod:`~course_utils.diffusion.clip`: a small CLIP, its captions and tokenizer (notebook 13);
 - :mod:`~course_utils.diffusion.video`: moving-digit clips and the space-time UNet (notebook 14).
 
