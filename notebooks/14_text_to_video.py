@@ -18,7 +18,6 @@
 # the same digit in every frame.
 
 # %% slideshow={"slide_type": "skip"}
-import time
 from dataclasses import dataclass, replace
 
 import matplotlib.pyplot as plt
@@ -26,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from course_utils import artifacts, data, evaluation, plotting, profile, quality, train
-from course_utils.diffusion import ddpm, video
+from course_utils.diffusion import ddpm, harness, video
 from course_utils.diffusion.ddpm import DDPMConfig
 from course_utils.diffusion.sampling import RespacedSampler
 from course_utils.diffusion.video import VideoUNetConfig
@@ -367,16 +366,16 @@ if history.steps.get("loss"):
 # with classifier-free guidance
 # $\hat\varepsilon = (1+w)\,\varepsilon_\theta(x_t, \text{prompt}) - w\,\varepsilon_\theta(x_t, \varnothing)$.
 # Nothing in it knows about time: the whole clip is denoised at once, and the frames agree only
-# because the network makes them.
+# because the network makes them. (`harness.sample_batches` feeds it batches of seeded noise
+# $x_T$ and brings the clips to [0, 1].)
 
 # %% slideshow={"slide_type": "fragment"}
 sampler = RespacedSampler(S, cfg.sample_steps).to(device)
 
 
-def sample(tokens, w, generator):
-    """Clips (B, 1, F, H, W) in [0, 1] for prompt tokens (B, L): the respaced ancestral sampler with CFG."""
-    x = torch.randn(len(tokens), 1, cfg.frames, cfg.size, cfg.size, generator=generator, device=device)
-    null = video.null_tokens(len(tokens), device=device)
+def guided_eps(tokens, w):
+    """ε̂(x_t, t) for prompt tokens (B, L) with classifier-free guidance weight w."""
+    null = video.null_tokens(len(tokens), device=tokens.device)
 
     def eps(x, t):
         if w == 0:
@@ -384,26 +383,28 @@ def sample(tokens, w, generator):
         eps_c, eps_u = eps_model(torch.cat([x, x]), t, torch.cat([tokens, null])).chunk(2)
         return (1 + w) * eps_c - w * eps_u                      # ε̂ = (1+w) ε(x_t, prompt) − w ε(x_t, ∅)
 
-    x = sampler.sample(eps, x, generator=generator)
-    return ((x.clamp(-1, 1) + 1) / 2).cpu()
+    return eps
+
+
+def sample(tokens, w):
+    """Clips (N, 1, F, H, W) in [0, 1] for prompt tokens (N, L), and seconds per 100 clips."""
+    clips, sec, _ = harness.sample_batches(
+        lambda x_T, tok, rng: sampler.sample(guided_eps(tok, w), x_T, generator=rng), tokens,
+        shape=(1, cfg.frames, cfg.size, cfg.size), seed=100, batch_size=100 if device.type == "cpu" else 1000,
+        device=device)
+    return clips, sec
 
 
 # every (digit, direction) prompt, n_per_prompt times
 gen_digits = torch.arange(10).repeat_interleave(4 * cfg.n_per_prompt)
 gen_dirs = torch.arange(4).repeat_interleave(cfg.n_per_prompt).repeat(10)
 gen_prompts = [video.prompt(d, k) for d, k in zip(gen_digits, gen_dirs)]
-gen_tokens = video.tokenize(gen_prompts).to(device)
-rng_sample = torch.Generator(device=device).manual_seed(100)
-batch = 100 if device.type == "cpu" else 1000
-t0 = time.perf_counter()
-gen = torch.cat([sample(gen_tokens[i:i + batch], cfg.w, rng_sample) for i in range(0, len(gen_tokens), batch)])
-sec_per_100 = (time.perf_counter() - t0) / len(gen) * 100
+gen_tokens = video.tokenize(gen_prompts)
+gen, sec_per_100 = sample(gen_tokens, cfg.w)
 print(f"{len(gen)} clips ({cfg.sample_steps} steps, w = {cfg.w:g}): {sec_per_100:.1f} s per 100 clips")
 # section 6's control: the same network and the same noise, every prompt replaced by ∅ (a model
 # that ignores its prompt)
-rng_null = torch.Generator(device=device).manual_seed(100)
-gen_null = torch.cat([sample(video.null_tokens(len(gen_tokens[i:i + batch]), device=device), 0.0, rng_null)
-                      for i in range(0, len(gen_tokens), batch)])
+gen_null, _ = sample(video.null_tokens(len(gen_tokens)), 0.0)
 
 # %% slideshow={"slide_type": "subslide"}
 pick = [i for i in range(len(gen)) if i % cfg.n_per_prompt == 0 and int(gen_digits[i]) in (1, 3, 7)]

@@ -349,7 +349,7 @@ class VideoUNet(nn.Module):
     def __init__(self, config: VideoUNetConfig = VideoUNetConfig()) -> None:
         super().__init__()
         self.config = config
-        ch, d, g, k = config.channels, config.emb_dim, config.groups, config.temporal_kernel
+        ch, d, groups, k = config.channels, config.emb_dim, config.groups, config.temporal_kernel
         ss = config.scale_shift
         f = config.frames if config.temporal_attention else 0
         n_blocks = 2 * len(ch) + 1
@@ -364,20 +364,20 @@ class VideoUNet(nn.Module):
         self.downsample = nn.ModuleList()
         c_prev = ch[0]
         for i, c in enumerate(ch):
-            self.down.append(SpaceTimeBlock(c_prev, c, d, g, k, f if i > 0 else 0, dil[i], ss))
+            self.down.append(SpaceTimeBlock(c_prev, c, d, groups, k, f if i > 0 else 0, dil[i], ss))
             c_prev = c
             if i < len(ch) - 1:
                 self.downsample.append(SpatialConv(c, c, stride=2))
-        self.mid = SpaceTimeBlock(c_prev, c_prev, d, g, k, f, dil[len(ch)], ss)
+        self.mid = SpaceTimeBlock(c_prev, c_prev, d, groups, k, f, dil[len(ch)], ss)
         self.up = nn.ModuleList()
         self.upsample = nn.ModuleList()
         for j, (i, c) in enumerate(reversed(list(enumerate(ch)))):
-            self.up.append(SpaceTimeBlock(c_prev + c, c, d, g, k, f if i > 0 else 0, dil[len(ch) + 1 + j], ss))
+            self.up.append(SpaceTimeBlock(c_prev + c, c, d, groups, k, f if i > 0 else 0, dil[len(ch) + 1 + j], ss))
             c_prev = c
             if i > 0:
                 self.upsample.append(SpatialConv(c, ch[i - 1]))
                 c_prev = ch[i - 1]
-        self.norm_out = FrameNorm(ch[0], g)
+        self.norm_out = FrameNorm(ch[0], groups)
         self.conv_out = SpatialConv(ch[0], 1)
         nn.init.zeros_(self.conv_out.conv.weight)  # start by predicting ε = 0
         nn.init.zeros_(self.conv_out.conv.bias)
