@@ -1,5 +1,6 @@
 """course_utils.diffusion.video: the clip maker against SciPy's centre of mass, the prompt's tokens,
-the measurements, and the space-time network (shapes, prompt, the order of the frames)."""
+the measurements (the direction score on boxes of known motion), and the space-time network (shapes,
+prompt, the order of the frames)."""
 
 from __future__ import annotations
 
