@@ -167,7 +167,7 @@ quality.at_most("noisy classifier: test accuracy at t = T (chance is 0.1)", nois
 # Algorithm 2 walks $t = T, \dots, 1$. To sample in $n$ steps instead of 1000, keep $n$ of the
 # timesteps $t_1 > \dots > t_n$ and define the DDPM that steps only through them
 # (Nichol & Dhariwal 2021): its $\bar\alpha$ are the original ones at those steps, so
-# $\beta'_i = 1 - \bar\alpha_{t_i}/\bar\alpha_{t_{i+1}}$ (`guidance.respace`, unit-tested to reproduce a
+# $\beta'_i = 1 - \bar\alpha_{t_i}/\bar\alpha_{t_{i+1}}$ (`NoiseSchedule.respace`, unit-tested to reproduce a
 # Gaussian's mean with the exact ε). Each step is the slide's
 # $x_{t_{i+1}} = \mu + \Sigma^{1/2} z$ with $\Sigma = \tilde\beta'_i I$, the posterior variance. As in
 # notebook 11, $\hat x_0$ is clipped to the pixel range before the step (then
@@ -178,7 +178,7 @@ quality.at_most("noisy classifier: test accuracy at t = T (chance is 0.1)", nois
 
 # %% slideshow={"slide_type": "fragment"}
 ts = S.ddim_timesteps(cfg.sample_steps)  # t_1 = T > … > t_n = 1
-R = guidance.respace(S, ts).to(device)   # index n − i of R ↔ original timestep ts[i]
+R = S.respace(ts).to(device)            # index n − i of R ↔ original timestep ts[i]
 eval_clf = metrics.evaluation_classifier(DS)
 n_eval = K * cfg.n_per_class
 labels = torch.arange(K).repeat_interleave(cfg.n_per_class).to(device)  # n_per_class prompts per class
