@@ -204,7 +204,7 @@ print("new samples (y, x):", [(int(k), round(float(v), 2)) for k, v in zip(y_new
 # | notebook | topic | lecture section |
 # |---|---|---|
 # | 01 | generative vs discriminative on digits: naive Bayes vs logistic regression | 判别模型 & 生成模型 |
-# | 02 | Bayesian networks: definition, local Markov property, learning by counting | 概率图模型 · 有向图模型 · 有向图模型的学习 |
+# | 02 | Bayesian networks: definition, local Markov property, learning by counting; undirected graphs (Markov random fields) | 概率图模型 (有向图, 无向图) · 有向图模型 · 有向图模型的学习 |
 # | 03 | hidden Markov models and Gaussian mixtures | 常见的有向图模型 (HMM, 高斯混合模型) |
 # | 04 | exact inference: variable elimination, belief propagation, junction tree | 基于概率图的推断 · 精确推断 |
 # | 05 | approximate inference: Monte Carlo, variational inference, the ELBO | 近似推断 · 采样法 · 变分推断 |
@@ -217,6 +217,22 @@ print("new samples (y, x):", [(int(k), round(float(v), 2)) for k, v in zip(y_new
 # | 12 | guided diffusion: classifier guidance, classifier-free guidance, on garments named by words | 典型应用：文生图 |
 # | 13 | text to image: a CLIP of our own, zero-shot prompts, CLIP guidance, GLIDE-style conditioning, unCLIP | 典型应用：文生图 (GLIDE, DALL·E 2) |
 # | 14 | text to video: moving-digit clips from prompts, a space-time diffusion model, checks that the motion follows the text | 前沿应用：文生视频 |
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The lecture's catalogue: what each model is for (常见的生成模型)
+# The lecture: "通过学习给定数据的特征，获得其近似的概率分布，并用学习所得近似来生成新的数据。常见的有：" (learn an
+# approximate distribution of the data, then generate new data with it). Each model, with the job
+# the lecture gives it, in its words, and the notebook where it is built:
+#
+# | model | the lecture's words | its job | notebook |
+# |---|---|---|---|
+# | naive Bayes (朴素Bayes方法) | 常用于**分类**问题，计算出数据属于某个类别的概率 | classification: $p(y \mid x)$ by Bayes' rule | [01](01_generative_vs_discriminative.ipynb) |
+# | Gaussian mixture (Gauss混合模型) | 常用于**聚类**问题，计算数据属于多个Gauss分布的概率 | clustering: $p(\text{component} \mid x)$ | [03](03_hmm_and_gmm.ipynb) |
+# | hidden Markov model (隐Markov模型) | 常用于**序列建模**，计算状态间或状态与数据间转移概率 | sequences: transition and emission probabilities | [03](03_hmm_and_gmm.ipynb) |
+# | variational autoencoder (变分自编码器) | 常用于无监督学习(**特征提取**)，计算数据的"编码(特征)" | features: the code $z$ of $x$ | [07](07_vae.ipynb) |
+# | generative adversarial network (生成对抗网络) | 深度神经网络时代的产品，通过求解**minmax**问题得到数据的概率分布 | a minmax game between $G$ and $D$ | [08](08_gan.ipynb), [09](09_conditional_gan.ipynb), [10](10_dcgan_faces.ipynb) |
+#
+# Diffusion models (扩散生成, [11](11_diffusion.ipynb)–[14](14_text_to_video.ipynb)) come after this list in the lecture.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Your environment

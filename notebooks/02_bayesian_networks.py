@@ -13,8 +13,9 @@
 # A Bayesian network is a generative model written as a graph: a DAG plus one local
 # conditional distribution per node, $p(\mathbf{x}) = \prod_k p(x_k\mid \mathbf{x}_{\pi_k})$.
 # We build the lecture's examples, check the factorisation, the local Markov property and the
-# parameter count numerically, then learn the CPDs of real networks (asia, alarm) by counting.
-# Lecture: "概率图模型", "有向图模型", "贝叶斯网络的性质", "有向图模型的学习".
+# parameter count numerically, meet the lecture's undirected graphs (Markov random fields), then
+# learn the CPDs of real networks (asia, alarm) by counting.
+# Lecture: "概率图模型" ((a) 有向图, (b) 无向图), "有向图模型", "贝叶斯网络的性质", "有向图模型的学习".
 
 # %% slideshow={"slide_type": "skip"}
 import itertools
@@ -26,7 +27,7 @@ import numpy as np
 
 from course_utils import artifacts, plotting, profile, quality
 from course_utils.exercises import graphical_models as ex
-from course_utils.pgm import BayesianNetwork, Factor, draw_network
+from course_utils.pgm import BayesianNetwork, Factor, draw_network, example_network, sum_product
 
 NOTEBOOK = "02_bayesian_networks"
 rng = np.random.default_rng(0)
@@ -224,8 +225,8 @@ assert gap_control > 0.01
 # %% slideshow={"slide_type": "fragment"}
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)   # pgmpy 1.1 deprecation notices
-    alarm = BayesianNetwork.example("alarm")          # offline: data/networks/alarm.bif.gz
-    asia = BayesianNetwork.example("asia")
+    alarm = example_network("alarm")                 # offline: data/networks/alarm.bif.gz
+    asia = example_network("asia")
 n_joint = np.prod([float(c) for c in alarm.card.values()]) - 1
 print(f"alarm: {len(alarm.variables)} variables, {alarm.n_free_parameters()} free parameters, "
       f"full joint {n_joint:.2e}")
@@ -234,10 +235,178 @@ published = {"asia": 18, "child": 230, "alarm": 509}
 for name, n_published in published.items():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        bn = BayesianNetwork.example(name)
+        bn = example_network(name)
     assert bn.n_free_parameters() == count_free_entries(bn) == n_published, name
 draw_network(alarm, title="alarm (ALARM monitoring system, Beinlich et al. 1989)")
 plt.show()
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Undirected graphs: Markov random fields (无向图：马尔可夫随机场)
+# The lecture's 概率图模型 has two kinds of graph: (a) directed, the Bayesian networks of this
+# notebook, and (b) undirected, **Markov random fields** (MRF). An undirected edge has no
+# direction and no conditional distribution. Instead each **clique** $C$ (a set of nodes all joined
+# to each other) carries a **potential** $\psi_C(\mathbf{x}_C) \ge 0$, any non-negative table:
+# $$p(\mathbf{x}) = \frac{1}{Z}\prod_{C}\psi_C(\mathbf{x}_C), \qquad
+#   Z = \sum_{\mathbf{x}}\prod_{C}\psi_C(\mathbf{x}_C)\quad \text{(the partition function, 配分函数)}.$$
+# In a Bayesian network the factors are CPDs and $Z = 1$ by construction. In an MRF, $Z$ is a sum
+# over every configuration, and computing it is what makes MRFs hard (notebook 05's Ising image is
+# an MRF whose $Z$ has $2^{144}$ terms).
+#
+# **Local Markov property** (undirected): each variable is independent of all the others given its
+# **neighbours**, $x_v \perp \mathbf{x}_{\text{rest}} \mid \mathbf{x}_{N(v)}$: the neighbours are its
+# Markov blanket. In a DAG it was "given the parents, of the non-descendants".
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### An example: four students on a cycle
+# Koller & Friedman's "misconception" network (*Probabilistic Graphical Models*, 2009, §4.1): students
+# A, B, C, D study in pairs A–B, B–C, C–D, D–A, and $x = 1$ means a student holds a misconception.
+# Each pair's potential says how strongly the pair tends to agree (B–C, D–A) or to disagree (C–D).
+# The cliques are the four edges. Below: $p$ and $Z$ with the course's `Factor` algebra, checked
+# against enumerating the 16 states with plain loops, and against pgmpy's `DiscreteMarkovNetwork`.
+
+# %% slideshow={"slide_type": "fragment"}
+psi = {("A", "B"): [[30, 5], [1, 10]],        # psi[(u, w)][x_u][x_w] ≥ 0: any numbers, not probabilities
+       ("B", "C"): [[100, 1], [1, 100]],
+       ("C", "D"): [[1, 100], [100, 1]],
+       ("D", "A"): [[100, 1], [1, 100]]}
+mrf_vars = ["A", "B", "C", "D"]
+potentials = [Factor(list(clique), [2, 2], table) for clique, table in psi.items()]
+
+# the course's Factor algebra: the product of the potentials, then Z = the sum of all its entries
+product = Factor.unit()
+for f in potentials:
+    product = product * f
+product = product.permute(mrf_vars)
+Z = product.values.sum()
+p_mrf = Factor(mrf_vars, [2] * 4, product.values / Z)             # p(A, B, C, D)
+
+# brute force: every one of the 2^4 states, the product of four table entries
+p_brute = np.zeros((2,) * 4)
+for x in itertools.product([0, 1], repeat=4):
+    s = dict(zip(mrf_vars, x))
+    p_brute[x] = np.prod([table[s[u]][s[w]] for (u, w), table in psi.items()])
+Z_brute = p_brute.sum()
+p_brute /= Z_brute
+print(f"Z = {Z:,.0f} (Factor algebra) = {Z_brute:,.0f} (enumeration); "
+      f"p(A=0, B=1, C=1, D=0) = {p_mrf.values[0, 1, 1, 0]:.3f}, p(0, 0, 0, 0) = {p_mrf.values[0, 0, 0, 0]:.3f}")
+assert np.isclose(Z, Z_brute, rtol=1e-12) and np.isclose(Z, 7_201_840, rtol=1e-12)  # K&F print 7,201,840
+assert np.allclose(p_mrf.values, p_brute, atol=1e-15)
+
+# %% slideshow={"slide_type": "fragment"}
+# controls, the slips these checks catch: Z with each potential normalised on its own; ψ_AB transposed
+z_each = np.prod([np.sum(table) for table in psi.values()])   # Π_C Σ ψ_C: as if the cliques were independent
+flipped = Factor(["B", "A"], [2, 2], psi[("A", "B")])           # ψ_AB's table read as ψ(B, A)
+p_flipped = Factor.unit()
+for f in [flipped, *potentials[1:]]:
+    p_flipped = p_flipped * f
+p_flipped = p_flipped.permute(mrf_vars).normalize()
+gap_flipped = np.abs(p_flipped.values - p_brute).max()
+print(f"controls: Π_C Σ ψ_C = {z_each:,.0f} ≠ Z;  ψ_AB read transposed: Z unchanged, "
+      f"max |p − p_enumeration| = {gap_flipped:.2f}")
+assert not np.isclose(z_each, Z_brute, rtol=0.01) and gap_flipped > 0.1
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# A potential is **not** a marginal: $\psi_{AB}$ normalised says $(A, B) = (0, 0)$ is the most
+# likely pair; the marginal $p(A, B)$, where the other three potentials have their say, says
+# $(0, 1)$. The marginal is computed three ways: summing the enumerated table; the course's
+# variable elimination on the potentials (`sum_product` sums out C and D, then divides by $Z$,
+# never building the joint); and pgmpy's `VariableElimination` on its own Markov network.
+
+# %% slideshow={"slide_type": "fragment"}
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")                  # pgmpy 1.1's deprecation notices
+    from pgmpy.factors.discrete import DiscreteFactor
+    from pgmpy.inference import VariableElimination
+    from pgmpy.models import DiscreteMarkovNetwork
+
+    mn = DiscreteMarkovNetwork(list(psi))
+    mn.add_factors(*[DiscreteFactor(list(c), [2, 2], np.ravel(table)) for c, table in psi.items()])
+    Z_pgmpy = float(mn.get_partition_function())
+    q_ab = VariableElimination(mn).query(["A", "B"], show_progress=False)   # may come unnormalised
+    p_ab_pgmpy = np.array([[q_ab.get_value(A=a, B=b) for b in (0, 1)] for a in (0, 1)])
+    p_ab_pgmpy /= p_ab_pgmpy.sum()
+    pgmpy_independencies = {(a.event1, a.event2, a.event3) for a in mn.get_local_independencies().get_assertions()}
+
+p_ab_ve = sum_product(potentials, keep=["A", "B"]).values / sum_product(potentials).scalar()
+p_ab_brute = p_brute.sum(axis=(2, 3))
+psi_ab = np.array(psi[("A", "B")]) / np.sum(psi[("A", "B")])
+print(f"pgmpy's Z = {Z_pgmpy:,.0f}")
+print("p(A, B):  enumeration", p_ab_brute.round(3).tolist(), " course VE", p_ab_ve.round(3).tolist(),
+      " pgmpy", p_ab_pgmpy.round(3).tolist())
+print("ψ_AB normalised (not a marginal):", psi_ab.round(3).tolist())
+assert np.isclose(Z_pgmpy, Z_brute, rtol=1e-12)
+assert np.allclose(p_ab_ve, p_ab_brute, atol=1e-12) and np.allclose(p_ab_pgmpy, p_ab_brute, atol=1e-12)
+assert np.abs(psi_ab - p_ab_brute).max() > 0.3                   # the potential is far from the marginal
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **The local Markov property, checked on the numbers.** For each student $v$, $p(x_v \mid$ the
+# other three$)$ must equal $p(x_v \mid$ its two neighbours$)$, and equal the product of the two
+# potentials that touch $v$, normalised over $x_v$ (every other factor cancels in the ratio).
+# pgmpy reads the same independences off the graph alone. A control: given only *one* neighbour,
+# A still depends on C (through D).
+
+# %% slideshow={"slide_type": "fragment"}
+neighbours = {v: sorted({u for c in psi for u in c if v in c} - {v}) for v in mrf_vars}
+
+
+def mrf_markov_gaps(p: Factor, v: str, given: list[str]) -> tuple[float, float]:
+    """max |p(v | all others) − p(v | given)|, and max |p(v | given) − Π_{C ∋ v} ψ_C normalised over v|."""
+    others = [u for u in mrf_vars if u != v]
+    ones = Factor(others, [2] * 3, np.ones([2] * 3))                     # broadcast helper
+    given_only = conditional(p, v, given)
+    gap_rest = np.abs(conditional(p, v, others).values - (given_only * ones).permute([v, *others]).values).max()
+    touching = Factor.unit()
+    for f in potentials:
+        if v in f.variables:
+            touching = touching * f
+    local = (touching / touching.marginalize([v])).permute([v, *given])  # Σ_v: normalised over x_v
+    return float(gap_rest), float(np.abs(local.values - given_only.values).max())
+
+
+for v in mrf_vars:
+    gap_rest, gap_local = mrf_markov_gaps(p_mrf, v, neighbours[v])
+    print(f"{v} ⟂ the rest | {', '.join(neighbours[v])}: gaps {gap_rest:.1e} (numbers), "
+          f"{gap_local:.1e} (its potentials)")
+    assert gap_rest < 1e-12 and gap_local < 1e-12
+# the graph's statements, as pgmpy derives them: v ⟂ non-neighbours | neighbours
+ours = {(frozenset({v}), frozenset(set(mrf_vars) - {v} - set(neighbours[v])), frozenset(neighbours[v]))
+        for v in mrf_vars}
+assert ours == pgmpy_independencies, (ours, pgmpy_independencies)
+# control: given B alone, A and C are dependent (the path A – D – C is open)
+p_abc = p_mrf.marginalize(["D"])
+gap_one = np.abs(conditional(p_abc, "A", ["B", "C"]).values
+                 - (conditional(p_abc, "A", ["B"]) * Factor(["C"], [2], [1, 1])).permute(["A", "B", "C"]).values).max()
+print(f"control: max |p(A | B, C) − p(A | B)| = {gap_one:.3f}")
+assert gap_one > 0.01
+
+# %% slideshow={"slide_type": "fragment"}
+fig, ax = plt.subplots(1, 2, figsize=(10, 3.2), gridspec_kw={"width_ratios": [1, 2.4]})
+pos = {"A": (0, 1), "B": (1, 1), "C": (1, 0), "D": (0, 0)}
+for u, w in psi:
+    ax[0].plot(*zip(pos[u], pos[w]), "k-", lw=1.5, zorder=1)
+    ax[0].annotate(f"ψ_{u}{w}", np.add(pos[u], pos[w]) / 2, ha="center", va="center", fontsize=9,
+                   bbox=dict(boxstyle="round", fc="white", ec="none"))
+for v, (px, py) in pos.items():
+    ax[0].scatter(px, py, s=900, c="#cfe3f7", edgecolors="k", zorder=2)
+    ax[0].annotate(v, (px, py), ha="center", va="center", fontsize=12, zorder=3)
+ax[0].set(xlim=(-0.4, 1.4), ylim=(-0.4, 1.4), title="an MRF: four cliques, no directions")
+ax[0].set_aspect("equal")
+ax[0].axis("off")
+labels = ["".join(map(str, x)) for x in itertools.product([0, 1], repeat=4)]
+ax[1].bar(range(16), p_mrf.values.ravel(), color="C0")
+ax[1].set_xticks(range(16), labels=labels, rotation=90, fontsize=8)
+ax[1].set(xlabel="state (A B C D)", ylabel="p(x) = Π ψ / Z", title=f"the 16 states, Z = {Z:,.0f}")
+plt.tight_layout()
+plotting.savefig(fig, NOTEBOOK, "markov_random_field")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Speaker notes: a Bayesian network is an MRF too: each CPD is a potential over its family and
+# $Z = 1$; its undirected graph is the *moral* graph (parents of a common child joined), which is
+# what notebook 04's junction tree starts from. The converse fails: no DAG over A, B, C, D has
+# exactly this cycle's independences (A ⟂ C | B, D and B ⟂ D | A, C). Ask where $Z$ went in the
+# local Markov check (it cancels in every conditional), and why Gibbs sampling (notebook 05) only
+# ever needs those local conditionals.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Generating data: ancestral sampling (生成新的数据)
@@ -339,7 +508,10 @@ print("counting == pgmpy MaximumLikelihoodEstimator ✓")
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **The decomposition, checked.** On asia (8 variables, a 256-cell joint) we can compute
 # $\sum_n \log p(\mathbf{x}^{(n)})$ from the joint table directly and compare it with the sum
-# of the per-variable terms; on alarm only the per-variable form is computable.
+# of the per-variable terms. On alarm the joint table is out of reach, so the sum of the terms is
+# compared with the maximised log-likelihood written with counts alone, no CPD looked up:
+# $\sum_k \sum_{i,j} N_k(i,j)\log\frac{N_k(i,j)}{N_k(j)}
+# = \sum_k \big(\sum_{i,j} N_k(i,j)\log N_k(i,j) - \sum_j N_k(j)\log N_k(j)\big)$.
 
 # %% slideshow={"slide_type": "fragment"}
 def family_log_lik(bn: BayesianNetwork, data: np.ndarray, v: str) -> float:
@@ -358,11 +530,33 @@ assert np.isclose(fit_asia.log_likelihood(data_asia), ll_joint, rtol=1e-12)
 # the MLE beats the true parameters on its own training data
 assert fit_asia.log_likelihood(data_asia) >= asia.log_likelihood(data_asia)
 
+
+
+def max_log_lik_from_counts(bn: BayesianNetwork, data: np.ndarray) -> float:
+    """Σ_k Σ_{i,j} N_k(i,j) log(N_k(i,j)/N_k(j)): the log-likelihood at the MLE, from the data's counts
+    (np.unique over each family's columns); a root's N(j) is the number of rows N."""
+    col = {u: k for k, u in enumerate(bn.variables)}
+    total = 0.0
+    for v in bn.variables:
+        pa = [col[p] for p in bn.parents[v]]
+        _, n_ij = np.unique(data[:, [col[v], *pa]], axis=0, return_counts=True)
+        n_j = np.unique(data[:, pa], axis=0, return_counts=True)[1] if pa else np.array([len(data)])
+        total += float(np.sum(n_ij * np.log(n_ij)) - np.sum(n_j * np.log(n_j)))
+    return total
+
+
 data_alarm = alarm.sample(cfg.sizes[-1], rng)
 fit_alarm = alarm.fit_mle(data_alarm, pseudocount=0.0)
 terms_alarm = {v: family_log_lik(fit_alarm, data_alarm, v) for v in alarm.variables}
-assert np.isclose(sum(terms_alarm.values()), fit_alarm.log_likelihood(data_alarm), rtol=1e-12)
-assert fit_alarm.log_likelihood(data_alarm) >= alarm.log_likelihood(data_alarm)
+ll_counts = max_log_lik_from_counts(alarm, data_alarm)
+# controls, each a fit that is not the MLE: the true CPDs, and Laplace smoothing (pseudocount 1)
+miss = {"true CPDs": alarm.log_likelihood(data_alarm) - ll_counts,
+        "pseudocount 1": alarm.fit_mle(data_alarm, pseudocount=1.0).log_likelihood(data_alarm) - ll_counts}
+print(f"alarm: sum of the terms {sum(terms_alarm.values()):.6f}, from the counts {ll_counts:.6f}; "
+      "controls: " + ", ".join(f"{k} {d:+.1f} nats" for k, d in miss.items()))
+assert np.isclose(sum(terms_alarm.values()), ll_counts, rtol=1e-12)
+assert np.isclose(fit_alarm.log_likelihood(data_alarm), ll_counts, rtol=1e-12)
+assert all(d < -1.0 for d in miss.values()), "a fit that is not the MLE must score below the counts' value"
 fig, ax = plt.subplots(figsize=(10, 3))
 ax.bar(range(len(terms_alarm)), [-t / len(data_alarm) for t in terms_alarm.values()])
 ax.set_xticks(range(len(terms_alarm)), labels=list(terms_alarm), rotation=90, fontsize=7)
@@ -423,7 +617,7 @@ import ipywidgets as widgets
 def show_mle(network: str = "asia", log10_n: float = 3.0, pseudocount: float = 0.0) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        bn = BayesianNetwork.example(network)
+        bn = example_network(network)
     n = int(10**log10_n)
     fit = bn.fit_mle(bn.sample(n, np.random.default_rng(0)), pseudocount=pseudocount)
     err = [np.abs(fit.cpds[v].values - bn.cpds[v].values).mean() for v in bn.variables]

@@ -42,6 +42,7 @@ from course_utils.pgm import (
     draw_network,
     elimination_cost,
     elimination_order,
+    example_network,
     renormalized,
     variable_elimination,
 )
@@ -236,7 +237,7 @@ def ve_by_hand(bn: BayesianNetwork, query: str, evidence: dict[str, int], order:
     return result.permute([query]).normalize()                 # 4. normalise
 
 
-asia = BayesianNetwork.example("asia")
+asia = example_network("asia")
 evidence = {"dysp": asia.states["dysp"].index("yes"), "smoke": asia.states["smoke"].index("yes")}
 order = list(elimination_order(asia, ["lung"], evidence, heuristic="min_fill"))  # 2. order
 print("min-fill order:", order)
@@ -253,7 +254,7 @@ print("p(lung | dysp=yes, smoke=yes) =", dict(zip(asia.states["lung"], library.v
 # network (eliminating everything, i.e. computing $\sum_x p(x) = 1$):
 
 # %% slideshow={"slide_type": "fragment"}
-alarm = BayesianNetwork.example("alarm")
+alarm = example_network("alarm")
 scopes = [f.variables for f in alarm.cpds.values()]
 orders = {h: elimination_order(alarm, heuristic=h) for h in HEURISTICS}
 orders["topological"] = alarm.variables
@@ -442,7 +443,7 @@ for v in asia.variables:
 print({v: f.values.round(3).tolist() for v, f in marg.items()})
 print("log p(e) =", jt.log_partition({"dysp": "yes", "smoke": "yes"}))
 for name in ("asia", "child", "insurance", "alarm"):
-    j = JunctionTree(BayesianNetwork.example(name))
+    j = JunctionTree(example_network(name))
     print(f"{name:>9}: {len(j.cliques):2d} cliques, treewidth {j.treewidth}, "
           f"largest clique table {max(p.size for p in j.potentials):,} entries")
 
@@ -462,13 +463,13 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)  # pgmpy 1.1's deprecation notices
     from pgmpy.inference import VariableElimination
 
-raw = BayesianNetwork.example("alarm")
+raw = example_network("alarm")
 print("ALARM: largest |Σ_x p(x|pa) − 1| =",
       max(float(np.abs(f.values.sum(axis=0) - 1).max()) for f in raw.cpds.values()))
 rng_q = np.random.default_rng(4)
 worst = {}
 for name in ("asia", "alarm", "child", "insurance"):
-    bn = renormalized(BayesianNetwork.example(name))
+    bn = renormalized(example_network(name))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pgmpy_ve = VariableElimination(bn.to_pgmpy())

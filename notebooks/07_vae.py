@@ -110,6 +110,8 @@ dataset_desc = (f"{train_set.source}: {len(train_set)} train / {len(test_set)} t
 # The VAE maximises the ELBO over $\theta$ and $\phi$: the loss is $-\mathrm{ELBO}$ =
 # reconstruction term + KL term.
 #
+# > **Note (slide "变分下界 (Evidence Lower Bound, ELOB)"):** a typo on the slide: the abbreviation is **ELBO**.
+#
 # Check it where everything is known: $p(z) = \mathcal N(0, 1)$, $p(x \mid z) = \mathcal N(z, s^2)$,
 # so $p(x) = \mathcal N(0, 1 + s^2)$ and $p(z \mid x) = \mathcal N\big(\tfrac{x}{1+s^2},
 # \tfrac{s^2}{1+s^2}\big)$.
@@ -196,6 +198,90 @@ print(f"d E[z²]/dμ = {mu.grad:.4f} (2μ = 1.4);  d E[z²]/d logvar = {logvar.g
 # the gradients that flow through the samples are those of the closed form (Monte Carlo error
 # about 0.003 with 400,000 draws); σ = ½·exp(logvar) would give d/d logvar = ½·e^{2·logvar} = 0.22
 assert abs(mu.grad - 1.4) < 0.01 and abs(logvar.grad - sigma2) < 0.01
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The lecture's estimator (SGVB): $L$ draws of $z$, averaged
+# The slide's loss, for one data point $x^{(i)}$:
+# $$\mathcal L(\theta, \phi; x^{(i)}) \simeq \frac12 \sum_{j=1}^J \Big(1 + \log\big(\sigma_j^{(i)}\big)^2
+#   - \big(\mu_j^{(i)}\big)^2 - \big(\sigma_j^{(i)}\big)^2\Big)
+#   + \frac1L \sum_{l=1}^L \log p_\theta\big(x^{(i)} \mid z^{(i,l)}\big), \qquad
+#   z^{(i,l)} = \mu^{(i)} + \sigma^{(i)} \odot \varepsilon^{(l)},\ \varepsilon^{(l)} \sim \mathcal N(0, I).$$
+# This is Kingma & Welling's SGVB estimator (2013, their second version $\tilde{\mathcal L}^B$): $-\mathrm{KL}$ in closed form,
+# the expected reconstruction term as a Monte Carlo average over $L$ draws. For every $L$ its mean is
+# the ELBO, and its variance falls as $1/L$. The training step below uses $L = 1$, one $z$ per digit
+# (Kingma & Welling found $L = 1$ enough with minibatches of 100).
+#
+# Checked where the ELBO is known without sampling: $p(z) = \mathcal N(0, I_2)$,
+# $p(x \mid z) = \mathcal N(Wz + b, s^2 I_3)$. Then $\mathrm{ELBO} = \log p(x) - \mathrm{KL}(q \,\|\, p(z \mid x))$
+# with $p(x) = \mathcal N(b, WW^\top + s^2 I)$ and a Gaussian posterior (no expectation of
+# $\log p(x \mid z)$ in it), and with $r = x - b - W\mu$, $A = W \operatorname{diag}(\sigma)$:
+# $\operatorname{Var}_q[\log p(x \mid z)] = \big(4\, r^\top A A^\top r + 2 \operatorname{tr}((A^\top A)^2)\big) / (4 s^4)$.
+
+# %% slideshow={"slide_type": "fragment"}
+def sgvb_estimate(mu, logvar, log_p_x_given_z, L: int, generator: torch.Generator):
+    """The slide's ½Σ_j(1 + log σ_j² − μ_j² − σ_j²) + (1/L) Σ_l log p(x | z^(l)): mu, logvar (..., J) → (...)."""
+    eps = torch.randn((L, *mu.shape), generator=generator, dtype=mu.dtype)   # ε^(l), l = 1..L
+    z = mu + torch.exp(0.5 * logvar) * eps                                   # z^(i,l): (L, ..., J)
+    minus_kl = 0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(-1)
+    return minus_kl + log_p_x_given_z(z).sum(0) / L                          # (1/L) Σ_l
+
+
+W_lin = torch.tensor([[1.0, -0.5], [0.3, 0.8], [-1.2, 0.4]], **f64)        # D = 3, J = 2
+b_lin, s_lin = torch.tensor([0.2, -0.1, 0.5], **f64), 0.7
+x_lin = torch.tensor([1.0, 0.4, -0.8], **f64)
+mu_q, logvar_q = torch.tensor([0.3, -0.2], **f64), torch.tensor([-1.0, -0.5], **f64)  # some q(z|x), not the posterior
+
+
+def log_p_x_given_z_lin(z):
+    return Normal(z @ W_lin.T + b_lin, s_lin).log_prob(x_lin).sum(-1)
+
+
+# the ELBO and the variance of one draw, without sampling
+p_x = torch.distributions.MultivariateNormal(b_lin, W_lin @ W_lin.T + s_lin ** 2 * torch.eye(3, **f64))
+post_cov = torch.linalg.inv(torch.eye(2, **f64) + W_lin.T @ W_lin / s_lin ** 2)
+posterior = torch.distributions.MultivariateNormal(post_cov @ W_lin.T @ (x_lin - b_lin) / s_lin ** 2, post_cov)
+q_lin = torch.distributions.MultivariateNormal(mu_q, torch.diag(logvar_q.exp()))
+elbo_exact = (p_x.log_prob(x_lin) - kl_divergence(q_lin, posterior)).item()
+r_lin, A_lin = x_lin - b_lin - W_lin @ mu_q, W_lin * torch.exp(0.5 * logvar_q)
+var_one = ((4 * r_lin @ A_lin @ A_lin.T @ r_lin + 2 * torch.trace((A_lin.T @ A_lin) @ (A_lin.T @ A_lin)))
+           / (4 * s_lin ** 4)).item()
+
+
+def spread_check(est, L: int) -> tuple[float, float]:
+    """(mean − ELBO) in standard errors of a right estimator; |var − var_one/L| in standard errors of a variance."""
+    R = len(est)
+    z_mean = (est.mean().item() - elbo_exact) / math.sqrt(var_one / L / R)
+    m4 = ((est - est.mean()) ** 4).mean().item()
+    z_var = abs(est.var().item() - var_one / L) / math.sqrt((m4 - est.var().item() ** 2) / R)
+    return z_mean, z_var
+
+
+R_sgvb, gen_sgvb = 20_000, torch.Generator().manual_seed(5)
+mu_R, logvar_R = mu_q.expand(R_sgvb, 2), logvar_q.expand(R_sgvb, 2)        # R independent estimates
+print(f"exact ELBO {elbo_exact:.4f}, Var of one draw {var_one:.3f}; {R_sgvb:,} estimates per L:")
+for L in (1, 10, 100):
+    est = sgvb_estimate(mu_R, logvar_R, log_p_x_given_z_lin, L, gen_sgvb)
+    z_mean, z_var = spread_check(est, L)
+    print(f"  L = {L:3d}: mean {est.mean():.4f} ({z_mean:+.1f} SE), variance {est.var():.4f} "
+          f"(var_one / L = {var_one / L:.4f}, {z_var:.1f} SE)")
+    assert abs(z_mean) < 4 and z_var < 4
+
+
+# controls at L = 10: three slips, each caught by the same two numbers
+def sgvb_slip(mu, logvar, f, L: int, generator: torch.Generator, slip: str):
+    """sgvb_estimate with one slip: "no 1/L", "one ε for every l" or "slide's std" (½·exp(log σ²))."""
+    eps = torch.randn((L, *mu.shape), generator=generator, dtype=mu.dtype)
+    if slip == "one ε for every l":
+        eps = eps[:1].expand_as(eps)
+    std = 0.5 * torch.exp(logvar) if slip == "slide's std" else torch.exp(0.5 * logvar)
+    rec = f(mu + std * eps).sum(0)
+    return 0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(-1) + (rec if slip == "no 1/L" else rec / L)
+
+
+for slip in ("no 1/L", "one ε for every l", "slide's std"):
+    z_mean, z_var = spread_check(sgvb_slip(mu_R, logvar_R, log_p_x_given_z_lin, 10, gen_sgvb, slip), 10)
+    print(f"  control, {slip:18s}: mean {z_mean:+9.1f} SE, variance {z_var:7.1f} SE from a right estimator's")
+    assert abs(z_mean) > 4 or z_var > 4
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 1 — the KL term

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from IPython.display import display
 
-from course_utils import artifacts, checkpoints, data, metrics, plotting, profile, quality, train
+from course_utils import artifacts, checkpoints, data, evaluation, metrics, plotting, profile, quality, train
 from course_utils.diffusion import GaussianMixture, MLPEpsModel, NoiseSchedule, UNetConfig, ddpm, harness, toy_mixture
 from course_utils.diffusion import clip as clipmod
 from course_utils.diffusion import toy_guidance as exact
@@ -293,7 +293,7 @@ print(f"control, the scale left out (s = 1 whatever is asked): {clipmod.info_nce
 # classifier of notebook 12, trained *with* labels, is the yardstick.
 
 # %% slideshow={"slide_type": "fragment"}
-eval_clf = metrics.evaluation_classifier(DS)
+eval_clf = evaluation.evaluation_classifier(DS)
 x_test = test_set.images * 2 - 1
 with torch.no_grad():
     f_test = torch.cat([clip.image(x_test[i:i + 1000].to(device)) for i in range(0, len(x_test), 1000)]).cpu()
@@ -733,7 +733,7 @@ real_spread = metrics.feature_spread(eval_clf.model, real_a, real_labels)
 
 
 def evaluate(images, sec):
-    return {"images": images, "sec": sec, "acc": metrics.classifier_accuracy(eval_clf.model, images, labels),
+    return {"images": images, "sec": sec, "acc": evaluation.classifier_accuracy(eval_clf.model, images, labels),
             "fid": metrics.classifier_fid(eval_clf.model, images, real_a),
             "spread": metrics.feature_spread(eval_clf.model, images, labels)}
 
@@ -905,9 +905,9 @@ filled = harness.sample_batches(draw_inpainted, torch.arange(len(inp_idx)), shap
 original = test_set.images[inp_idx]
 masked = original * keep_top.cpu()  # the bottom half erased (background)
 kept_err = (filled - original)[..., :14, :].abs().max().item()
-acc_filled = metrics.classifier_accuracy(eval_clf.model, filled, inp_labels)
-acc_masked = metrics.classifier_accuracy(eval_clf.model, masked, inp_labels)
-acc_original = metrics.classifier_accuracy(eval_clf.model, original, inp_labels)
+acc_filled = evaluation.classifier_accuracy(eval_clf.model, filled, inp_labels)
+acc_masked = evaluation.classifier_accuracy(eval_clf.model, masked, inp_labels)
+acc_original = evaluation.classifier_accuracy(eval_clf.model, original, inp_labels)
 print(f"{len(inp_idx)} test images, top half kept, bottom half filled for 'a photo of a {{class}}' (CFG w = {cfg.w:g}): "
       f"known half off by {kept_err:.1e}; evaluation classifier accuracy: filled {acc_filled:.3f}, "
       f"control with the bottom half erased {acc_masked:.3f}, the originals {acc_original:.3f}")
@@ -1159,7 +1159,7 @@ n_var = 8
 sources = torch.stack([torch.nonzero(test_set.labels == c).flatten()[1] for c in range(0, K, 2)])
 z_src = f_test[sources]
 var_images, _ = generate(classifier_free_eps(image_dec, cfg.w), z_src.repeat_interleave(n_var, 0), seed=300)
-var_class = metrics.classifier_predict(eval_clf.model, var_images).cpu().view(len(sources), n_var)
+var_class = evaluation.classifier_predict(eval_clf.model, var_images).cpu().view(len(sources), n_var)
 src_class = test_set.labels[sources]
 keep_class = (var_class == src_class[:, None]).float().mean().item()
 with torch.no_grad():
