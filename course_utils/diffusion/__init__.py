@@ -4,6 +4,8 @@ what guided, text-to-image and text-to-video diffusion add.
 - :mod:`~course_utils.diffusion.schedule`: ``NoiseSchedule`` (β, α, ᾱ, posterior, DDIM step, respacing);
 - :mod:`~course_utils.diffusion.unet`: ``UNet`` and ``MLPEpsModel`` (``eps_model(x_t, t, y=None)``), ``EMA``;
 - :mod:`~course_utils.diffusion.toy`: a Gaussian mixture whose noised marginals are known exactly;
+- :mod:`~course_utils.diffusion.toy_guidance`: exact answers on that toy for notebook 13 (its denoiser,
+  the tilted and the conditional mixture, per-row Gaussian x_0 and ε);
 - :mod:`~course_utils.diffusion.ddpm`: one DDPM config, builder and checkpoint key for images and
   clips; the MNIST DDPM shared by the diffusion notebooks.
 - :mod:`~course_utils.diffusion.guidance`: the class-conditional DDPM's config and the noisy classifier
