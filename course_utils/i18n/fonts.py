@@ -30,7 +30,7 @@ FONT_SHA256 = "faa6c9df652116dde789d351359f3d7e5d2285a2b2a1f04a2d7244df706d5ea9"
 def cjk_font_path() -> Path:
     """The installed Noto Sans SC file; a clear error naming the package when it is missing."""
     try:
-        path = Path(str(resources.files(FONT_PACKAGE) / FONT_FILE))
+        path = Path(str(resources.files(FONT_PACKAGE) / FONT_FILE)).resolve()
     except ModuleNotFoundError:
         path = None
     if path is None or not path.is_file():

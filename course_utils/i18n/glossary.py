@@ -106,11 +106,12 @@ def wrong_terms(text: str, where: str, terms: tuple[Term, ...] | None = None) ->
     """Each place in ``text`` that writes a glossary term another way (not inside a longer right term)."""
     terms = load() if terms is None else terms
     spans = _spans(text, terms)
-    found = []
+    found, seen = [], set()
     for term in terms:
         for variant in term.wrong:
             for m in term_pattern(variant).finditer(text):
-                if not _inside_longer(m.start(), m.end(), spans):
+                if m.span() not in seen and not _inside_longer(m.start(), m.end(), spans):
+                    seen.add(m.span())
                     context = text[max(0, m.start() - 12): m.end() + 12].replace("\n", " ")
                     found.append(WrongTerm(m.group(), term, where, context))
     return found
