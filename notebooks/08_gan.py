@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from course_utils import artifacts, checkpoints, data, metrics, plotting, profile, quality
+from course_utils import artifacts, checkpoints, data, evaluation, metrics, plotting, profile, quality
 from course_utils.exercises import neural_models as ex
 from course_utils.neural import gan
 from course_utils.train import fit
@@ -240,12 +240,12 @@ plt.show()
 # ### How good are the samples? A classifier's Fréchet distance
 # The GAN has no likelihood. We embed real test digits and generated digits with an
 # **evaluation classifier** (a small CNN trained once on the real training digits,
-# `course_utils.metrics`) and compare the two Gaussians fitted to the features:
+# `course_utils.evaluation`) and compare the two Gaussians fitted to the features:
 # $\mathrm{FD} = \|\mu_r - \mu_g\|^2 + \mathrm{Tr}(\Sigma_r + \Sigma_g - 2(\Sigma_r\Sigma_g)^{1/2})$.
 # Real training digits against real test digits give the **floor** (finite-sample noise).
 
 # %% slideshow={"slide_type": "fragment"}
-clf = metrics.evaluation_classifier()
+clf = evaluation.evaluation_classifier()
 # as many samples as real test digits (a dry run only checks the code path: at most 1,000)
 n_eval = min(len(test.images), 1000) if profile.dry_run() else len(test.images)
 test_images = test.images[:n_eval]
@@ -255,7 +255,7 @@ real_ref = data.load("mnist", split="train", n=n_eval, seed=1).images
 fid = metrics.classifier_fid(clf.model, samples, test_images)
 fid_floor = metrics.classifier_fid(clf.model, real_ref, test_images)
 fid_noise = metrics.classifier_fid(clf.model, torch.rand_like(samples), test_images)
-pred = metrics.classifier_predict(clf.model, samples)
+pred = evaluation.classifier_predict(clf.model, samples)
 class_freq = torch.bincount(pred, minlength=10).float() / len(pred)
 print(f"classifier test accuracy   {clf.test_accuracy:.3f}")
 print(f"classifier-FID GAN vs test {fid:.2f}   (real train vs test: {fid_floor:.2f}; "

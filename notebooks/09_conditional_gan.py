@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from course_utils import artifacts, checkpoints, data, metrics, plotting, profile, quality
+from course_utils import artifacts, checkpoints, data, evaluation, metrics, plotting, profile, quality
 from course_utils.exercises import neural_models as ex
 from course_utils.neural import gan
 from course_utils.train import fit
@@ -114,11 +114,11 @@ def make_cgan_step(G, D, opt_G, opt_D, z_dim, n_classes):
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The evaluation classifier (评估分类器)
-# A small CNN trained once on the real training digits (`course_utils.metrics`, cached in
+# A small CNN trained once on the real training digits (`course_utils.evaluation`, cached in
 # data/checkpoints). Its accuracy on real test digits is the ceiling for what it can certify.
 
 # %% slideshow={"slide_type": "fragment"}
-clf = metrics.evaluation_classifier()
+clf = evaluation.evaluation_classifier()
 y_eval = torch.arange(K).repeat_interleave(100)  # 100 samples per class
 z_eval = torch.randn(len(y_eval), cfg.z_dim, generator=torch.Generator().manual_seed(3))
 
@@ -130,7 +130,7 @@ def conditional_accuracy(G):
     G.eval()
     x = gan.to_unit_range(G(z_eval.to(device), y_eval.to(device))).cpu()
     G.train(was_training)
-    return metrics.classifier_accuracy(clf.model, x, y_eval), x
+    return evaluation.classifier_accuracy(clf.model, x, y_eval), x
 
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -228,7 +228,7 @@ plt.show()
 # ### Which digits come out wrong? Per-class accuracy and classifier-FID
 
 # %% slideshow={"slide_type": "fragment"}
-pred = metrics.classifier_predict(clf.model, samples)
+pred = evaluation.classifier_predict(clf.model, samples)
 per_class = torch.stack([(pred[y_eval == k] == k).float().mean() for k in range(K)])
 # as many samples as test digits, evenly over the classes (samples are ordered by class)
 balanced = samples[torch.linspace(0, len(samples) - 1, len(test.images)).long()]
@@ -360,7 +360,7 @@ def conditional_accuracy_from_logits(logits, y):
 
 
 assert ex.conditional_accuracy(conditional_accuracy_from_logits)
-# on the cGAN's samples it gives the conditional accuracy measured above by course_utils.metrics
+# on the cGAN's samples it gives the conditional accuracy measured above by course_utils.evaluation
 with torch.no_grad():
     _logits = clf.model(samples.to(device)).cpu()
 assert abs(conditional_accuracy_from_logits(_logits, y_eval).item() - accuracy) < 1e-6

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from IPython.display import display
 
-from course_utils import artifacts, checkpoints, data, metrics, plotting, profile, quality, train
+from course_utils import artifacts, checkpoints, data, evaluation, metrics, plotting, profile, quality, train
 from course_utils.diffusion import MLPEpsModel, UNetConfig, ddpm
 from course_utils.diffusion import clip as clipmod
 from course_utils.diffusion.sampling import RespacedSampler
@@ -237,7 +237,7 @@ assert ex.clip_loss(clip_loss)
 # classifier of notebook 12, trained *with* labels, is the yardstick.
 
 # %% slideshow={"slide_type": "fragment"}
-eval_clf = metrics.evaluation_classifier(DS)
+eval_clf = evaluation.evaluation_classifier(DS)
 x_test = test_set.images * 2 - 1
 with torch.no_grad():
     f_test = torch.cat([clip.image(x_test[i:i + 1000].to(device)) for i in range(0, len(x_test), 1000)]).cpu()
@@ -514,7 +514,7 @@ real_spread = metrics.feature_spread(eval_clf.model, real_a, real_labels)
 
 
 def evaluate(images, sec):
-    return {"images": images, "sec": sec, "acc": metrics.classifier_accuracy(eval_clf.model, images, labels),
+    return {"images": images, "sec": sec, "acc": evaluation.classifier_accuracy(eval_clf.model, images, labels),
             "fid": metrics.classifier_fid(eval_clf.model, images, real_a),
             "spread": metrics.feature_spread(eval_clf.model, images, labels)}
 
@@ -735,7 +735,7 @@ n_var = 8
 sources = torch.stack([torch.nonzero(test_set.labels == c).flatten()[1] for c in range(0, K, 2)])
 z_src = f_test[sources]
 var_images, _ = generate(cfg_eps(image_dec, cfg.w), z_src.repeat_interleave(n_var, 0), seed=300)
-var_class = metrics.classifier_predict(eval_clf.model, var_images).cpu().view(len(sources), n_var)
+var_class = evaluation.classifier_predict(eval_clf.model, var_images).cpu().view(len(sources), n_var)
 src_class = test_set.labels[sources]
 keep_class = (var_class == src_class[:, None]).float().mean().item()
 with torch.no_grad():

@@ -60,6 +60,8 @@ def test_a_wrong_spelling_is_found_unless_inside_a_longer_right_term():
     found = glossary.wrong_terms("训练时出现了模式坍塌，生成器只画一种数字。", "x")
     assert sorted((w.found, w.term.zh) for w in found) == [("模式坍塌", "模式崩溃"), ("生成器", "生成网络")]
     assert glossary.wrong_terms("讲义的手写数字生成器一节。", "x") == []  # 生成器 inside 手写数字生成器
+    assert glossary.wrong_terms("隐马尔可夫模型（讲义作“隐Markov模型”）", "x") == []  # the lecture quoted
+    assert [w.found for w in glossary.wrong_terms("讲义作隐Markov模型", "x")] == ["隐Markov模型"]  # not quoted
     assert [w.found for w in glossary.wrong_terms("KL距离与KL 距离", "x")] == ["KL距离", "KL 距离"]
     kl = glossary.term_pattern("KL 散度")
     assert kl.fullmatch("KL散度") and kl.fullmatch("KL 散度") and not kl.fullmatch("KL 距离")
@@ -98,3 +100,5 @@ def test_first_use_rule_details():
     late = ["变分推断很常用。", "变分推断（variational inference）"]
     assert len(glossary.first_use_problems(late, "x")) == 1
     assert glossary.first_use_problems(["变分自编码器（VAE）。"], "x") == []  # 自编码器 inside it is not a use
+    quoted = ["讲义说：“计算状态间转移概率”。转移概率（transition probability）"]
+    assert glossary.first_use_problems(quoted, "x") == []  # a quotation of the lecture is not the first use
