@@ -232,3 +232,8 @@ def test_soft_line_breaks_in_chinese_paragraphs(b):
     assert b.soft_breaks("两个分类器几乎一致。接下来看采样。\n\n下一段。") == []
     assert b.soft_breaks("列表：\n1. 第一项\n2. 第二项\n| a | b |\n|---|---|") == []
     assert b.soft_breaks("English lines\nbreak freely.") == []
+    # a $$ block closed at the end of a content line ends the block: the breaks after it are still found
+    # (they went unseen when only a line starting with $$ could close it); the text after display math is not
+    # a break
+    assert b.soft_breaks("公式：\n$$a = b\n+ c.$$\n第一句。\n第二句。") == ["…第一句。⏎第二句。…"]
+    assert b.soft_breaks("公式：\n$$a = b$$\n接着说。") == []

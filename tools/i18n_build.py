@@ -384,9 +384,11 @@ def soft_breaks(markdown: str) -> list[str]:
     Chinese characters), so a Chinese paragraph is one line. Returns the text around each break."""
     lines, found, fenced = markdown.split("\n"), [], False
     for a, b in zip(lines, lines[1:]):
-        if a.strip().startswith(("```", "$$")) and a.strip().count("$$") != 2:
-            fenced = not fenced
+        if a.strip().startswith("```") or a.count("$$") % 2:  # a fence, or a $$ block opened or closed
+            fenced = not fenced                                   # (also "... x.$$" closing a content line)
         if fenced or not a.strip() or not b.strip() or a.endswith("  ") or _BLOCK_START.match(b):
+            continue
+        if a.rstrip().endswith("$$"):  # after display math the text starts a new line: no space is seen
             continue
         if a.lstrip().startswith(("|", "#")):
             continue
