@@ -13,4 +13,6 @@ def isolated_dirs(tmp_path, monkeypatch):
     monkeypatch.delenv("COURSE_DOWNLOAD", raising=False)
     monkeypatch.delenv("COURSE_CHECKPOINT_DIR", raising=False)
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    monkeypatch.delenv("COURSE_LANG", raising=False)  # English unless a test sets it (course_utils.i18n)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)  # set when pytest runs inside a Jupyter kernel
     return tmp_path
