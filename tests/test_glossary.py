@@ -1,9 +1,7 @@
 """The 术语表 (course_utils/i18n/glossary.tsv): the lecture's terms, and every Chinese text written with them."""
 
-import importlib.util
 import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,12 +27,8 @@ def _lecture() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def b():
-    spec = importlib.util.spec_from_file_location("i18n_build", ROOT / "tools" / "i18n_build.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["i18n_build"] = module
-    spec.loader.exec_module(module)
-    return module
+def b(i18n_build):
+    return i18n_build
 
 
 def test_the_glossary_has_the_issues_terms():
@@ -66,6 +60,8 @@ def test_a_wrong_spelling_is_found_unless_inside_a_longer_right_term():
     found = glossary.wrong_terms("训练时出现了模式坍塌，生成器只画一种数字。", "x")
     assert sorted((w.found, w.term.zh) for w in found) == [("模式坍塌", "模式崩溃"), ("生成器", "生成网络")]
     assert glossary.wrong_terms("讲义的手写数字生成器一节。", "x") == []  # 生成器 inside 手写数字生成器
+    assert glossary.wrong_terms("隐马尔可夫模型（讲义作“隐Markov模型”）", "x") == []  # the lecture quoted
+    assert [w.found for w in glossary.wrong_terms("讲义作隐Markov模型", "x")] == ["隐Markov模型"]  # not quoted
     assert [w.found for w in glossary.wrong_terms("KL距离与KL 距离", "x")] == ["KL距离", "KL 距离"]
     kl = glossary.term_pattern("KL 散度")
     assert kl.fullmatch("KL散度") and kl.fullmatch("KL 散度") and not kl.fullmatch("KL 距离")
@@ -104,3 +100,5 @@ def test_first_use_rule_details():
     late = ["变分推断很常用。", "变分推断（variational inference）"]
     assert len(glossary.first_use_problems(late, "x")) == 1
     assert glossary.first_use_problems(["变分自编码器（VAE）。"], "x") == []  # 自编码器 inside it is not a use
+    quoted = ["讲义说：“计算状态间转移概率”。转移概率（transition probability）"]
+    assert glossary.first_use_problems(quoted, "x") == []  # a quotation of the lecture is not the first use

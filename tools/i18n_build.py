@@ -375,6 +375,26 @@ def english_prose(markdown: str) -> list[str]:
     return [m.group() for m in _PROSE.finditer(text)]
 
 
+_CJK_EDGE = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+_BLOCK_START = re.compile(r"^\s*(?:[-*+] |\d+[.)] |\||#|>|\$\$|```|<)")
+
+
+def soft_breaks(markdown: str) -> list[str]:
+    """Line breaks inside a Chinese paragraph: Markdown renders each as a space (browsers keep it between
+    Chinese characters), so a Chinese paragraph is one line. Returns the text around each break."""
+    lines, found, fenced = markdown.split("\n"), [], False
+    for a, b in zip(lines, lines[1:]):
+        if a.strip().startswith(("```", "$$")) and a.strip().count("$$") != 2:
+            fenced = not fenced
+        if fenced or not a.strip() or not b.strip() or a.endswith("  ") or _BLOCK_START.match(b):
+            continue
+        if a.lstrip().startswith(("|", "#")):
+            continue
+        if _CJK_EDGE.match(a.rstrip()[-1]) or _CJK_EDGE.match(b.lstrip()[0]):
+            found.append(f"…{a.rstrip()[-12:]}⏎{b.lstrip()[:12]}…")
+    return found
+
+
 def untranslated_list(notebooks_dir: Path) -> tuple[list[str], Path]:
     path = notebooks_dir / ZH / UNTRANSLATED
     if not path.exists():
@@ -459,6 +479,9 @@ def check_all(sources: list[Path], notebook_from: Callable[[Path], object]) -> i
             for e in cat.entries:
                 for run in english_prose(e.zh):
                     problems.append(f"{catalogue_path(py).name}:{e.line}: English prose left in the Chinese: “{run}”")
+                for brk in soft_breaks(e.zh):
+                    problems.append(f"{catalogue_path(py).name}:{e.line}: a line break inside a Chinese paragraph "
+                                    f"shows as a space ({brk}): write the paragraph on one line")
             done.append(py.stem)
         if not target.exists():
             problems.append(f"{target} is missing: run `make notebooks`")

@@ -1,9 +1,10 @@
 """The course's 术语表 (glossary.tsv beside this file) and the two checks every Chinese text must pass.
 
 - :func:`wrong_terms`: a term written another way than the glossary's (模式坍塌 for 模式崩溃), unless that
-  spelling is part of a longer term of the glossary (生成器 inside 手写数字生成器);
+  spelling is part of a longer term of the glossary (生成器 inside 手写数字生成器) or stands in a quotation
+  “…” (the lecture quoted word for word: 讲义作“隐Markov模型”);
 - :func:`first_use_problems`: in a Chinese notebook, the first use of a term in running text (headings
-  are left out) is followed by its English in parentheses, d2l-zh's convention:
+  and quotations are left out) is followed by its English in parentheses, d2l-zh's convention:
   变分推断（variational inference）.
 
 Terms match across the space a writer may or may not put between Chinese and Latin letters
@@ -88,6 +89,9 @@ def _inside_longer(start: int, end: int, spans: list[tuple[int, int, str]]) -> b
     return any(s <= start and end <= e and e - s > end - start for s, e, _ in spans)
 
 
+_QUOTE = re.compile(r"“[^”]*”|「[^」]*」")
+
+
 @dataclass(frozen=True)
 class WrongTerm:
     """A spelling the glossary rejects, where it was found."""
@@ -106,11 +110,14 @@ def wrong_terms(text: str, where: str, terms: tuple[Term, ...] | None = None) ->
     """Each place in ``text`` that writes a glossary term another way (not inside a longer right term)."""
     terms = load() if terms is None else terms
     spans = _spans(text, terms)
+    quoted = [m.span() for m in _QUOTE.finditer(text)]
     found, seen = [], set()
     for term in terms:
         for variant in term.wrong:
             for m in term_pattern(variant).finditer(text):
-                if m.span() not in seen and not _inside_longer(m.start(), m.end(), spans):
+                if m.span() in seen or any(s <= m.start() and m.end() <= e for s, e in quoted):
+                    continue
+                if not _inside_longer(m.start(), m.end(), spans):
                     seen.add(m.span())
                     context = text[max(0, m.start() - 12): m.end() + 12].replace("\n", " ")
                     found.append(WrongTerm(m.group(), term, where, context))
@@ -127,8 +134,9 @@ def _norm(s: str) -> str:
 
 
 def running_text(markdown: str) -> str:
-    """The markdown a reader reads as prose: headings, math and code blanked out (offsets kept)."""
+    """The course's own prose: headings, math, code and quotations “…” blanked out (offsets kept)."""
     blank = _MATH_CODE.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), markdown)
+    blank = _QUOTE.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), blank)
     return "\n".join(" " * len(ln) if _HEADING.match(ln) else ln for ln in blank.split("\n"))
 
 
