@@ -232,3 +232,7 @@ def test_soft_line_breaks_in_chinese_paragraphs(b):
     assert b.soft_breaks("两个分类器几乎一致。接下来看采样。\n\n下一段。") == []
     assert b.soft_breaks("列表：\n1. 第一项\n2. 第二项\n| a | b |\n|---|---|") == []
     assert b.soft_breaks("English lines\nbreak freely.") == []
+    # a display block closed at the end of its last line ("… x.$$") ends the block: the paragraph after it is
+    # checked (it was taken for more display math, so its breaks went unreported)
+    assert b.soft_breaks("推导：\n$$a = b\n  + c.$$\n于是\n得到。") == ["…于是⏎得到。…"]
+    assert b.soft_breaks("$$a = b$$\n于是得到。") == []  # the break beside a display block is no soft break

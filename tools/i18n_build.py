@@ -382,11 +382,13 @@ _BLOCK_START = re.compile(r"^\s*(?:[-*+] |\d+[.)] |\||#|>|\$\$|```|<)")
 def soft_breaks(markdown: str) -> list[str]:
     """Line breaks inside a Chinese paragraph: Markdown renders each as a space (browsers keep it between
     Chinese characters), so a Chinese paragraph is one line. Returns the text around each break."""
-    lines, found, fenced = markdown.split("\n"), [], False
+    lines, found, fenced, math = markdown.split("\n"), [], False, False
     for a, b in zip(lines, lines[1:]):
-        if a.strip().startswith(("```", "$$")) and a.strip().count("$$") != 2:
+        if a.strip().startswith("```"):
             fenced = not fenced
-        if fenced or not a.strip() or not b.strip() or a.endswith("  ") or _BLOCK_START.match(b):
+        math ^= a.count("$$") % 2 == 1  # a display block may close at the end of a line: "… x.$$"
+        if (fenced or math or "$$" in a or a.strip().startswith("```") or not a.strip() or not b.strip()
+                or a.endswith("  ") or _BLOCK_START.match(b)):
             continue
         if a.lstrip().startswith(("|", "#")):
             continue
