@@ -237,3 +237,7 @@ def test_soft_line_breaks_in_chinese_paragraphs(b):
     # a break
     assert b.soft_breaks("公式：\n$$a = b\n+ c.$$\n第一句。\n第二句。") == ["…第一句。⏎第二句。…"]
     assert b.soft_breaks("公式：\n$$a = b$$\n接着说。") == []
+    # a display block closed at the end of its last line ("… x.$$") ends the block: the paragraph after it is
+    # checked (it was taken for more display math, so its breaks went unreported)
+    assert b.soft_breaks("推导：\n$$a = b\n  + c.$$\n于是\n得到。") == ["…于是⏎得到。…"]
+    assert b.soft_breaks("$$a = b$$\n于是得到。") == []  # the break beside a display block is no soft break
