@@ -127,12 +127,16 @@ def test_figures_in_chinese_save_beside_the_english_ones(monkeypatch, isolated_d
     history = train.History()
     history.steps["loss"] = [3.0, 2.0, 1.0]
     monkeypatch.setenv("COURSE_LANG", "zh")
-    fig = plotting.plot_history(history)
+    fig = plotting.plot_history(history, labels={"loss": tr("loss", "损失")})
     assert (fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()) == ("训练步数", "数值")
+    assert [x.get_text() for x in fig.axes[0].get_legend().get_texts()] == ["损失"]  # the legend too
     plotting.savefig(fig, "00_overview", "loss")
     monkeypatch.setenv("COURSE_LANG", "en")
-    fig_en = plotting.plot_history(history)
+    fig_en = plotting.plot_history(history, labels={"loss": tr("loss", "损失")})
     assert fig_en.axes[0].get_xlabel() == "training step"
+    assert [x.get_text() for x in fig_en.axes[0].get_legend().get_texts()] == ["loss"]
+    with pytest.raises(ValueError, match=r"labels names curves \['los'\] that are not plotted"):
+        plotting.plot_history(history, labels={"los": "a typo"})  # a misspelt key would leave the English
     plotting.savefig(fig_en, "00_overview", "loss")
     folder = isolated_dirs / "build" / "artifacts" / "00_overview"
     assert sorted(p.name for p in folder.iterdir()) == ["loss.png", "loss.zh.png"]
