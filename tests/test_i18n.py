@@ -121,6 +121,20 @@ def test_the_data_source_line_in_chinese_keeps_the_data_identity(monkeypatch, ca
     assert data.sources()["digits"] == "内置：scikit-learn（1,797 张 8x8 手写数字）"
 
 
+def test_code_branches_on_the_source_record_not_on_its_shown_text(monkeypatch, isolated_dirs):
+    """10 picks 32×32 for the embedded faces: in Chinese the shown text no longer starts with 'embedded'
+    (the branch took 64×64 there), the record sources(shown=False) still does, in both languages."""
+    monkeypatch.setenv("COURSE_LANG", "zh")
+    assert not data.sources()["faces"].startswith("embedded")  # the text a reader sees
+    assert data.sources(shown=False)["faces"] == "embedded: scikit-image LFW (100 faces)"
+    faces = isolated_dirs / "data" / "faces"
+    monkeypatch.setattr(data, "_has_images", lambda folder: folder == faces)  # a folder of faces, as 10 sees it
+    assert data.sources(shown=False)["faces"] == f"local: {faces}"
+    assert data.sources()["faces"] == f"本地：{faces}"
+    monkeypatch.setenv("COURSE_LANG", "en")
+    assert data.sources(shown=False)["faces"] == data.sources()["faces"] == f"local: {faces}"
+
+
 def test_figures_in_chinese_save_beside_the_english_ones(monkeypatch, isolated_dirs):
     import matplotlib.pyplot as plt
 
