@@ -141,6 +141,9 @@ def conditional_accuracy(G):
 # run, the concatenation discriminator.
 
 # %% slideshow={"slide_type": "fragment"}
+D_NAMES = {"projection": tr("projection D", "投影判别网络"), "concat": tr("concat D", "拼接判别网络")}  # shown names
+
+
 def train_cgan(run: Config):
     """Train (or load) the cGAN of ``run``; returns G, D, the history and the accuracy curve."""
     torch.manual_seed(run.seed)
@@ -164,7 +167,7 @@ def train_cgan(run: Config):
     history = fit(make_cgan_step(G, D, opt_G, opt_D, run.z_dim, K), (x_train, y_train),
                   epochs=run.epochs, batch_size=run.batch_size, modules={"G": G, "D": D},
                   optimizers={"G": opt_G, "D": opt_D}, checkpoint=key, seed=run.seed,
-                  desc=f"cGAN ({run.conditioning})", on_epoch_end=on_epoch_end)
+                  desc=f"cGAN ({D_NAMES[run.conditioning]})", on_epoch_end=on_epoch_end)
     if history.resumed_from:  # a cached run: reload its curve (or keep just the end point)
         curve = checkpoints.load(curve_key) or {
             "seconds": [history.seconds], "accuracy": [conditional_accuracy(G)[0]],
@@ -188,8 +191,8 @@ print(tr(f"conditional accuracy (concat D, {cfg.compare_epochs} epochs, "
 
 # %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-axes[0].plot(curve["seconds"], curve["accuracy"], "o-", ms=3, label=tr("projection D", "投影判别网络"))
-axes[0].plot(curve_cat["seconds"], curve_cat["accuracy"], "s-", ms=3, label=tr("concat D", "拼接判别网络"))
+axes[0].plot(curve["seconds"], curve["accuracy"], "o-", ms=3, label=D_NAMES["projection"])
+axes[0].plot(curve_cat["seconds"], curve_cat["accuracy"], "s-", ms=3, label=D_NAMES["concat"])
 axes[0].axhline(clf.test_accuracy, ls="--", c="k", lw=0.8,
                 label=tr("classifier on real test digits", "分类器在真实测试数字上的准确率"))
 axes[0].axhline(0.1, ls=":", c="grey", lw=0.8, label=tr("chance", "随机猜测"))
