@@ -370,13 +370,20 @@ def summary(track):
 hist_bal, track_bal = train_mog(balanced, "balanced 1:1")
 hist_col, track_col = train_mog(collapse, "G 5:1 D")
 BALANCED = tr("balanced 1:1", "平衡 1:1")  # the runs' names on the figures and lines
-for name, track in [(BALANCED, track_bal), ("G 5:1 D", track_col)]:
+
+
+def coverage_line(name: str, track: dict) -> str:
+    """A run's modes covered and high-quality fraction, and its last epoch's samples per mode."""
     modes, hq = summary(track)
     counts = gan.mode_coverage(track["last"], centers, STD)["counts"]
-    print(tr(f"{name:14s} modes covered {modes}/8, high quality {hq:.2f}; "
-             f"last epoch, high-quality samples per mode: {counts}",
-             f"{name}：覆盖了 {modes}/8 个模式，高质量比例 {hq:.2f}；"
-             f"最后一个迭代周期，每个模式的高质量样本数：{counts}"))
+    return tr(f"{name:14s} modes covered {modes}/8, high quality {hq:.2f}; "
+              f"last epoch, high-quality samples per mode: {counts}",
+              f"{name}：覆盖了 {modes}/8 个模式，高质量比例 {hq:.2f}；"
+              f"最后一个迭代周期，每个模式的高质量样本数：{counts}")
+
+
+for name, track in [(BALANCED, track_bal), ("G 5:1 D", track_col)]:
+    print(coverage_line(name, track))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### A remedy: let D see several samples at once (PacGAN)
@@ -389,11 +396,7 @@ for name, track in [(BALANCED, track_bal), ("G 5:1 D", track_col)]:
 # %% slideshow={"slide_type": "fragment"}
 hist_pac, track_pac = train_mog(pacgan, "G 5:1 D, PacGAN")
 modes_pac, hq_pac = summary(track_pac)
-counts = gan.mode_coverage(track_pac["last"], centers, STD)["counts"]
-print(tr(f"G 5:1 D + PacGAN(2)  modes covered {modes_pac}/8, high quality {hq_pac:.2f}; "
-         f"last epoch, high-quality samples per mode: {counts}",
-         f"G 5:1 D + PacGAN(2)：覆盖了 {modes_pac}/8 个模式，高质量比例 {hq_pac:.2f}；"
-         f"最后一个迭代周期，每个模式的高质量样本数：{counts}"))
+print(coverage_line("G 5:1 D + PacGAN(2)", track_pac))
 
 fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
 for ax, (name, track) in zip(axes[:3], [(BALANCED, track_bal),
