@@ -356,8 +356,13 @@ def load(name: DatasetName, split: Split = "train", *, n: int | None = None, siz
     return result
 
 
-def sources() -> dict[str, str]:
-    """Which source ``load(name)`` would use for each data set, without loading anything big."""
+def sources(*, shown: bool = True) -> dict[str, str]:
+    """Which source ``load(name)`` would use for each data set, without loading anything big.
+
+    ``shown=True``: described in the reader's language (to print); ``shown=False``: the English record,
+    ``local: …``, ``system: …`` or ``embedded: …`` in every language (to branch on: code that tests a
+    shown text would take another branch in a Chinese notebook).
+    """
     out = {}
     for name in DATASETS:
         where = None
@@ -368,9 +373,11 @@ def sources() -> dict[str, str]:
         if where is None and name == "fashion_mnist" and _has_idx_pair(SYSTEM_FASHION_MNIST, "train"):
             where = f"system: {SYSTEM_FASHION_MNIST}"
         if where is None:
-            where = t({"mnist": "data.found.mnist", "faces": "data.found.faces", "digits": "data.found.digits",
-                       "fashion_mnist": "data.found.fashion_missing"}[name])
-        out[name] = shown_source(where)
+            key = {"mnist": "data.found.mnist", "faces": "data.found.faces", "digits": "data.found.digits",
+                   "fashion_mnist": "data.found.fashion_missing"}[name]
+            out[name] = t(key) if shown else messages()[key]["en"]
+        else:
+            out[name] = shown_source(where) if shown else where
     return out
 
 

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_utils.i18n import t
+
 #: the checkpoint folder of the evaluation classifiers (data/checkpoints/metrics/, the name it had
 #: before this module was split out of course_utils.metrics: cached classifiers stay valid)
 CHECKPOINT_FOLDER = "metrics"
@@ -165,6 +167,5 @@ def evaluation_classifier(dataset: str = "mnist", config: ClassifierConfig | Non
             checkpoints.save(key, {"model": model.state_dict(), "test_accuracy": acc})
     model.eval()
     if verbose:
-        print(f"evaluation classifier ({dataset}): test accuracy {acc:.4f} on {len(test.images)} real "
-              f"test images ({key.name})")
+        print(t("evaluation.classifier", dataset=dataset, acc=acc, n=len(test.images), name=key.name))
     return Evaluator(model.to(profile.device()), acc, dataset, train.source, len(train.images))

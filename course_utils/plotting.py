@@ -10,7 +10,7 @@ in the notebook's language: ``tr("density", "密度")`` in a notebook, ``t(key)`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
@@ -76,19 +76,26 @@ def image_grid(images: torch.Tensor | np.ndarray, nrow: int | None = None, *, ti
 
 def plot_history(history, keys: Sequence[str] | None = None, *, ax: plt.Axes | None = None,
                  title: str | None = None, logy: bool = False, per: str = "step",
-                 smooth: int = 1) -> plt.Figure:
-    """Plot training curves from a ``train.History`` (per step or per epoch), labelled axes."""
+                 smooth: int = 1, labels: Mapping[str, str] | None = None) -> plt.Figure:
+    """Plot training curves from a ``train.History`` (per step or per epoch), labelled axes.
+
+    The legend names each curve by its key, or by ``labels[key]`` (words in the notebook's language:
+    ``labels={"reconstruction": tr("reconstruction", "重建")}``).
+    """
     if per not in ("step", "epoch"):
         raise ValueError(f"per must be 'step' or 'epoch', got {per!r}")
     series = history.steps if per == "step" else history.epochs
     keys = list(keys or series.keys())
+    unknown = sorted(set(labels or {}) - set(keys))
+    if unknown:
+        raise ValueError(f"labels names curves {unknown} that are not plotted: the keys are {keys}")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     for key in keys:
         y = np.asarray(series[key], dtype=float)
         if smooth > 1 and len(y) >= smooth:
             y = np.convolve(y, np.ones(smooth) / smooth, mode="valid")
-        ax.plot(np.arange(1, len(y) + 1), y, label=key)
+        ax.plot(np.arange(1, len(y) + 1), y, label=(labels or {}).get(key, key))
     ax.set_xlabel(t("plot.training_step") if per == "step" else t("plot.epoch"))
     ax.set_ylabel(t("plot.value"))
     if logy:

@@ -121,18 +121,36 @@ def test_the_data_source_line_in_chinese_keeps_the_data_identity(monkeypatch, ca
     assert data.sources()["digits"] == "内置：scikit-learn（1,797 张 8x8 手写数字）"
 
 
+def test_code_branches_on_the_source_record_not_on_its_shown_text(monkeypatch, isolated_dirs):
+    """10 picks 32×32 for the embedded faces: in Chinese the shown text no longer starts with 'embedded'
+    (the branch took 64×64 there), the record sources(shown=False) still does, in both languages."""
+    monkeypatch.setenv("COURSE_LANG", "zh")
+    assert not data.sources()["faces"].startswith("embedded")  # the text a reader sees
+    assert data.sources(shown=False)["faces"] == "embedded: scikit-image LFW (100 faces)"
+    faces = isolated_dirs / "data" / "faces"
+    monkeypatch.setattr(data, "_has_images", lambda folder: folder == faces)  # a folder of faces, as 10 sees it
+    assert data.sources(shown=False)["faces"] == f"local: {faces}"
+    assert data.sources()["faces"] == f"本地：{faces}"
+    monkeypatch.setenv("COURSE_LANG", "en")
+    assert data.sources(shown=False)["faces"] == data.sources()["faces"] == f"local: {faces}"
+
+
 def test_figures_in_chinese_save_beside_the_english_ones(monkeypatch, isolated_dirs):
     import matplotlib.pyplot as plt
 
     history = train.History()
     history.steps["loss"] = [3.0, 2.0, 1.0]
     monkeypatch.setenv("COURSE_LANG", "zh")
-    fig = plotting.plot_history(history)
+    fig = plotting.plot_history(history, labels={"loss": tr("loss", "损失")})
     assert (fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()) == ("训练步数", "数值")
+    assert [x.get_text() for x in fig.axes[0].get_legend().get_texts()] == ["损失"]  # the legend too
     plotting.savefig(fig, "00_overview", "loss")
     monkeypatch.setenv("COURSE_LANG", "en")
-    fig_en = plotting.plot_history(history)
+    fig_en = plotting.plot_history(history, labels={"loss": tr("loss", "损失")})
     assert fig_en.axes[0].get_xlabel() == "training step"
+    assert [x.get_text() for x in fig_en.axes[0].get_legend().get_texts()] == ["loss"]
+    with pytest.raises(ValueError, match=r"labels names curves \['los'\] that are not plotted"):
+        plotting.plot_history(history, labels={"los": "a typo"})  # a misspelt key would leave the English
     plotting.savefig(fig_en, "00_overview", "loss")
     folder = isolated_dirs / "build" / "artifacts" / "00_overview"
     assert sorted(p.name for p in folder.iterdir()) == ["loss.png", "loss.zh.png"]

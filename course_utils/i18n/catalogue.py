@@ -57,6 +57,25 @@ MESSAGES: dict[str, dict[str, str]] = {
                           "zh": "内置：scikit-learn（1,797 张 8x8 手写数字）"},
     "data.found.fashion_missing": {"en": "not found (falls back to embedded MNIST)",
                                    "zh": "没有找到（改用内置的 MNIST）"},
+    # course_utils.train: the line after a training run, and the line that says a checkpoint was loaded
+    "train.done": {
+        "en": "{desc}: {n} epoch(s) in {seconds:.1f} s{capped}; last epoch: {summary}",
+        "zh": "{desc}：{n} 个迭代周期，用时 {seconds:.1f} 秒{capped}；最后一个迭代周期：{summary}",
+    },
+    "train.capped": {"en": " (capped at {steps} steps by COURSE_MAX_STEPS)",
+                     "zh": "（被 COURSE_MAX_STEPS 截断在 {steps} 步）"},
+    "train.loaded_finished": {"en": "[checkpoint] loaded finished run from {path}",
+                              "zh": "[检查点] 载入了训练完的模型：{path}"},
+    "train.loaded_epoch": {"en": "[checkpoint] loaded epoch {epoch}/{epochs} from {path}",
+                           "zh": "[检查点] 载入了第 {epoch}/{epochs} 个迭代周期的状态：{path}"},
+    # course_utils.evaluation: the evaluation classifier's line
+    "evaluation.classifier": {
+        "en": "evaluation classifier ({dataset}): test accuracy {acc:.4f} on {n} real test images ({name})",
+        "zh": "评估分类器（{dataset}）：在 {n} 张真实测试图像上的测试准确率 {acc:.4f}（{name}）",
+    },
+    # course_utils.pgm: a network as a notebook cell shows it
+    "pgm.network": {"en": "BayesianNetwork({n} variables, {edges} edges, {free} free parameters)",
+                    "zh": "BayesianNetwork（{n} 个变量，{edges} 条边，{free} 个独立参数）"},
     # course_utils.plotting: axis labels of the shared figures
     "plot.training_step": {"en": "training step", "zh": "训练步数"},
     "plot.epoch": {"en": "epoch", "zh": "迭代周期"},

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from course_utils.i18n import t
 from course_utils.pgm.factor import MAX_JOINT_ENTRIES, Factor
 
 
@@ -143,8 +144,7 @@ class BayesianNetwork:
                    for v in self.variables)
 
     def __repr__(self) -> str:
-        return (f"BayesianNetwork({len(self.variables)} variables, {len(self.edges)} edges, "
-                f"{self.n_free_parameters()} free parameters)")
+        return t("pgm.network", n=len(self.variables), edges=len(self.edges), free=self.n_free_parameters())
 
     # ---- the joint -----------------------------------------------------------------------
     def joint(self) -> Factor:
