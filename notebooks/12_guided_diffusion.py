@@ -183,6 +183,19 @@ def toy_z(x, target, t=0):
     return counts / n, z_w.abs().max().item(), max(z_m).item()
 
 
+def fraction_bars(bars, title, name):
+    """A bar chart of cell fractions, one group of bars per component: bars = {label: (fractions (4,), bar style)}."""
+    fig, ax = plt.subplots(figsize=(8, 2.8))
+    width = 0.8 / len(bars)
+    for i, (label, (frac, style)) in enumerate(bars.items()):
+        ax.bar(torch.arange(4) + (i - (len(bars) - 1) / 2) * width, frac, width=width, label=label, **style)
+    ax.set(xticks=range(4), xticklabels=[f"component {j}" for j in range(4)], ylabel="fraction of samples", title=title)
+    ax.legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    plotting.savefig(fig, NB, name)
+    plt.show()
+
+
 x_toy, y_toy = lab.sample(600, generator=torch.Generator().manual_seed(1))
 fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.4), sharex=True, sharey=True)
 for c, ax in enumerate(axes):
@@ -415,16 +428,9 @@ right, *controls = cg_toy.values()
 assert max(right[1:]) < 4, "classifier guidance with the exact classifier and s = 1 must sample p(x | y)"
 assert all(max(c[1:]) > 4 for c in controls), "every wrong variant should fail the same check"
 
-fig, ax = plt.subplots(figsize=(8, 2.8))
-bars = {"target p(x | y = 0)": target_y0[0], **{name: r[0] for name, r in cg_toy.items()}}
-for i, (name, frac) in enumerate(bars.items()):
-    ax.bar(torch.arange(4) + (i - 2.5) * 0.13, frac, width=0.13, label=name, color="k" if i == 0 else f"C{i - 1}")
-ax.set(xticks=range(4), xticklabels=[f"component {j}" for j in range(4)], ylabel="fraction of samples",
-       title="Classifier guidance on the toy, exact classifier, s = 1")
-ax.legend(fontsize=7, ncol=2)
-fig.tight_layout()
-plotting.savefig(fig, NB, "toy_classifier_guidance")
-plt.show()
+fraction_bars({"target p(x | y = 0)": (target_y0[0], {"color": "k"}),
+               **{name: (r[0], {"color": f"C{i}"}) for i, (name, r) in enumerate(cg_toy.items())}},
+              "Classifier guidance on the toy, exact classifier, s = 1", "toy_classifier_guidance")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### On images: a learned classifier, and the range of $s$
@@ -621,18 +627,9 @@ for t in [S.T, 600, 400, 300, 200, 100, 0]:
     print(f"{t:4d} | {target_t[0].numpy().round(3)!s:28s} | {freq.numpy().round(3)!s:28s} | "
           f"{gap_by_t[t][0]:15.3f} | {z_w:6.1f}")
 
-fig, ax = plt.subplots(figsize=(8, 2.8))
-for i, w_ in enumerate(toy_w):
-    ax.bar(torch.arange(4) + (2 * i - 2.5) * 0.13, free_toy[w_][0], width=0.13, color=f"C{i}", alpha=0.45,
-           label=f"tilted target, w = {w_:g}")
-    ax.bar(torch.arange(4) + (2 * i - 1.5) * 0.13, free_toy[w_][1], width=0.13, color=f"C{i}",
-           label=f"sampled, w = {w_:g}")
-ax.set(xticks=range(4), xticklabels=[f"component {j}" for j in range(4)], ylabel="fraction of samples",
-       title="Classifier-free guidance on the toy, exact ε: sampled against p(x|c)^(1+w) p(x)^(−w)")
-ax.legend(fontsize=7, ncol=3)
-fig.tight_layout()
-plotting.savefig(fig, NB, "toy_free_guidance")
-plt.show()
+fraction_bars({f"{kind}, w = {w_:g}": (free_toy[w_][j], {"color": f"C{i}", "alpha": 0.45 if j == 0 else 1.0})
+               for i, w_ in enumerate(toy_w) for j, kind in enumerate(["tilted target", "sampled"])},
+              "Classifier-free guidance on the toy, exact ε: sampled against p(x|c)^(1+w) p(x)^(−w)", "toy_free_guidance")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **What the numbers say.** At $w = 0$ the sampler draws $p(x\mid c)$ exactly. For $w > 0$ it does
