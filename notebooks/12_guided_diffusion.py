@@ -25,6 +25,7 @@
 # classifier-FID and seconds per 100 samples.
 
 # %% slideshow={"slide_type": "skip"}
+import unicodedata
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -37,6 +38,7 @@ from course_utils.diffusion import ddpm, guidance, harness, toy_labelled
 from course_utils.diffusion.clip import class_words, load_with_words
 from course_utils.diffusion.sampling import RespacedSampler
 from course_utils.exercises import guidance as ex
+from course_utils.i18n import tr  # tr(English, Chinese): the words a figure or a line shows, in the notebook's language
 
 NB = "12_guided_diffusion"
 
@@ -88,11 +90,13 @@ if gen_cfg.n_train is not None:
 test_set = data.load(DS, split="test", strict=strict_data)
 WORDS = class_words(DS)  # the ten prompts: garment names, or "zero" … "nine"
 K = len(WORDS)
-print(f"data path: {DS} ({train_set.source}); prompts: {', '.join(WORDS)}")
+print(tr(f"data path: {DS} ({train_set.source}); prompts: {', '.join(WORDS)}",
+         f"数据：{DS}（{data.shown_source(train_set.source)}）；提示词：{', '.join(WORDS)}"))
 x_train = train_set.images * 2 - 1  # pixels in [-1, 1], as the DDPM expects
 y_train = train_set.labels
 first = torch.stack([train_set.images[y_train == c][0] for c in range(K)])
-fig = plotting.image_grid(first, nrow=K, title="one training image per class: " + " · ".join(WORDS), scale=1.2)
+fig = plotting.image_grid(first, nrow=K, title=tr("one training image per class: ", "每类一张训练图像：") + " · ".join(WORDS),
+                          scale=1.2)
 plotting.savefig(fig, NB, "classes")
 plt.show()
 
@@ -112,11 +116,13 @@ key = checkpoints.key(NB, "cfg_ddpm", config=gen_cfg, modules=model.modules, opt
                       data=train_set)
 history = train.fit(ddpm.train_step(model, len(x_train)), (x_train, y_train), epochs=gen_cfg.epochs,
                     batch_size=gen_cfg.batch_size, modules=model.modules, optimizers=model.optimizers,
-                    checkpoint=key, seed=gen_cfg.seed, desc="conditional DDPM")
+                    checkpoint=key, seed=gen_cfg.seed, desc=tr("conditional DDPM", "条件 DDPM"))
 net = model.ema.model.eval().to(device)  # sample with the EMA weights
 NULL = net.null_label
-print(f"UNet: {sum(p.numel() for p in net.parameters()):,} parameters, labels 0..{K - 1} and ∅ = {NULL}; "
-      f"{len(history.steps.get('loss', []))} steps trained in this session")
+print(tr(f"UNet: {sum(p.numel() for p in net.parameters()):,} parameters, labels 0..{K - 1} and ∅ = {NULL}; "
+         f"{len(history.steps.get('loss', []))} steps trained in this session",
+         f"UNet：{sum(p.numel() for p in net.parameters()):,} 个参数，标签 0..{K - 1}，空标签 ∅ = {NULL}；"
+         f"本次运行训练了 {len(history.steps.get('loss', []))} 步"))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The same, exactly: notebook 11's toy with labels (玩具模型)
@@ -189,7 +195,8 @@ def fraction_bars(bars, title, name):
     width = 0.8 / len(bars)
     for i, (label, (frac, style)) in enumerate(bars.items()):
         ax.bar(torch.arange(4) + (i - (len(bars) - 1) / 2) * width, frac, width=width, label=label, **style)
-    ax.set(xticks=range(4), xticklabels=[f"component {j}" for j in range(4)], ylabel="fraction of samples", title=title)
+    ax.set(xticks=range(4), xticklabels=[tr(f"component {j}", f"分量 {j}") for j in range(4)],
+           ylabel=tr("fraction of samples", "样本比例"), title=title)
     ax.legend(fontsize=7, ncol=3)
     fig.tight_layout()
     plotting.savefig(fig, NB, name)
@@ -202,7 +209,8 @@ for c, ax in enumerate(axes):
     dens = lab64.class_mixture(c).log_prob(toy_grid).exp().reshape(401, 401)
     ax.contourf(toy_gx, toy_gy, dens, levels=15, cmap="Blues")
     ax.scatter(*x_toy[y_toy == c].T, s=3, c="k")
-    ax.set(title=f"p(x_0 | y = {c}): weights {lab.class_mixture(c).weights.numpy().round(2)}", aspect="equal",
+    ax.set(title=tr(f"p(x_0 | y = {c}): weights {lab.class_mixture(c).weights.numpy().round(2)}",
+                    f"p(x_0 | y = {c})：权重 {lab.class_mixture(c).weights.numpy().round(2)}"), aspect="equal",
            xlim=(-3, 3), ylim=(-3, 3))
 axes[0].title.set_fontsize(9)
 axes[1].title.set_fontsize(9)
@@ -244,7 +252,7 @@ clf_key = checkpoints.key(NB, "noisy_classifier", config=clf_cfg, modules={"clas
                           optimizers={"adamw": clf_opt}, data=clf_set)
 train.fit(clf_step, (clf_set.images * 2 - 1, clf_set.labels), epochs=clf_cfg.epochs, batch_size=clf_cfg.batch_size,
           modules={"classifier": clf_net}, optimizers={"adamw": clf_opt}, checkpoint=clf_key, seed=clf_cfg.seed,
-          desc="noisy classifier")
+          desc=tr("noisy classifier", "噪声分类器"))
 clf_net.eval().requires_grad_(False)
 
 # its accuracy on noised *test* images, by t: high at small t, chance (0.1) at t = T, where nothing
@@ -258,10 +266,11 @@ with torch.no_grad():
         x_t = S_dev.q_sample(x_test, t, noise=torch.randn(x_test.shape, generator=gen, device=device))
         pred = torch.cat([clf_net(x_t[i:i + 1000], t).argmax(1) for i in range(0, len(x_t), 1000)])
         noisy_acc[t] = (pred.cpu() == test_set.labels[:2000]).float().mean().item()
-print("noisy classifier, test accuracy by t:", {t: round(a, 3) for t, a in noisy_acc.items()})
+print(tr("noisy classifier, test accuracy by t:", "噪声分类器在各个 t 上的测试准确率："),
+      {t: round(a, 3) for t, a in noisy_acc.items()})
 # a classifier trained at cpu size reaches about 0.77 (Fashion-MNIST, 2 passes) or 0.98 (MNIST, 25 passes)
 fashion = DS == "fashion_mnist"
-quality.at_least("noisy classifier: test accuracy at t = 100", noisy_acc[100],
+quality.at_least(tr("noisy classifier: test accuracy at t = 100", "噪声分类器：t = 100 时的测试准确率"), noisy_acc[100],
                  cpu=0.70 if fashion else 0.95, full=0.85 if fashion else 0.97)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -291,7 +300,8 @@ toy_clf.eval().requires_grad_(False)
 x0_eval, y_eval = lab.sample(4_000, generator=torch.Generator().manual_seed(5))
 rows = torch.arange(len(y_eval))
 excess, excess_t0 = {}, {}
-print("   t | accuracy: trained  exact | log-loss: trained  exact | told t = 0 (control)")
+print(tr("   t | accuracy: trained  exact | log-loss: trained  exact | told t = 0 (control)",
+         "   t | 准确率：    训练的  精确的 | 对数损失：  训练的  精确的 | 告诉它 t = 0（对照）"))
 for t in [0, 100, 200, 300, 400, 600, 1000]:
     x_t = S.q_sample(x0_eval, t, generator=torch.Generator().manual_seed(6 + t))
     exact = lab.log_p_y(x_t, S.alpha_bar[t])
@@ -302,8 +312,10 @@ for t in [0, 100, 200, 300, 400, 600, 1000]:
     acc = [(lp.argmax(1) == y_eval).float().mean().item() for lp in (trained, exact)]
     print(f"{t:4d} |           {acc[0]:.3f}  {acc[1]:.3f} |           {loss_of['trained']:.3f}  {loss_of['exact']:.3f} |"
           f" {loss_of['t0']:.3f}")
-print(f"largest excess log-loss over the exact classifier: trained {max(excess.values()):.3f} nats, "
-      f"told t = 0 {max(excess_t0.values()):.3f} nats (limit 0.02)")
+print(tr(f"largest excess log-loss over the exact classifier: trained {max(excess.values()):.3f} nats, "
+         f"told t = 0 {max(excess_t0.values()):.3f} nats (limit 0.02)",
+         f"对数损失比精确分类器多出的最大值：训练的 {max(excess.values()):.3f} 奈特，"
+         f"告诉它 t = 0 的 {max(excess_t0.values()):.3f} 奈特（上限 0.02）"))
 assert max(excess.values()) < 0.02, "the noisy classifier's recipe should come close to the exact classifier at every t"
 assert max(excess_t0.values()) > 0.02, "the control (a classifier blind to t) should fail the same check"
 
@@ -329,9 +341,12 @@ assert max(excess_t0.values()) > 0.02, "the control (a classifier blind to t) sh
 sp = RespacedSampler(S, cfg.sample_steps).to(device)  # the images' sampler: t_1 = T > … > t_n = 1
 toy_sp = RespacedSampler(S, S.T, clip_x0=False)        # the toy's: all 1000 steps, Algorithm 2 itself
 var_steps = torch.stack([sp.variance(i) for i in range(len(sp))]).cpu()
-print(f"{len(sp)} steps: Σ = β̃' from {var_steps.max():.3f} (t = T) down to {var_steps[-2]:.4f} (the step "
-      f"before the last) and 0; median {var_steps.median():.3f}, half of the steps within "
-      f"{var_steps.quantile(0.25):.3f}–{var_steps.quantile(0.75):.3f}")
+print(tr(f"{len(sp)} steps: Σ = β̃' from {var_steps.max():.3f} (t = T) down to {var_steps[-2]:.4f} (the step "
+         f"before the last) and 0; median {var_steps.median():.3f}, half of the steps within "
+         f"{var_steps.quantile(0.25):.3f}–{var_steps.quantile(0.75):.3f}",
+         f"{len(sp)} 步：Σ = β̃' 从 {var_steps.max():.3f}（t = T）降到 {var_steps[-2]:.4f}（倒数第二步），"
+         f"最后一步为 0；中位数 {var_steps.median():.3f}，一半的步数在 "
+         f"{var_steps.quantile(0.25):.3f}–{var_steps.quantile(0.75):.3f} 之间"))
 eval_clf = evaluation.evaluation_classifier(DS)
 n_eval = K * cfg.n_per_class
 labels = torch.arange(K).repeat_interleave(cfg.n_per_class).to(device)  # n_per_class prompts per class
@@ -351,9 +366,12 @@ floors = metrics.real_fid_floor(eval_clf.model, all_train.images, all_train.labe
                                 {c: int((real_y == c).sum()) for c in range(K)})
 fid_floor = floors.mean().item()
 real_spread = metrics.feature_spread(eval_clf.model, real_a, real_y)
-print(f"evaluation classifier: {eval_clf.test_accuracy:.3f} on real test images ({eval_clf.source}); "
-      f"classifier-FID floor, {n_eval} real train vs {n_eval} real test images: {fid_floor:.2f} "
-      f"(mean of 5 draws, {floors.min():.2f} to {floors.max():.2f}); feature spread of real images: {real_spread:.2f}")
+print(tr(f"evaluation classifier: {eval_clf.test_accuracy:.3f} on real test images ({eval_clf.source}); "
+         f"classifier-FID floor, {n_eval} real train vs {n_eval} real test images: {fid_floor:.2f} "
+         f"(mean of 5 draws, {floors.min():.2f} to {floors.max():.2f}); feature spread of real images: {real_spread:.2f}",
+         f"评估分类器：在真实测试图像上的准确率为 {eval_clf.test_accuracy:.3f}（{data.shown_source(eval_clf.source)}）；"
+         f"分类器 FID 的下限，{n_eval} 张真实训练图像对 {n_eval} 张真实测试图像：{fid_floor:.2f}"
+         f"（5 次抽样的平均，{floors.min():.2f} 到 {floors.max():.2f}）；真实图像的特征离散度：{real_spread:.2f}"))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5 · Classifier guidance, exactly the slide's formula (分类器引导)
@@ -411,26 +429,30 @@ toy_y = torch.zeros(cfg.toy_n, dtype=torch.long)  # every point asks for class 0
 target_y0 = cell_targets(lambda x: lab64.class_mixture(0).log_prob(x))
 torch.testing.assert_close(target_y0[0], lab64.class_mixture(0).weights, atol=1e-4, rtol=0)  # quadrature ≪ MC error
 n_ctrl = min(cfg.toy_n, 1_000)  # the controls fail by far: fewer points suffice
-rules = {"μ + sΣ∇  (the slide)": (mu_hat, 1.0, cfg.toy_n),
-         "μ − sΣ∇  (sign flipped)": (lambda mu, var, grad, s: mu - s * var * grad, 1.0, n_ctrl),
-         "μ + s∇   (Σ left out)": (lambda mu, var, grad, s: mu + s * grad, 1.0, n_ctrl),
-         "μ + sσ∇  (Σ = σ, not σ²)": (lambda mu, var, grad, s: mu + s * var.sqrt() * grad, 1.0, n_ctrl),
-         "μ        (no guidance)": (mu_hat, 0.0, n_ctrl)}
-print(f"target p(x_0 | y = 0): cell fractions {target_y0[0].numpy().round(3)}")
+rules = {tr("μ + sΣ∇  (the slide)", "μ + sΣ∇ （讲义）"): (mu_hat, 1.0, cfg.toy_n),
+         tr("μ − sΣ∇  (sign flipped)", "μ − sΣ∇ （符号取反）"): (lambda mu, var, grad, s: mu - s * var * grad, 1.0, n_ctrl),
+         tr("μ + s∇   (Σ left out)", "μ + s∇  （漏掉 Σ）"): (lambda mu, var, grad, s: mu + s * grad, 1.0, n_ctrl),
+         tr("μ + sσ∇  (Σ = σ, not σ²)", "μ + sσ∇ （Σ = σ，不是 σ²）"):
+             (lambda mu, var, grad, s: mu + s * var.sqrt() * grad, 1.0, n_ctrl),
+         tr("μ        (no guidance)", "μ       （不引导）"): (mu_hat, 0.0, n_ctrl)}
+print(tr(f"target p(x_0 | y = 0): cell fractions {target_y0[0].numpy().round(3)}",
+         f"目标 p(x_0 | y = 0)：各单元的比例 {target_y0[0].numpy().round(3)}"))
 cg_toy = {}
 for name, (rule, s, n) in rules.items():
     x0 = sample_classifier_guided(toy_sp, toy_uncond, toy_log_p_y, toy_x_T[:n], toy_y[:n], s,
                                   torch.Generator().manual_seed(21), guided_mean=rule)
     cg_toy[name] = toy_z(x0, target_y0)
     freq, z_w, z_m = cg_toy[name]
-    print(f"{name}, {n:5d} points: fractions {freq.numpy().round(3)}, largest |z|: fractions {z_w:6.1f}, means {z_m:6.1f}")
+    print(tr(f"{name}, {n:5d} points: fractions {freq.numpy().round(3)}, largest |z|: fractions {z_w:6.1f}, means {z_m:6.1f}",
+             f"{name}，{n:5d} 个点：比例 {freq.numpy().round(3)}，最大的 |z|：比例 {z_w:6.1f}，均值 {z_m:6.1f}"))
 right, *controls = cg_toy.values()
 assert max(right[1:]) < 4, "classifier guidance with the exact classifier and s = 1 must sample p(x | y)"
 assert all(max(c[1:]) > 4 for c in controls), "every wrong variant should fail the same check"
 
-fraction_bars({"target p(x | y = 0)": (target_y0[0], {"color": "k"}),
+fraction_bars({tr("target p(x | y = 0)", "目标 p(x | y = 0)"): (target_y0[0], {"color": "k"}),
                **{name: (r[0], {"color": f"C{i}"}) for i, (name, r) in enumerate(cg_toy.items())}},
-              "Classifier guidance on the toy, exact classifier, s = 1", "toy_classifier_guidance")
+              tr("Classifier guidance on the toy, exact classifier, s = 1", "玩具数据上的分类器引导，精确的分类器，s = 1"),
+              "toy_classifier_guidance")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### On images: a learned classifier, and the range of $s$
@@ -460,9 +482,12 @@ for s in cfg.scales_s:
     cg[s] = {"images": images, "sec": sec, "acc": evaluation.classifier_accuracy(eval_clf.model, images, y_cpu),
              "fid": metrics.classifier_fid(eval_clf.model, images, real_a),
              "spread": metrics.feature_spread(eval_clf.model, images, y_cpu)}
-    print(f"s = {s:5.1f}: accuracy {cg[s]['acc']:.3f}, classifier-FID {cg[s]['fid']:.2f} "
-          f"({cg[s]['fid'] / fid_floor:.2f}× floor), feature spread {cg[s]['spread']:.2f} (real {real_spread:.2f}), "
-          f"{sec:.1f} s per 100 samples")
+    print(tr(f"s = {s:5.1f}: accuracy {cg[s]['acc']:.3f}, classifier-FID {cg[s]['fid']:.2f} "
+             f"({cg[s]['fid'] / fid_floor:.2f}× floor), feature spread {cg[s]['spread']:.2f} (real {real_spread:.2f}), "
+             f"{sec:.1f} s per 100 samples",
+             f"s = {s:5.1f}：准确率 {cg[s]['acc']:.3f}，分类器 FID {cg[s]['fid']:.2f}"
+             f"（下限的 {cg[s]['fid'] / fid_floor:.2f} 倍），特征离散度 {cg[s]['spread']:.2f}（真实图像 {real_spread:.2f}），"
+             f"每 100 个样本 {sec:.1f} 秒"))
 
 # %% slideshow={"slide_type": "subslide"}
 k = min(cfg.n_show, cfg.n_per_class)
@@ -471,9 +496,10 @@ fig, axes = plt.subplots(1, len(cfg.scales_s), figsize=(4.2 * len(cfg.scales_s),
 axes = axes[0]
 for ax, s in zip(axes, cfg.scales_s):
     grid = cg[s]["images"][pick].view(K, k, 1, 28, 28).transpose(0, 1).reshape(-1, 1, 28, 28)
-    plotting.image_grid(grid, nrow=K, ax=ax, title=f"s = {s:g}: accuracy {cg[s]['acc']:.2f}")
-fig.suptitle("Classifier guidance: one column per prompt (" + ", ".join(WORDS) + "), the same noise in every panel",
-             fontsize=9)
+    plotting.image_grid(grid, nrow=K, ax=ax, title=tr(f"s = {s:g}: accuracy {cg[s]['acc']:.2f}",
+                                                      f"s = {s:g}：准确率 {cg[s]['acc']:.2f}"))
+fig.suptitle(tr("Classifier guidance: one column per prompt (" + ", ".join(WORDS) + "), the same noise in every panel",
+                "分类器引导：每列一个提示词（" + ", ".join(WORDS) + "），每幅图的噪声相同"), fontsize=9)
 plotting.savefig(fig, NB, "classifier_guidance_grid")
 plt.show()
 
@@ -487,12 +513,14 @@ plt.show()
 s_vals = list(cfg.scales_s)
 fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.2))
 a1.plot(s_vals, [cg[s]["acc"] for s in s_vals], "o-")
-a1.axhline(eval_clf.test_accuracy, ls="--", c="gray", label="real test images")
-a1.set(xscale="symlog", xlim=(-0.3, 1.5 * max(s_vals)), xlabel="guidance scale s", ylabel="accuracy (evaluation CNN)", title="samples in their class")
+a1.axhline(eval_clf.test_accuracy, ls="--", c="gray", label=tr("real test images", "真实测试图像"))
+a1.set(xscale="symlog", xlim=(-0.3, 1.5 * max(s_vals)), xlabel=tr("guidance scale s", "引导强度 s"),
+       ylabel=tr("accuracy (evaluation CNN)", "准确率（评估分类器）"), title=tr("samples in their class", "样本落在自己的类别"))
 a1.legend()
 a2.plot(s_vals, [cg[s]["spread"] for s in s_vals], "o-", c="C1")
-a2.axhline(real_spread, ls="--", c="gray", label="real test images")
-a2.set(xscale="symlog", xlim=(-0.3, 1.5 * max(s_vals)), xlabel="guidance scale s", ylabel="feature spread within a class", title="diversity")
+a2.axhline(real_spread, ls="--", c="gray", label=tr("real test images", "真实测试图像"))
+a2.set(xscale="symlog", xlim=(-0.3, 1.5 * max(s_vals)), xlabel=tr("guidance scale s", "引导强度 s"),
+       ylabel=tr("feature spread within a class", "类内特征离散度"), title=tr("diversity", "多样性"))
 a2.legend()
 fig.tight_layout()
 plotting.savefig(fig, NB, "classifier_guidance_sweep")
@@ -500,9 +528,10 @@ plt.show()
 s_max = max(s_vals)
 # a cpu-size run: Fashion-MNIST 0.100 → 0.944 (gain 0.84), spread 13.44 → 5.97 (ratio 0.44);
 # MNIST 0.102 → 0.990 (gain 0.89), spread 17.14 → 8.52 (ratio 0.50)
-quality.at_least("classifier guidance: accuracy gain from s = 0 to the largest s", cg[s_max]["acc"] - cg[0.0]["acc"],
-                 cpu=0.6, full=0.6)
-quality.at_most("classifier guidance: feature spread at the largest s / at s = 0",
+quality.at_least(tr("classifier guidance: accuracy gain from s = 0 to the largest s", "分类器引导：从 s = 0 到最大的 s，准确率的提高"),
+                 cg[s_max]["acc"] - cg[0.0]["acc"], cpu=0.6, full=0.6)
+quality.at_most(tr("classifier guidance: feature spread at the largest s / at s = 0",
+                   "分类器引导：最大的 s 处的特征离散度 / s = 0 处的"),
                 cg[s_max]["spread"] / cg[0.0]["spread"], cpu=0.7, full=0.8)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -610,15 +639,19 @@ for w in toy_w:
                             path=paths[w])
     target = cell_targets(tilted(w))
     free_toy[w] = (target[0], *toy_z(x0, target))
-    print(f"w = {w:g}: tilted target {target[0].numpy().round(3)}, sampled {free_toy[w][1].numpy().round(3)}; "
-          f"largest |z|: fractions {free_toy[w][2]:.1f}, means {free_toy[w][3]:.1f}")
+    print(tr(f"w = {w:g}: tilted target {target[0].numpy().round(3)}, sampled {free_toy[w][1].numpy().round(3)}; "
+             f"largest |z|: fractions {free_toy[w][2]:.1f}, means {free_toy[w][3]:.1f}",
+             f"w = {w:g}：倾斜分布 {target[0].numpy().round(3)}，采样得到 {free_toy[w][1].numpy().round(3)}；"
+             f"最大的 |z|：比例 {free_toy[w][2]:.1f}，均值 {free_toy[w][3]:.1f}"))
 assert max(free_toy[0.0][2:]) < 4, "at w = 0 the sampler must draw p(x | c)"
 assert free_toy[max(toy_w)][2] > 4, f"at w = {max(toy_w):g} the gap to the tilted target should be beyond MC error"
 
 # where the gap appears: x_t on the way (the largest w), against the tilted noised target at the same t
 w = max(toy_w)
-print(f"\nw = {w:g}, class 0: x_t against q_t(x|c)^(1+w) q_t(x)^(−w) at each t (cells: the noised means √ᾱ_t μ_k)")
-print("   t | target fractions             | sampled                      | total variation | largest |z|")
+print(tr(f"\nw = {w:g}, class 0: x_t against q_t(x|c)^(1+w) q_t(x)^(−w) at each t (cells: the noised means √ᾱ_t μ_k)",
+         f"\nw = {w:g}，类别 0：在每个 t 上把 x_t 与 q_t(x|c)^(1+w) q_t(x)^(−w) 比较（单元：加噪后的均值 √ᾱ_t μ_k）"))
+print(tr("   t | target fractions             | sampled                      | total variation | largest |z|",
+         "   t | 目标的比例                   | 采样得到的                   | 全变差距离      | 最大的 |z|"))
 gap_by_t = {}
 for t in [S.T, 600, 400, 300, 200, 100, 0]:
     target_t = cell_targets(tilted(w, t), t)
@@ -628,8 +661,10 @@ for t in [S.T, 600, 400, 300, 200, 100, 0]:
           f"{gap_by_t[t][0]:15.3f} | {z_w:6.1f}")
 
 fraction_bars({f"{kind}, w = {w_:g}": (free_toy[w_][j], {"color": f"C{i}", "alpha": 0.45 if j == 0 else 1.0})
-               for i, w_ in enumerate(toy_w) for j, kind in enumerate(["tilted target", "sampled"])},
-              "Classifier-free guidance on the toy, exact ε: sampled against p(x|c)^(1+w) p(x)^(−w)", "toy_free_guidance")
+               for i, w_ in enumerate(toy_w)
+               for j, kind in enumerate([tr("tilted target", "倾斜分布"), tr("sampled", "采样得到")])},
+              tr("Classifier-free guidance on the toy, exact ε: sampled against p(x|c)^(1+w) p(x)^(−w)",
+                 "玩具数据上的无分类器引导，精确 ε：采样结果与 p(x|c)^(1+w) p(x)^(−w) 对比"), "toy_free_guidance")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **What the numbers say.** At $w = 0$ the sampler draws $p(x\mid c)$ exactly. For $w > 0$ it does
@@ -657,29 +692,36 @@ for w in cfg.weights_w:
     free[w] = {"images": images, "sec": sec, "acc": evaluation.classifier_accuracy(eval_clf.model, images, y_cpu),
                "fid": metrics.classifier_fid(eval_clf.model, images, real_a),
                "spread": metrics.feature_spread(eval_clf.model, images, y_cpu)}
-    print(f"w = {w:4.1f}: accuracy {free[w]['acc']:.3f}, classifier-FID {free[w]['fid']:.2f} "
-          f"({free[w]['fid'] / fid_floor:.2f}× floor), feature spread {free[w]['spread']:.2f}, "
-          f"{sec:.1f} s per 100 samples")
+    print(tr(f"w = {w:4.1f}: accuracy {free[w]['acc']:.3f}, classifier-FID {free[w]['fid']:.2f} "
+             f"({free[w]['fid'] / fid_floor:.2f}× floor), feature spread {free[w]['spread']:.2f}, "
+             f"{sec:.1f} s per 100 samples",
+             f"w = {w:4.1f}：准确率 {free[w]['acc']:.3f}，分类器 FID {free[w]['fid']:.2f}"
+             f"（下限的 {free[w]['fid'] / fid_floor:.2f} 倍），特征离散度 {free[w]['spread']:.2f}，"
+             f"每 100 个样本 {sec:.1f} 秒"))
 
 # %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(1, len(cfg.weights_w), figsize=(4.2 * len(cfg.weights_w), 3.4), squeeze=False)
 axes = axes[0]
 for ax, w in zip(axes, cfg.weights_w):
     grid = free[w]["images"][pick].view(K, k, 1, 28, 28).transpose(0, 1).reshape(-1, 1, 28, 28)
-    plotting.image_grid(grid, nrow=K, ax=ax, title=f"w = {w:g}: accuracy {free[w]['acc']:.2f}")
-fig.suptitle("Classifier-free guidance: one column per prompt (" + ", ".join(WORDS) + ")", fontsize=9)
+    plotting.image_grid(grid, nrow=K, ax=ax, title=tr(f"w = {w:g}: accuracy {free[w]['acc']:.2f}",
+                                                      f"w = {w:g}：准确率 {free[w]['acc']:.2f}"))
+fig.suptitle(tr("Classifier-free guidance: one column per prompt (" + ", ".join(WORDS) + ")",
+                "无分类器引导：每列一个提示词（" + ", ".join(WORDS) + "）"), fontsize=9)
 plotting.savefig(fig, NB, "cfg_grid")
 plt.show()
 
 w_vals = list(cfg.weights_w)
 fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.2))
-a1.plot(w_vals, [free[w]["acc"] for w in w_vals], "o-", label="classifier-free (w)")
-a1.axhline(eval_clf.test_accuracy, ls="--", c="gray", label="real test images")
-a1.set(xlabel="guidance weight w", ylabel="accuracy (evaluation CNN)", title="samples in their class")
+a1.plot(w_vals, [free[w]["acc"] for w in w_vals], "o-", label=tr("classifier-free (w)", "无分类器引导（w）"))
+a1.axhline(eval_clf.test_accuracy, ls="--", c="gray", label=tr("real test images", "真实测试图像"))
+a1.set(xlabel=tr("guidance weight w", "引导权重 w"), ylabel=tr("accuracy (evaluation CNN)", "准确率（评估分类器）"),
+       title=tr("samples in their class", "样本落在自己的类别"))
 a1.legend()
 a2.plot(w_vals, [free[w]["fid"] / fid_floor for w in w_vals], "o-", c="C1")
-a2.axhline(1, ls="--", c="gray", label="real vs real")
-a2.set(xlabel="guidance weight w", ylabel="classifier-FID / floor", title="distance to the real images")
+a2.axhline(1, ls="--", c="gray", label=tr("real vs real", "真实对真实"))
+a2.set(xlabel=tr("guidance weight w", "引导权重 w"), ylabel=tr("classifier-FID / floor", "分类器 FID / 下限"),
+       title=tr("distance to the real images", "与真实图像的距离"))
 a2.legend()
 fig.tight_layout()
 plotting.savefig(fig, NB, "cfg_sweep")
@@ -734,20 +776,28 @@ assert ex.cfg_combination(guided_eps)
 best = free[cfg.w_target]
 acc_target = {"cpu": 0.95, "full": 0.99} if DS == "mnist" else {"cpu": eval_clf.test_accuracy,
                                                                  "full": eval_clf.test_accuracy + 0.01}
-quality.at_least(f"CFG w = {cfg.w_target:g}: accuracy of the samples ({DS})", best["acc"], **acc_target)
-quality.at_most(f"CFG w = {cfg.w_target:g}: classifier-FID / floor", best["fid"] / fid_floor,
-                cpu=3.5 if DS == "fashion_mnist" else 4.0, full=3.0)
+quality.at_least(tr(f"CFG w = {cfg.w_target:g}: accuracy of the samples ({DS})", f"无分类器引导 w = {cfg.w_target:g}：样本的准确率（{DS}）"),
+                 best["acc"], **acc_target)
+quality.at_most(tr(f"CFG w = {cfg.w_target:g}: classifier-FID / floor", f"无分类器引导 w = {cfg.w_target:g}：分类器 FID / 下限"),
+                best["fid"] / fid_floor, cpu=3.5 if DS == "fashion_mnist" else 4.0, full=3.0)
 
-print(f"{'method':28s} {'accuracy':>8s} {'FID/floor':>9s} {'spread':>7s} {'s/100':>7s}")
+def cols(text, width, right=False):
+    """text padded with spaces to `width` columns of a fixed-width font (a Chinese character takes two)."""
+    gap = " " * max(0, width - sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text))
+    return gap + text if right else text + gap
+
+
+print(cols(tr("method", "方法"), 28), *(cols(tr(en, zh), n, right=True) for en, zh, n in
+      [("accuracy", "准确率", 8), ("FID/floor", "FID/下限", 9), ("spread", "离散度", 7), ("s/100", "秒/100", 7)]))
 for s in cfg.scales_s:
     r = cg[s]
-    name = "unconditional (s = 0)" if s == 0 else f"classifier guidance s = {s:g}"
-    print(f"{name:28s} {r['acc']:8.3f} {r['fid'] / fid_floor:9.2f} {r['spread']:7.2f} {r['sec']:7.1f}")
+    name = tr("unconditional (s = 0)", "无条件（s = 0）") if s == 0 else tr(f"classifier guidance s = {s:g}", f"分类器引导 s = {s:g}")
+    print(f"{cols(name, 28)} {r['acc']:8.3f} {r['fid'] / fid_floor:9.2f} {r['spread']:7.2f} {r['sec']:7.1f}")
 for w in cfg.weights_w:
     r = free[w]
-    name = "conditional (w = 0)" if w == 0 else f"classifier-free w = {w:g}"
-    print(f"{name:28s} {r['acc']:8.3f} {r['fid'] / fid_floor:9.2f} {r['spread']:7.2f} {r['sec']:7.1f}")
-print(f"{'real test images':28s} {eval_clf.test_accuracy:8.3f} {1.0:9.2f} {real_spread:7.2f}")
+    name = tr("conditional (w = 0)", "有条件（w = 0）") if w == 0 else tr(f"classifier-free w = {w:g}", f"无分类器引导 w = {w:g}")
+    print(f"{cols(name, 28)} {r['acc']:8.3f} {r['fid'] / fid_floor:9.2f} {r['spread']:7.2f} {r['sec']:7.1f}")
+print(f"{cols(tr('real test images', '真实测试图像'), 28)} {eval_clf.test_accuracy:8.3f} {1.0:9.2f} {real_spread:7.2f}")
 
 # accuracy per prompt: which words the guided samples answer, and real test images for comparison
 pred_real = evaluation.classifier_predict(eval_clf.model, test_set.images).cpu()
@@ -758,7 +808,8 @@ for c, word in enumerate(WORDS):
         (evaluation.classifier_predict(eval_clf.model, best["images"][sel]).cpu() == c).float().mean().item(),
         (evaluation.classifier_predict(eval_clf.model, cg[s_max]["images"][sel]).cpu() == c).float().mean().item(),
         (pred_real[test_set.labels == c] == c).float().mean().item())
-print(f"\n{'prompt':12s} {'CFG w=' + format(cfg.w_target, 'g'):>9s} {'CG s=' + format(s_max, 'g'):>9s} {'real':>6s}")
+print(f"\n{cols(tr('prompt', '提示词'), 12)} {'CFG w=' + format(cfg.w_target, 'g'):>9s} "
+      f"{'CG s=' + format(s_max, 'g'):>9s} {cols(tr('real', '真实'), 6, right=True)}")
 for word, (a_free, a_cg, a_real) in per_class.items():
     print(f"{word:12s} {a_free:9.2f} {a_cg:9.2f} {a_real:6.2f}")
 
