@@ -21,7 +21,8 @@
 # %% slideshow={"slide_type": "skip"}
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -29,8 +30,9 @@ import torch
 from scipy.integrate import solve_ivp
 
 from course_utils import artifacts, checkpoints, data, evaluation, metrics, plotting, profile, quality, train
-from course_utils.diffusion import MLPEpsModel, NoiseSchedule, ddpm, per_example, toy_mixture
+from course_utils.diffusion import MLPEpsModel, NoiseSchedule, ddpm, harness, per_example, toy_mixture
 from course_utils.exercises import diffusion as ex
+from course_utils.i18n import tr  # tr(English, Chinese): the words a figure or a line shows, in the notebook's language
 from course_utils.neural.autoencoders import gaussian_kl
 
 NB = "11_diffusion"
@@ -57,13 +59,12 @@ cfg = profile.pick(
 # The MNIST DDPM's sizes live in course_utils.diffusion.ddpm (MNIST_DDPM), because the next
 # notebook rebuilds the same model and loads the weights trained here.
 model_cfg = ddpm.mnist_config()
-
-
-def sized(n: int, dry: int) -> int:
-    """n, or at most `dry` in a dry run (COURSE_MAX_STEPS): full-size sampling is GPU work, and a
-    dry run only proves that the code runs."""
-    return min(n, dry) if profile.dry_run() else n
-
+# A dry run (COURSE_MAX_STEPS) only proves that the code runs: full-size sampling is GPU work, so every
+# sampling size is capped here, in this one place, and the full data set is not required.
+strict_data = profile.current() == "full" and not profile.dry_run()
+if profile.dry_run():
+    cfg = replace(cfg, mc_draws=min(cfg.mc_draws, 500), toy_samples=min(cfg.toy_samples, 1_000),
+                  n_fid=min(cfg.n_fid, 4), ddim_steps=cfg.ddim_steps[-2:], n_show=1)
 
 profile.seed_everything(0)
 profile.set_cpu_threads()  # 1 torch thread on the CPU: small models, often busy cores (COURSE_THREADS=0: all)
@@ -107,13 +108,14 @@ print(slide_schedule)
 # both schedules; the correlation between $x_T$ and $x_0$ measures what is left.
 
 # %% slideshow={"slide_type": "fragment"}
-test = data.load("mnist", split="test", strict=profile.current() == "full" and not profile.dry_run())
+test = data.load("mnist", split="test", strict=strict_data)
 x0_digits = test.images[:200] * 2 - 1  # pixel values in [−1, 1], as the models see them
 g = torch.Generator().manual_seed(1)
 snap_t = [0, 100, 250, 500, 750, 1000]
+ho_name, slide_name = "β_T = 0.02", tr("β_T = 0.002 (slide)", "β_T = 0.002（讲义）")  # the two schedules, as shown
 strips = {}
 corr = {}
-for name, S in [("β_T = 0.02", schedule), ("β_T = 0.002 (slide)", slide_schedule)]:
+for name, S in [(ho_name, schedule), (slide_name, slide_schedule)]:
     x = x0_digits.clone()
     strips[name] = [x[:1].clone()]
     for t in range(1, T + 1):
@@ -123,16 +125,18 @@ for name, S in [("β_T = 0.02", schedule), ("β_T = 0.002 (slide)", slide_schedu
     a, b = x0_digits.flatten(1), x.flatten(1)
     a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
     corr[name] = float(((a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1))).mean())
-    print(f"{name}: ᾱ_T = {S.alpha_bar[T].item():.3g}, mean correlation(x_0, x_T) over 200 digits = {corr[name]:.3f}")
+    print(tr(f"{name}: ᾱ_T = {S.alpha_bar[T].item():.3g}, mean correlation(x_0, x_T) over 200 digits = {corr[name]:.3f}",
+             f"{name}：ᾱ_T = {S.alpha_bar[T].item():.3g}，200 个数字上 x_0 与 x_T 的平均相关系数 = {corr[name]:.3f}"))
 # one image's correlation has a standard error of about 1/√784 ≈ 0.036; the mean of 200: ≈ 0.003
-assert abs(corr["β_T = 0.02"]) < 0.02, "with β_T = 0.02 nothing of the digit should survive to t = T"
-assert corr["β_T = 0.002 (slide)"] > 0.3, "with the slide's β_T = 0.002 the digit should still be there at t = T"
+assert abs(corr[ho_name]) < 0.02, "with β_T = 0.02 nothing of the digit should survive to t = T"
+assert corr[slide_name] > 0.3, "with the slide's β_T = 0.002 the digit should still be there at t = T"
 
 fig, axes = plt.subplots(2, 1, figsize=(7, 2.9))
 for ax, (name, strip) in zip(axes, strips.items()):
     plotting.image_grid((torch.cat(strip) + 1) / 2, nrow=len(strip), ax=ax)
     ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
-axes[0].set_title("x_t after t forward steps, t = " + ", ".join(map(str, snap_t)), fontsize=10)
+axes[0].set_title(tr("x_t after t forward steps, t = ", "正向走 t 步后的 x_t，t = ") + ", ".join(map(str, snap_t)),
+                  fontsize=10)
 plotting.savefig(fig, NB, "forward_slide_vs_ho")
 plt.show()
 
@@ -158,7 +162,7 @@ def standardised_differences(a, b):
     return z_mean.abs().max().item(), z_var.abs().max().item()
 
 
-n_mc = sized(cfg.mc_draws, 500)
+n_mc = cfg.mc_draws
 digit = x0_digits[:1].flatten(1).double().expand(n_mc, -1)  # one digit, n_mc copies (n_mc, 784)
 S64 = NoiseSchedule.linear(T=1000, beta_1=1e-4, beta_T=0.02, dtype=torch.float64)  # for checks in float64
 g = torch.Generator().manual_seed(2)
@@ -171,9 +175,11 @@ for t in range(1, T + 1):
         wrong = S64.alpha[t].sqrt() * digit + (1 - S64.alpha[t]).sqrt() * torch.randn(digit.shape, generator=g,
                                                                                        dtype=torch.float64)
         worst[t] = standardised_differences(x, closed) + standardised_differences(x, wrong)
-print(f"{n_mc} draws per t; largest |z| over 784 pixels (mean, variance):")
+print(tr(f"{n_mc} draws per t; largest |z| over 784 pixels (mean, variance):",
+         f"每个 t 抽 {n_mc} 次；784 个像素上最大的 |z|（均值，方差）："))
 for t, (zm, zv, wm, wv) in worst.items():
-    print(f"  t = {t:4d}: closed form {zm:5.2f}, {zv:5.2f}   |   wrong (√α_t, one step's coefficient) {wm:8.1f}, {wv:8.1f}")
+    print(tr(f"  t = {t:4d}: closed form {zm:5.2f}, {zv:5.2f}   |   wrong (√α_t, one step's coefficient) {wm:8.1f}, {wv:8.1f}",
+             f"  t = {t:4d}：闭式解 {zm:5.2f}, {zv:5.2f}   |   错误的（√α_t，一步的系数） {wm:8.1f}, {wv:8.1f}"))
 assert max(max(w[:2]) for w in worst.values()) < 5.5, "closed form and iterated steps disagree beyond MC error"
 assert max(worst[1000][2:]) > 5.5, "the check should be able to tell a wrong closed form apart"
 
@@ -194,12 +200,12 @@ def show_noised(t=250):
     axes[0].set_title(f"x_t, t = {t}", fontsize=10)
     axes[0].axis("off")
     ts = torch.arange(1, T + 1)
-    for S, label in [(schedule, "β_T = 0.02"), (slide_schedule, "β_T = 0.002 (slide)")]:
+    for S, label in [(schedule, ho_name), (slide_schedule, slide_name)]:
         axes[1].semilogy(ts, S.snr(ts), label=label)
     axes[1].axvline(t, color="k", lw=0.8, ls="--")
     axes[1].axhline(1, color="grey", lw=0.6, ls=":")
     axes[1].set_xlabel("t")
-    axes[1].set_ylabel("SNR = ᾱ_t / (1 − ᾱ_t)")
+    axes[1].set_ylabel(tr("SNR = ᾱ_t / (1 − ᾱ_t)", "信噪比 SNR = ᾱ_t / (1 − ᾱ_t)"))
     axes[1].legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -264,7 +270,8 @@ def normal_pdf(x, mean, var):
     return torch.exp(-(x - mean) ** 2 / (2 * var)) / torch.sqrt(2 * math.pi * var)
 
 
-print("   t    x_0    x_t |  μ̃ grid       μ̃ formula  |  β̃ grid        β̃ formula  | ∫ numerator / q(x_t|x_0)")
+print(tr("   t    x_0    x_t |  μ̃ grid       μ̃ formula  |  β̃ grid        β̃ formula  | ∫ numerator / q(x_t|x_0)",
+         "   t    x_0    x_t |  μ̃ 网格       μ̃ 公式      |  β̃ 网格        β̃ 公式      | ∫ 分子 / q(x_t|x_0)"))
 for t, x0_val, xt_val in [(2, 0.7, 0.69), (10, -0.3, -0.25), (200, 0.9, 0.1), (700, -1.0, 0.4), (1000, 0.2, -1.3)]:
     b, a, ab, ab_prev = S64.beta[t], S64.alpha[t], S64.alpha_bar[t], S64.alpha_bar[t - 1]
     x0_v, xt_v = torch.tensor(x0_val, dtype=torch.float64), torch.tensor(xt_val, dtype=torch.float64)
@@ -289,8 +296,10 @@ for t, x0_val, xt_val in [(2, 0.7, 0.69), (10, -0.3, -0.25), (200, 0.9, 0.1), (7
 
 # %% slideshow={"slide_type": "fragment"}
 slide_version = numerator * q_xt  # exp(−½(A + B + C)) up to constants: the third term added
-print(f"t = {t}: ∫ (slide's sign) dx_(t−1) = {float(slide_version.sum() * dx):.4f} = q(x_t|x_0)² = "
-      f"{float(q_xt ** 2):.4f}; correct sign: {float((numerator / q_xt).sum() * dx):.6f}")
+print(tr(f"t = {t}: ∫ (slide's sign) dx_(t−1) = {float(slide_version.sum() * dx):.4f} = q(x_t|x_0)² = "
+         f"{float(q_xt ** 2):.4f}; correct sign: {float((numerator / q_xt).sum() * dx):.6f}",
+         f"t = {t}：∫（讲义的符号）dx_(t−1) = {float(slide_version.sum() * dx):.4f} = q(x_t|x_0)² = "
+         f"{float(q_xt ** 2):.4f}；正确的符号：{float((numerator / q_xt).sum() * dx):.6f}"))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### The ε form of $\tilde\mu_t$ (用 ε 表示均值)
@@ -313,7 +322,8 @@ print(f"t = {t}: ∫ (slide's sign) dx_(t−1) = {float(slide_version.sum() * dx
 g = torch.Generator().manual_seed(4)
 x0_b = x0_digits[:16].double()
 eps_b = torch.randn(x0_b.shape, generator=g, dtype=torch.float64)
-print("   t | ε form − μ̃ | slide's ε form − μ̃ | slide's x_0 − x_0   (largest |difference| over 16 digits)")
+print(tr("   t | ε form − μ̃ | slide's ε form − μ̃ | slide's x_0 − x_0   (largest |difference| over 16 digits)",
+         "   t | ε 形式 − μ̃ | 讲义的 ε 形式 − μ̃   | 讲义的 x_0 − x_0    （16 个数字上最大的 |差|）"))
 for t in [1, 2, 10, 100, 500, 1000]:
     x_t = S64.q_sample(x0_b, t, noise=eps_b)
     mu_tilde, _ = S64.q_posterior(x0_b, x_t, t)  # the x_0 form, checked on the grid above
@@ -413,7 +423,8 @@ for ax, t in zip(axes, [0, 100, 300, 1000]):
     ax.scatter(pts[:, 0], pts[:, 1], s=2, c="k", alpha=0.5)
     ax.set_title(f"q(x_t), t = {t}  (ᾱ_t = {alpha_bar[t].item():.3g})", fontsize=9)
     ax.set_aspect("equal")
-fig.suptitle("The toy: closed-form noised marginals (contours) and forward draws (dots)", fontsize=10)
+fig.suptitle(tr("The toy: closed-form noised marginals (contours) and forward draws (dots)",
+                "玩具数据：加噪后边际分布的闭式解（等高线）与正向抽样（点）"), fontsize=10)
 fig.tight_layout()
 plotting.savefig(fig, NB, "toy_marginals")
 plt.show()
@@ -444,7 +455,7 @@ toy_key = checkpoints.key(NB, "toy_eps_mlp", config=cfg, modules={"eps": toy_net
                           data=x_toy)
 toy_history = train.fit(toy_step, x_toy, epochs=cfg.toy_epochs, batch_size=256, modules={"eps": toy_net},
                         optimizers={"adam": toy_opt}, checkpoint=toy_key, device=torch.device("cpu"),
-                        desc="toy ε-network")
+                        desc=tr("toy ε-network", "玩具数据的 ε 网络"))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The score view: the trained $\varepsilon_\theta$ against the exact $\varepsilon^*$
@@ -469,17 +480,24 @@ with torch.no_grad():
         x_t = schedule.q_sample(x0_eval, t, generator=g)
         exact = mix.eps(x_t, alpha_bar[t])
         rel_err[t] = float(((toy_net(x_t, t) - exact) ** 2).sum(1).mean() / (exact ** 2).sum(1).mean())
-print("relative error of ε_θ against the exact ε*:", {t: round(v, 4) for t, v in rel_err.items()})
-# cpu, measured: 0.06 at t = 50, below 0.035 from t = 200 on; the target leaves a margin of two
-quality.at_most("toy: largest relative ε error for t >= 50", max(v for t, v in rel_err.items() if t >= 50),
+print(tr("relative error of ε_θ against the exact ε*:", "ε_θ 相对精确 ε* 的误差："),
+      {t: round(v, 4) for t, v in rel_err.items()})
+# a network trained at cpu size is at about 0.06 at t = 50 and below 0.035 from t = 200 on: a margin of two
+quality.at_most(tr("toy: largest relative ε error for t >= 50", "玩具数据：t ≥ 50 时 ε 的最大相对误差"), max(v for t, v in rel_err.items() if t >= 50),
                 cpu=0.15, full=0.1)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The Markov-chain view: Algorithm 2 with the exact $\varepsilon^*$, then with the network
-# With the perfect noise predictor, Algorithm 2 must reproduce the mixture: the fraction of
-# samples at each component must match the weights within the multinomial standard error (4σ),
-# and each component's mean its true mean. Then the same with $\varepsilon_\theta$, and both
-# choices of $\sigma_t$.
+# With the perfect noise predictor, Algorithm 2 must reproduce the mixture, checked against Monte
+# Carlo errors that follow from the number of samples $n$: the fraction of samples at each
+# component against its weight $\pi_k$ (standard error $\sqrt{\pi_k(1-\pi_k)/n}$), each
+# component's mean against $\mu_k$ ($s/\sqrt{n_k}$ per coordinate) and its spread against the
+# true $s = 0.25$ ($s/(2\sqrt{n_k})$ for the spread averaged over the two coordinates), each within
+# 4 standard errors. The spread gets a 3% allowance: with $\sigma_t^2 = \tilde\beta_t$ the chain
+# comes out about 2% too narrow (100,000 samples: 0.243 to 0.247 against 0.25; with
+# $\sigma_t^2 = \beta_t$: 0.248 to 0.251), because $\tilde\beta_t$ is the step's variance when
+# $x_0$ is known and leaves out the share of the uncertainty about $x_0$. Then the same with
+# $\varepsilon_\theta$, and both choices of $\sigma_t$.
 
 # %% slideshow={"slide_type": "fragment"}
 def exact_eps(x, t):
@@ -487,41 +505,85 @@ def exact_eps(x, t):
 
 
 def mixture_summary(x):
-    """Fraction of points nearest to each component mean, and each group's mean and spread."""
+    """Fraction of points nearest to each component mean, each group's size, mean and spread."""
     k = ((x[:, None, :] - mix.means[None]) ** 2).sum(-1).argmin(1)
-    freq = torch.bincount(k, minlength=4).float() / len(x)
+    counts = torch.bincount(k, minlength=4)
     means = torch.stack([x[k == j].mean(0) for j in range(4)])
     stds = torch.stack([x[k == j].std(0).mean() for j in range(4)])
-    return freq, means, stds
+    return counts.float() / len(x), counts, means, stds
 
 
-n_toy = sized(cfg.toy_samples, 1_000)
+def mixture_z(x):
+    """The largest |z| of the weights, the mean coordinates and the spreads (beyond a 3% allowance)."""
+    freq, counts, means, stds = mixture_summary(x)
+    s = mix.stds
+    z_w = (freq - mix.weights) / (mix.weights * (1 - mix.weights) / len(x)).sqrt()
+    z_mean = (means - mix.means) / (s / counts.sqrt())[:, None]
+    z_std = ((stds - s).abs() - 0.03 * s).clamp_min(0) / (s / (2 * counts.sqrt()))
+    return z_w.abs().max().item(), z_mean.abs().max().item(), z_std.max().item()
+
+
+n_toy = cfg.toy_samples
 g = torch.Generator().manual_seed(7)
 x_T_toy = torch.randn(n_toy, 2, generator=g)
 sigma2_choices = {"σ_t² = β̃_t": schedule.beta_tilde, "σ_t² = β_t": schedule.beta}
 se_w = (mix.weights * (1 - mix.weights) / n_toy).sqrt()
-print(f"true weights {mix.weights.tolist()}, component std 0.25; {n_toy} samples, 4σ = {(4 * se_w).numpy().round(3)}")
+print(tr(f"true weights {mix.weights.tolist()}, component std 0.25; {n_toy} samples, 4σ = {(4 * se_w).numpy().round(3)}",
+         f"真实权重 {mix.weights.tolist()}，分量标准差 0.25；{n_toy} 个样本，4σ = {(4 * se_w).numpy().round(3)}"))
 toy_samples = {}
+eps_shown = {"exact ε*": tr("exact ε*", "精确 ε*"), "trained ε_θ": tr("trained ε_θ", "训练出的 ε_θ")}
 for eps_name, eps_fn in [("exact ε*", exact_eps), ("trained ε_θ", toy_net)]:
     for s_name, sigma2 in sigma2_choices.items():
         x0_gen, _ = sample_ddpm(eps_fn, x_T_toy, sigma2, generator=g)
         toy_samples[eps_name, s_name] = x0_gen
-        freq, means, stds = mixture_summary(x0_gen)
-        print(f"{eps_name:12s} {s_name}: weights {freq.numpy().round(3)}, largest mean error "
-              f"{(means - mix.means).norm(dim=1).max():.3f}, component stds {stds.numpy().round(3)}")
+        freq, _, means, stds = mixture_summary(x0_gen)
+        print(tr(f"{eps_name:12s} {s_name}: weights {freq.numpy().round(3)}, largest mean error "
+                 f"{(means - mix.means).norm(dim=1).max():.3f}, component stds {stds.numpy().round(3)}",
+                 f"{eps_shown[eps_name]} {s_name}：权重 {freq.numpy().round(3)}，均值的最大误差 "
+                 f"{(means - mix.means).norm(dim=1).max():.3f}，各分量标准差 {stds.numpy().round(3)}"))
         if eps_name == "exact ε*":
-            assert ((freq - mix.weights).abs() < 4 * se_w).all(), "Algorithm 2 with the exact ε must give the weights"
-            counts = torch.bincount(((x0_gen[:, None] - mix.means[None]) ** 2).sum(-1).argmin(1), minlength=4)
-            assert ((means - mix.means).norm(dim=1) < 4 * 0.25 * math.sqrt(2) / counts.sqrt()).all()
-        else:  # cpu, measured: 0.018 (β̃_t) and 0.025 (β_t) with 4,000 samples (4σ ≈ 0.03)
-            quality.at_most(f"toy, {s_name}: largest weight error with ε_θ", (freq - mix.weights).abs().max(),
-                            cpu=0.05, full=0.03)
+            z = mixture_z(x0_gen)
+            print(tr(f"{'':12s} largest |z|: weights {z[0]:.1f}, means {z[1]:.1f}, spreads {z[2]:.1f} (limit 4)",
+                     f"{'':8s} 最大的 |z|：权重 {z[0]:.1f}，均值 {z[1]:.1f}，分散程度 {z[2]:.1f}（上限 4）"))
+            assert max(z) < 4, "Algorithm 2 with the exact ε must give the mixture's weights, means and spreads"
+        else:  # the trained network: its weights are off by about 0.02 at cpu size
+            quality.at_most(tr(f"toy, {s_name}: largest weight error with ε_θ", f"玩具数据，{s_name}：用 ε_θ 时权重的最大误差"),
+                            (freq - mix.weights).abs().max(), cpu=0.05, full=0.03)
+
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Control**: the same check on Algorithm 2 written with the slide's coefficient
+# $\beta_t/(1-\bar\alpha_t)$ instead of $\beta_t/\sqrt{1-\bar\alpha_t}$ (the Pitfall of section 3), with
+# the exact $\varepsilon^*$. Its coefficient is $1/\sqrt{1-\bar\alpha_t}$ times too large: the same at
+# large $t$ ($\bar\alpha_t \approx 0$), far too large at small $t$, where it removes more noise than
+# there is. The components come out about ten times too narrow, while the weights move by only a
+# few hundredths (up to 0.05), which a few hundred samples cannot tell from chance.
+
+# %% slideshow={"slide_type": "fragment"}
+@torch.no_grad()
+def sample_ddpm_slide_slip(eps_model, x_T, sigma2, generator):
+    """Algorithm 2 with the slide's ε coefficient β_t/(1 − ᾱ_t): a control."""
+    x = x_T
+    for t in range(T, 0, -1):
+        z = torch.randn(x.shape, generator=generator) if t > 1 else torch.zeros_like(x)
+        x = (x - beta[t] / (1 - alpha_bar[t]) * eps_model(x, t)) / alpha[t].sqrt() + sigma2[t].sqrt() * z
+    return x
+
+
+x0_slip = sample_ddpm_slide_slip(exact_eps, x_T_toy, schedule.beta_tilde, torch.Generator().manual_seed(17))
+freq, _, _, stds = mixture_summary(x0_slip)
+z = mixture_z(x0_slip)
+print(tr(f"slide's coefficient, exact ε*: weights {freq.numpy().round(3)}, component stds {stds.numpy().round(3)}; "
+         f"largest |z|: weights {z[0]:.1f}, means {z[1]:.1f}, spreads {z[2]:.1f}",
+         f"讲义的系数，精确 ε*：权重 {freq.numpy().round(3)}，各分量标准差 {stds.numpy().round(3)}；"
+         f"最大的 |z|：权重 {z[0]:.1f}，均值 {z[1]:.1f}，分散程度 {z[2]:.1f}"))
+assert z[2] > 4, "the spread check should catch the slide's coefficient"
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# What to look for: with the exact ε both choices of σ_t reproduce weights and means within
-# Monte Carlo error; they differ in the component spread only by the last few steps' noise
-# (σ_1² = β_1 = 1e-4 against β̃_1 = 0), invisible here. With the trained ε_θ the weights are off
-# by a few hundredths: the network's error at large t, where the component is chosen.
+# What to look for: with the exact ε both choices of σ_t reproduce weights, means and spreads within
+# Monte Carlo error (σ_t² = β̃_t about 2% narrow, inside the allowance). With the trained ε_θ the
+# weights are off by a few hundredths: the network's error at large t, where the component is chosen.
+# The slide's coefficient keeps the weights roughly and shrinks every component tenfold.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### The differential-equation view: DDIM (η = 0) is Euler's method on the probability-flow ODE
@@ -534,7 +596,9 @@ for eps_name, eps_fn in [("exact ε*", exact_eps), ("trained ε_θ", toy_net)]:
 # $$\frac{d\bar x}{d\sigma} = \varepsilon\Big(\frac{\bar x}{\sqrt{1+\sigma^2}},\ \bar\alpha = \frac{1}{1+\sigma^2}\Big),$$
 # whose flow carries $q(x_T)$ to $q(x_0)$ (the probability-flow ODE of Song et al. 2021).
 # **Check**: solve that ODE with SciPy's adaptive Runge–Kutta solver (exact $\varepsilon^*$) and
-# compare with DDIM from the same $x_T$: DDIM's error must shrink as the steps get finer.
+# compare with DDIM from the same $x_T$. Euler's method is first order: its error is proportional
+# to the step, so $n\cdot$error must stay about constant as the number of steps $n$ grows (within a
+# factor 1.5 of its value at $n = 1000$), and at $n = 1000$ DDIM must land on the ODE's $x_0$.
 
 # %% slideshow={"slide_type": "fragment"}
 def eps_with_clipped_x0(x_t, t, eps, lo=-1.0, hi=1.0):
@@ -577,16 +641,39 @@ t0 = time.perf_counter()
 sol = solve_ivp(ode_rhs, (sigma_T, 0.0), (x_T_ode / alpha_bar[T].double().sqrt()).numpy().ravel(),
                 method="RK45", rtol=1e-8, atol=1e-8)
 x0_ode = torch.from_numpy(sol.y[:, -1]).reshape(n_ode, 2)
-print(f"SciPy RK45: {sol.nfev} evaluations of ε* in {time.perf_counter() - t0:.1f} s")
+print(tr(f"SciPy RK45: {sol.nfev} evaluations of ε* in {time.perf_counter() - t0:.1f} s",
+         f"SciPy RK45：计算 ε* {sol.nfev} 次，用时 {time.perf_counter() - t0:.1f} 秒"))
 exact_eps64 = lambda x, t: S64_toy.eps(x, alpha_bar[t].double())  # noqa: E731
-ddim_err = {}
-for n in [10, 20, 50, 100, 1000]:
-    x0_ddim, _ = sample_ddim(exact_eps64, x_T_ode, n)
-    ddim_err[n] = (x0_ddim - x0_ode).norm(dim=1).mean().item()
-print("mean distance of DDIM's x_0 from the ODE solution:", {n: f"{e:.4f}" for n, e in ddim_err.items()})
-errs = list(ddim_err.values())
-assert all(a > b for a, b in zip(errs, errs[1:])), "DDIM should approach the ODE solution as its steps get finer"
-assert ddim_err[1000] < 0.02 and ddim_err[10] > 5 * ddim_err[1000]
+
+
+@torch.no_grad()
+def ddim_slip(eps_model, x_T, n_steps):
+    """A control: DDIM with exercise 3's registered mistake, the jump landing on ᾱ_{t−1} instead of ᾱ_{t'}."""
+    x = x_T
+    for t in schedule.ddim_timesteps(n_steps):   # T = τ_n > ... > τ_1; t' (the next τ) is ignored: the slip
+        eps = eps_model(x, t)
+        x0_hat = (x - (1 - alpha_bar[t]).sqrt() * eps) / alpha_bar[t].sqrt()
+        x = alpha_bar[t - 1].sqrt() * x0_hat + (1 - alpha_bar[t - 1]).sqrt() * eps  # ᾱ_{t−1}: one step down
+    return x, None
+
+
+def euler_check(ddim):
+    """Mean distance of DDIM's x_0 from the ODE's for n = 10 … 1000 steps, and whether it is first order."""
+    err = {n: (ddim(exact_eps64, x_T_ode, n)[0] - x0_ode).norm(dim=1).mean().item() for n in [10, 20, 50, 100, 1000]}
+    n_err = {n: n * e for n, e in err.items()}
+    first_order = all(0.67 < v / n_err[1000] < 1.5 for v in n_err.values()) and err[1000] < 0.02
+    return err, n_err, first_order
+
+
+ddim_err, n_err, ok = euler_check(sample_ddim)
+_, n_err_slip, ok_slip = euler_check(ddim_slip)
+print(tr("mean distance of DDIM's x_0 from the ODE solution:", "DDIM 的 x_0 与常微分方程解的平均距离："),
+      {n: f"{e:.4f}" for n, e in ddim_err.items()})
+print(tr("n · distance, DDIM:              ", "n · 距离，DDIM：               "), {n: f"{e:.2f}" for n, e in n_err.items()})
+print(tr("n · distance, ᾱ_{t−1} (control): ", "n · 距离，ᾱ_{t−1}（对照）：      "),
+      {n: f"{e:.2f}" for n, e in n_err_slip.items()})
+assert ok, "DDIM should approach the ODE solution in proportion to its step (Euler's method)"
+assert not ok_slip, "the check should fail for a DDIM that steps to ᾱ_{t−1}"
 
 # %% slideshow={"slide_type": "subslide"}
 n_paths = 24
@@ -596,9 +683,10 @@ _, ddim_path = sample_ddim(exact_eps, x_T_toy[:n_paths], 50)
 _, ddim_net_path = sample_ddim(toy_net, x_T_toy[:n_paths], 50)
 density0 = mix.log_prob(grid_pts).exp().reshape(200, 200)
 fig, axes = plt.subplots(1, 3, figsize=(13, 4.3), sharex=True, sharey=True)
-panels = [(torch.stack([ddpm_path[t] for t in range(T, -1, -5)])[:, :8], "Markov chain: Algorithm 2 (exact ε*), 8 paths"),
-          (torch.stack(ddim_path), "ODE: DDIM, 50 steps (exact ε*)"),
-          (torch.stack(ddim_net_path), "ODE: DDIM, 50 steps (trained ε_θ)")]
+panels = [(torch.stack([ddpm_path[t] for t in range(T, -1, -5)])[:, :8],
+           tr("Markov chain: Algorithm 2 (exact ε*), 8 paths", "马尔可夫链：Algorithm 2（精确 ε*），8 条路径")),
+          (torch.stack(ddim_path), tr("ODE: DDIM, 50 steps (exact ε*)", "常微分方程：DDIM，50 步（精确 ε*）")),
+          (torch.stack(ddim_net_path), tr("ODE: DDIM, 50 steps (trained ε_θ)", "常微分方程：DDIM，50 步（训练出的 ε_θ）"))]
 for ax, (path, title) in zip(axes, panels):
     ax.contour(gx, gy, density0, levels=6, colors="tab:blue", linewidths=0.6)
     for i in range(path.shape[1]):
@@ -652,14 +740,15 @@ assert ex.ddim_step(ddim_step)
 # $[-1, 1]$ so that $x_0$ has about the variance of the noise.
 
 # %% slideshow={"slide_type": "fragment"}
-train_set = data.load("mnist", split="train", n=model_cfg.n_train,
-                      strict=profile.current() == "full" and not profile.dry_run())
+train_set = data.load("mnist", split="train", n=model_cfg.n_train, strict=strict_data)
 x_train = train_set.images * 2 - 1
 model = ddpm.build(model_cfg)
 eps_model, ema, opt = model.eps_model, model.ema, model.optimizer
 total_steps = model_cfg.epochs * ddpm.steps_per_epoch(model_cfg, len(x_train))
-print(f"UNet: {sum(p.numel() for p in eps_model.parameters()):,} parameters; "
-      f"{model_cfg.epochs} epochs = {total_steps:,} steps of {model_cfg.batch_size} digits")
+print(tr(f"UNet: {sum(p.numel() for p in eps_model.parameters()):,} parameters; "
+         f"{model_cfg.epochs} epochs = {total_steps:,} steps of {model_cfg.batch_size} digits",
+         f"UNet：{sum(p.numel() for p in eps_model.parameters()):,} 个参数；"
+         f"{model_cfg.epochs} 个迭代周期 = {total_steps:,} 步，每步 {model_cfg.batch_size} 个数字"))
 
 
 alpha_bar_dev = alpha_bar.to(device)  # the table on the training device, indexed by a batch of t
@@ -681,37 +770,12 @@ def step(batch):
     return {"loss": loss.item()}
 
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# The next notebook reuses this model. When it finds no cached weights it trains with the
-# library's copy of this step (`ddpm.train_step`); three steps of each, from the same weights and
-# with the same random numbers, must give the same losses and the same weights (trained and
-# averaged), or the two notebooks would not share one model.
+# %% [markdown] slideshow={"slide_type": "notes"}
+# The next notebook reuses this model. When it finds no cached weights it trains with the library's
+# copy of this step (`ddpm.train_step`); tests/diffusion/test_ddpm.py writes this Algorithm 1 out the
+# same way and checks, over three steps from the same weights and random numbers, that the two give
+# the same losses and the same trained and averaged weights.
 
-# %% slideshow={"slide_type": "fragment"}
-twin = ddpm.build(model_cfg)
-lib_step = ddpm.train_step(twin, len(x_train))
-for m in (model, twin):
-    for module in m.modules.values():
-        module.to(device)
-losses = []
-with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
-    for i in range(3):
-        batch = (x_train[i * 64:(i + 1) * 64].to(device),)
-        torch.manual_seed(11 + i)
-        mine = step(batch)["loss"]
-        torch.manual_seed(11 + i)
-        losses.append((mine, lib_step(batch)["loss"]))
-print("losses (notebook, library):", [(round(a, 6), round(b, 6)) for a, b in losses])
-tol = dict(rtol=1e-5, atol=1e-5) if device.type == "cuda" else dict(rtol=0, atol=0)  # cuDNN is not bit-exact
-for a, b in losses:
-    torch.testing.assert_close(torch.tensor(a), torch.tensor(b), **tol)
-for mine, theirs in [(eps_model, twin.eps_model), (ema, twin.ema)]:
-    for (name, a), b in zip(mine.state_dict().items(), theirs.state_dict().values()):
-        torch.testing.assert_close(a, b, **tol, msg=lambda m, name=name: f"{name}: {m}")
-print("three steps of the notebook's Algorithm 1 = three steps of ddpm.train_step ✓")
-model = ddpm.build(model_cfg)  # start afresh for the real training
-eps_model, ema, opt = model.eps_model, model.ema, model.optimizer
-del twin, lib_step
 
 # %% slideshow={"slide_type": "subslide"}
 key = ddpm.checkpoint_key(model, train_set)
@@ -720,8 +784,10 @@ history = train.fit(step, x_train, epochs=model_cfg.epochs, batch_size=model_cfg
                     desc="DDPM (UNet)")
 net = ema.model.eval()  # sample with the EMA weights
 fig = plotting.plot_history(history, ["loss"], per="step", smooth=25, logy=True,
-                            title="Algorithm 1 on MNIST: ‖ε − ε_θ‖² per pixel (moving average of 25 steps)")
-fig.axes[0].set_ylabel("loss")
+                            title=tr("Algorithm 1 on MNIST: ‖ε − ε_θ‖² per pixel (moving average of 25 steps)",
+                                     "MNIST 上的 Algorithm 1：每个像素的 ‖ε − ε_θ‖²（25 步移动平均）"))
+fig.axes[0].set_ylabel(tr("loss", "损失"))
+fig.axes[0].legend([tr("loss", "损失")])  # the curve's label is the history's key
 plotting.savefig(fig, NB, "mnist_loss")
 plt.show()
 
@@ -742,7 +808,8 @@ plt.show()
 g = torch.Generator().manual_seed(9)
 x0_e = x0_digits[:8].double()
 eps_e = torch.randn(x0_e.shape, generator=g, dtype=torch.float64)
-print("   t  σ_t²  |  Σ KL (gaussian_kl)  |  weight·‖ε − ε_θ‖² + C_t")
+print(tr("   t  σ_t²  |  Σ KL (gaussian_kl)  |  weight·‖ε − ε_θ‖² + C_t",
+         "   t  σ_t²  |  Σ KL（gaussian_kl） |  权重·‖ε − ε_θ‖² + C_t"))
 for t in [2, 10, 100, 500, 1000]:
     x_t = S64.q_sample(x0_e, t, noise=eps_e)
     with torch.no_grad():
@@ -772,11 +839,12 @@ ts = torch.arange(2, T + 1)
 fig, ax = plt.subplots(figsize=(6, 3))
 for s_name, var_p in [("σ_t² = β̃_t", schedule.beta_tilde[ts]), ("σ_t² = β_t", schedule.beta[ts])]:
     ax.semilogy(ts, beta[ts] ** 2 / (2 * var_p * alpha[ts] * (1 - alpha_bar[ts])), label=s_name)
-ax.axhline(1 / T, color="k", lw=0.8, ls="--", label="L_simple: the same weight for every t")
+ax.axhline(1 / T, color="k", lw=0.8, ls="--", label=tr("L_simple: the same weight for every t", "L_simple：每个 t 权重相同"))
 ax.set_xlabel("t")
-ax.set_ylabel("weight λ_t of ‖ε − ε_θ‖²")
+ax.set_ylabel(tr("weight λ_t of ‖ε − ε_θ‖²", "‖ε − ε_θ‖² 的权重 λ_t"))
 ax.legend(fontsize=8)
-ax.set_title("The ELBO's weights per step (the constant level is arbitrary)", fontsize=10)
+ax.set_title(tr("The ELBO's weights per step (the constant level is arbitrary)",
+                "变分下界给每一步的权重（常数水平线的高度是任意的）"), fontsize=10)
 plotting.savefig(fig, NB, "elbo_weights")
 plt.show()
 
@@ -788,59 +856,44 @@ plt.show()
 
 # %% slideshow={"slide_type": "fragment"}
 clf = evaluation.evaluation_classifier("mnist")
-n_fid = sized(cfg.n_fid, 4)
+n_fid = cfg.n_fid
 batch_size = min(n_fid, 100 if device.type == "cpu" else 1000)
 # The floor: as many real training digits as each sampler makes, against the real test digits. With
-# a few hundred digits one subset's value varies a lot (measured at cpu: 5.5 to 13.5 for 200 digits),
-# so the floor is the mean over ten random subsets.
+# a few hundred digits one subset's value varies a lot (the range of ten subsets is printed), so the
+# floor is the mean over ten random subsets.
 floors = torch.tensor([metrics.classifier_fid(
     clf.model, data.load("mnist", split="train", n=n_fid, seed=s, verbose=False).images, test.images)
     for s in range(1, 11)])
 fid_floor = floors.mean().item()
-print(f"classifier-FID floor ({n_fid} real training digits against {len(test.images)} real test digits): "
-      f"{fid_floor:.2f} (ten subsets: {floors.min():.2f} to {floors.max():.2f})")
+print(tr(f"classifier-FID floor ({n_fid} real training digits against {len(test.images)} real test digits): "
+         f"{fid_floor:.2f} (ten subsets: {floors.min():.2f} to {floors.max():.2f})",
+         f"分类器 FID 的下限（{n_fid} 个真实训练数字对 {len(test.images)} 个真实测试数字）："
+         f"{fid_floor:.2f}（十个子集：{floors.min():.2f} 到 {floors.max():.2f}）"))
 
-
-def to_unit(x):
-    return ((x.clamp(-1, 1) + 1) / 2).cpu()
-
-
-def sample_many(sampler, n, seed):
-    """n samples, in batches, of sampler(x_T, generator) -> (x_0, path) from seeded x_T ~ N(0, I).
-
-    Returns the samples in [0, 1], the wall time per 100 samples, and the first batch's path."""
-    g = torch.Generator(device=device).manual_seed(seed)
-    out, first_path = [], None
-    t0 = time.perf_counter()
-    for start in range(0, n, batch_size):
-        x_T = torch.randn(min(batch_size, n - start), 1, 28, 28, generator=g, device=device)
-        x0, path = sampler(x_T, g)
-        out.append(to_unit(x0))
-        first_path = path if first_path is None else first_path
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return torch.cat(out), (time.perf_counter() - t0) / n * 100, first_path
-
-
+# n samples in batches from seeded x_T ~ N(0, I): images in [0, 1], seconds per 100 and the first batch's path
+sample_many = partial(harness.sample_batches, shape=(1, 28, 28), batch_size=batch_size, device=device)
 chain_t = [1000, 800, 600, 500, 400, 300, 200, 100, 50, 0]
 beta_tilde_dev = schedule.beta_tilde.to(device)
 ddpm_x, ddpm_sec, ddpm_path = sample_many(
-    lambda x_T, g: sample_ddpm(net, x_T, beta_tilde_dev, record=chain_t, generator=g), n_fid, seed=100)
+    lambda x_T, _, g: sample_ddpm(net, x_T, beta_tilde_dev, record=chain_t, generator=g), n_fid, seed=100)
 fid = {"DDPM 1000": metrics.classifier_fid(clf.model, ddpm_x, test.images)}
 sec = {"DDPM 1000": ddpm_sec}
-print(f"DDPM, 1000 steps: {ddpm_sec:.1f} s per 100 samples, classifier-FID {fid['DDPM 1000']:.2f}")
+print(tr(f"DDPM, 1000 steps: {ddpm_sec:.1f} s per 100 samples, classifier-FID {fid['DDPM 1000']:.2f}",
+         f"DDPM，1000 步：每 100 个样本 {ddpm_sec:.1f} 秒，分类器 FID {fid['DDPM 1000']:.2f}"))
 
 # %% slideshow={"slide_type": "subslide"}
 k = cfg.n_show
-chain = torch.stack([to_unit(ddpm_path[t][:k]) for t in chain_t], 1).flatten(0, 1)
+chain = torch.stack([harness.to_unit(ddpm_path[t][:k]) for t in chain_t], 1).flatten(0, 1)
 fig = plotting.image_grid(chain, nrow=len(chain_t), scale=0.9,
-                          title="Algorithm 2, one sample per row: x_t at t = " + ", ".join(map(str, chain_t)))
+                          title=tr("Algorithm 2, one sample per row: x_t at t = ", "Algorithm 2，每行一个样本：x_t，t = ")
+                          + ", ".join(map(str, chain_t)))
 plotting.savefig(fig, NB, "sampling_chain")
 plt.show()
 
 # %% slideshow={"slide_type": "subslide"}
 fig = plotting.image_grid(ddpm_x[:50], nrow=10, scale=0.9,
-                          title=f"Algorithm 2 (1000 steps, σ_t² = β̃_t): the first {min(50, len(ddpm_x))} samples")
+                          title=tr(f"Algorithm 2 (1000 steps, σ_t² = β̃_t): the first {min(50, len(ddpm_x))} samples",
+                                   f"Algorithm 2（1000 步，σ_t² = β̃_t）：前 {min(50, len(ddpm_x))} 个样本"))
 plotting.savefig(fig, NB, "ddpm_samples")
 plt.show()
 
@@ -851,18 +904,19 @@ plt.show()
 # $\bar\alpha_{t-1}$ is far from 1), so the digits come out nearly the same, as Ho et al. report.
 
 # %% slideshow={"slide_type": "fragment"}
-n_var = sized(k, 1)
+n_var = k
 variants = {}
 for s_name, sigma2 in sigma2_choices.items():
     sigma2_dev = sigma2.to(device)
-    x, _, _ = sample_many(lambda x_T, g, s2=sigma2_dev: sample_ddpm(net, x_T, s2, generator=g), n_var, seed=200)
+    x, _, _ = sample_many(lambda x_T, _, g, s2=sigma2_dev: sample_ddpm(net, x_T, s2, generator=g), n_var, seed=200)
     variants[s_name] = x
 fig = plotting.image_grid(torch.cat(list(variants.values())), nrow=n_var, row_labels=list(variants), scale=1.0,
-                          title="Algorithm 2, the same x_T in every row")
+                          title=tr("Algorithm 2, the same x_T in every row", "Algorithm 2，每行的 x_T 相同"))
 plotting.savefig(fig, NB, "sigma_choices")
 plt.show()
 a, b = variants.values()
-print(f"largest pixel difference between the two rows: {(a - b).abs().max():.3f}; mean {(a - b).abs().mean():.4f}")
+print(tr(f"largest pixel difference between the two rows: {(a - b).abs().max():.3f}; mean {(a - b).abs().mean():.4f}",
+         f"两行之间最大的像素差：{(a - b).abs().max():.3f}；平均 {(a - b).abs().mean():.4f}"))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 9 · DDIM: the same model in 10 to 250 steps (DDIM 加速采样)
@@ -890,50 +944,64 @@ for t, t_prev in [(1000, 500), (500, 1), (1, 0)]:
 torch.testing.assert_close(x_nb, x_lib, atol=1e-5, rtol=1e-5)
 
 ddim_x = {}
-ddim_steps = cfg.ddim_steps[-2:] if profile.dry_run() else cfg.ddim_steps  # a dry run: the two shortest
+ddim_steps = cfg.ddim_steps  # a dry run: the two shortest (see the configuration)
 ref_ddim = 50 if 50 in ddim_steps else ddim_steps[0]  # the DDIM compared with DDPM (the benchmark's 50 steps)
 for n_steps in ddim_steps:
-    x, s, _ = sample_many(lambda x_T, g, n=n_steps: sample_ddim(net, x_T, n, clip=True), n_fid, seed=100)
+    x, s, _ = sample_many(lambda x_T, _, g, n=n_steps: sample_ddim(net, x_T, n, clip=True), n_fid, seed=100)
     name = f"DDIM {n_steps}"
     ddim_x[n_steps], sec[name] = x, s
     fid[name] = metrics.classifier_fid(clf.model, x, test.images)
-    print(f"{name:9s}: {s:6.2f} s per 100 samples, classifier-FID {fid[name]:.2f}")
-x_noclip, _, _ = sample_many(lambda x_T, g: sample_ddim(net, x_T, ref_ddim), n_fid, seed=100)
+    print(tr(f"{name:9s}: {s:6.2f} s per 100 samples, classifier-FID {fid[name]:.2f}",
+             f"{name:9s}：每 100 个样本 {s:6.2f} 秒，分类器 FID {fid[name]:.2f}"))
+x_noclip, _, _ = sample_many(lambda x_T, _, g: sample_ddim(net, x_T, ref_ddim), n_fid, seed=100)
 fid_noclip = metrics.classifier_fid(clf.model, x_noclip, test.images)
-print(f"DDIM {ref_ddim} without clipping x̂_0: classifier-FID {fid_noclip:.2f}")
+print(tr(f"DDIM {ref_ddim} without clipping x̂_0: classifier-FID {fid_noclip:.2f}",
+         f"DDIM {ref_ddim}，不裁剪 x̂_0：分类器 FID {fid_noclip:.2f}"))
 
 # %% slideshow={"slide_type": "subslide"}
 rows = [ddpm_x[:k]] + [ddim_x[n][:k] for n in ddim_steps]
 labels = ["DDPM 1000"] + [f"DDIM {n}" for n in ddim_steps]
 fig = plotting.image_grid(torch.cat(rows), nrow=k, row_labels=labels, scale=1.0,
-                          title="Same x_T in every row: DDPM (random steps) and DDIM (deterministic)")
+                          title=tr("Same x_T in every row: DDPM (random steps) and DDIM (deterministic)",
+                                   "每行的 x_T 相同：DDPM（随机的步骤）与 DDIM（确定性的步骤）"))
 plotting.savefig(fig, NB, "ddpm_vs_ddim")
 plt.show()
 
-print(f"{'sampler':10s} {'steps':>5s} {'s / 100 samples':>16s} {'classifier-FID':>15s} {'FID / floor':>12s}")
+print(tr(f"{'sampler':10s} {'steps':>5s} {'s / 100 samples':>16s} {'classifier-FID':>15s} {'FID / floor':>12s}",
+         f"{'采样器':7s} {'步数':>3s} {'秒 / 100 个样本':>11s} {'分类器 FID':>12s} {'FID / 下限':>9s}"))
 for name in fid:
     print(f"{name:10s} {name.split()[1]:>5s} {sec[name]:16.2f} {fid[name]:15.2f} {fid[name] / fid_floor:12.2f}")
-print(f"{f'DDIM {ref_ddim}, no clip':16s} {'':16s} {fid_noclip:15.2f} {fid_noclip / fid_floor:12.2f}")
-print(f"real digits {'':5s} {'':16s} {fid_floor:15.2f} {1:12.2f}")
+print(f"{tr(f'DDIM {ref_ddim}, no clip', f'DDIM {ref_ddim}，不裁剪'):16s} {'':16s} {fid_noclip:15.2f} "
+      f"{fid_noclip / fid_floor:12.2f}")
+print(f"{tr('real digits', '真实数字'):11s} {'':5s} {'':16s} {fid_floor:15.2f} {1:12.2f}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Quality at this profile, and what goes to the benchmark
-# - `cpu` (measured on 2 cores, 200 samples per sampler, floor ≈ 9.4): 1000-step DDPM reaches
-#   a classifier-FID about 1.6× the real-vs-real floor, asserted ≤ 3×; 50-step DDIM about 2.7–2.9×,
-#   asserted ≤ 4×. The small, briefly trained network is where deterministic sampling pays: DDPM's
-#   fresh noise at every step corrects its errors, DDIM's steps keep them.
+# ### Quality at this profile, and the speed target
+# - `cpu` (200 samples per sampler, floor ≈ 9.4): 1000-step DDPM reaches a classifier-FID about
+#   1.6× the real-vs-real floor, asserted ≤ 3×; 50-step DDIM about 2.7–2.9×, asserted ≤ 4×.
 # - `full` (a GPU, 10,000 samples): the floor shrinks with the number of samples (roughly as
 #   1/n: about 0.3 at 10,000), so the same ratio asks far more; DDPM is asserted ≤ 5× there (not
 #   yet measured on a GPU).
-# - The issue's speed target (DDIM with 50 steps at least 20× faster than 1000-step DDPM, with a
-#   classifier-FID at most 10% worse) is a benchmark, not an assert: both ratios go to `make bench`.
+# - **The speed target**: DDIM with 50 steps at least 20× faster than 1000-step DDPM (50 network
+#   evaluations instead of 1000) with a classifier-FID at most **1.1×** DDPM's. At `cpu` the FID
+#   part is **missed**: DDIM-50's classifier-FID is 1.76× DDPM-1000's. The gap is the network's,
+#   not DDIM's: with the exact $\varepsilon^*$ (section 5) DDIM-50 lands within 0.03 of the ODE's
+#   $x_0$, but with a small, briefly trained $\varepsilon_\theta$ DDPM's fresh noise at every step
+#   washes out its errors, while DDIM's deterministic steps keep them (the grey speckle that the
+#   clip of $\hat x_0$ reduces). What would close it: an $\varepsilon_\theta$ closer to $\varepsilon^*$
+#   (the `full` profile trains a wider UNet for 60 passes over 60,000 digits; not yet measured),
+#   or more DDIM steps (the rows DDIM 100 and 250 above), at the price of speed. Both ratios go
+#   to `make bench`, not to an assert.
 
 # %% slideshow={"slide_type": "fragment"}
 speedup = sec["DDPM 1000"] / sec[f"DDIM {ref_ddim}"]
 fid_ratio = fid[f"DDIM {ref_ddim}"] / fid["DDPM 1000"]
-print(f"DDIM {ref_ddim} against DDPM 1000: {speedup:.1f}× faster, classifier-FID ratio {fid_ratio:.2f}")
-quality.at_most("classifier-FID / floor, DDPM 1000 steps", fid["DDPM 1000"] / fid_floor, cpu=3.0, full=5.0)
-quality.at_most(f"classifier-FID / floor, DDIM {ref_ddim} steps", fid[f"DDIM {ref_ddim}"] / fid_floor, cpu=4.0)
+print(tr(f"DDIM {ref_ddim} against DDPM 1000: {speedup:.1f}× faster, classifier-FID ratio {fid_ratio:.2f}",
+         f"DDIM {ref_ddim} 对 DDPM 1000：快 {speedup:.1f} 倍，分类器 FID 之比 {fid_ratio:.2f}"))
+quality.at_most(tr("classifier-FID / floor, DDPM 1000 steps", "分类器 FID / 下限，DDPM 1000 步"),
+                fid["DDPM 1000"] / fid_floor, cpu=3.0, full=5.0)
+quality.at_most(tr(f"classifier-FID / floor, DDIM {ref_ddim} steps", f"分类器 FID / 下限，DDIM {ref_ddim} 步"),
+                fid[f"DDIM {ref_ddim}"] / fid_floor, cpu=4.0)
 
 artifacts.save_samples(NB, ddpm_x, dataset="mnist")
 metrics_out = {"dataset": train_set.name, "train_source": train_set.source, "n_train": len(x_train),

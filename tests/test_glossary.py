@@ -67,6 +67,15 @@ def test_a_wrong_spelling_is_found_unless_inside_a_longer_right_term():
     assert kl.fullmatch("KL散度") and kl.fullmatch("KL 散度") and not kl.fullmatch("KL 距离")
 
 
+def test_a_term_that_starts_with_a_latin_letter_is_not_found_inside_a_latin_word():
+    # "DDIM 步数" (11's Chinese) is not the M-step; found before the pattern had a word boundary
+    m_step = glossary.term_pattern("M 步")
+    assert m_step.search("或者用更多的 DDIM 步数") is None and m_step.search("EM 算法的 M 步：") is not None
+    assert glossary.term_pattern("KL 散度").search("xKL 散度") is None
+    assert glossary.term_pattern("分类器 FID").search("分类器 FIDs") is None
+    assert glossary.term_pattern("分类器 FID").search("分类器 FID，") is not None
+
+
 def test_every_chinese_text_of_the_course_uses_the_glossarys_terms(b):
     sources = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
     texts = b.chinese_texts(sources)

@@ -3,7 +3,8 @@ what guided, text-to-image and text-to-video diffusion add.
 
 - :mod:`~course_utils.diffusion.schedule`: ``NoiseSchedule`` (β, α, ᾱ, posterior, DDIM step, respacing);
 - :mod:`~course_utils.diffusion.unet`: ``UNet`` and ``MLPEpsModel`` (``eps_model(x_t, t, y=None)``), ``EMA``;
-- :mod:`~course_utils.diffusion.toy`: a Gaussian mixture whose noised marginals are known exactly;
+- :mod:`~course_utils.diffusion.toy`: a Gaussian mixture whose noised marginals are known exactly, and
+  with labels, its exact class-conditional scores and noisy classifier;
 - :mod:`~course_utils.diffusion.toy_guidance`: exact answers on that toy for notebook 13 (its denoiser,
   the tilted and the conditional mixture, per-row Gaussian x_0 and ε);
 - :mod:`~course_utils.diffusion.ddpm`: one DDPM config, builder and checkpoint key for images and
@@ -19,8 +20,8 @@ The algorithms of the slides (training, sampling, DDIM) are written in the noteb
 """
 
 from course_utils.diffusion.schedule import NoiseSchedule, per_example
-from course_utils.diffusion.toy import GaussianMixture, toy_mixture
+from course_utils.diffusion.toy import GaussianMixture, LabelledMixture, toy_labelled, toy_mixture
 from course_utils.diffusion.unet import EMA, MLPEpsModel, UNet, UNetConfig, timestep_embedding
 
-__all__ = ["EMA", "GaussianMixture", "MLPEpsModel", "NoiseSchedule", "UNet", "UNetConfig", "per_example",
-           "timestep_embedding", "toy_mixture"]
+__all__ = ["EMA", "GaussianMixture", "LabelledMixture", "MLPEpsModel", "NoiseSchedule", "UNet", "UNetConfig",
+           "per_example", "timestep_embedding", "toy_labelled", "toy_mixture"]

@@ -7,7 +7,8 @@ classifier p_φ(y | x_t, t).
   ``ddpm.train_step`` serve it unchanged.
 - ``NoisyClassifier``: the encoder half of the UNet (GroupNorm residual blocks with the same
   sinusoidal time embedding), pooled to K logits: it classifies *noised* images x_t at any t, which
-  is what classifier guidance differentiates (Dhariwal & Nichol 2021).
+  is what classifier guidance differentiates (Dhariwal & Nichol 2021);
+- ``PointNoisyClassifier``: the same for points of the 2-D toy, an MLP on [x_t, embedding(t)].
 
 Sampling in fewer steps (``NoiseSchedule.respace``) belongs to the schedule; the guided sampling
 loops themselves (the slide's formula) are written in the notebook.
@@ -23,6 +24,7 @@ from torch import Tensor, nn
 from course_utils import profile
 from course_utils.diffusion.ddpm import DDPMConfig
 from course_utils.diffusion.unet import ResBlock, UNetConfig, timestep_embedding
+from course_utils.neural.layers import mlp
 
 #: The class-conditional DDPM per data set and profile. cpu: the lean ≈0.25 M UNet, steps of 128
 #: images (Fashion-MNIST: 5 passes over 60,000, 2,340 steps, about 9.3 min on one unloaded core;
@@ -101,6 +103,20 @@ class NoisyClassifier(nn.Module):
                 h = self.downsample[i](h)
         h = nn.functional.silu(self.norm_out(h)).mean(dim=(2, 3))
         return self.head(h)
+
+
+class PointNoisyClassifier(nn.Module):
+    """p_φ(y | x_t, t) for points: x_t (B, d), t (B,) or int → logits (B, K); an MLP on [x_t, embedding(t)]."""
+
+    def __init__(self, dim: int = 2, n_classes: int = 2, hidden: int = 64, emb_dim: int = 16) -> None:
+        super().__init__()
+        self.emb_dim = emb_dim
+        self.net = mlp([dim + emb_dim, hidden, hidden, n_classes], "relu")
+
+    def forward(self, x_t: Tensor, t: Tensor | int) -> Tensor:
+        t = torch.as_tensor(t, device=x_t.device)
+        t = t.expand(x_t.shape[0]) if t.ndim == 0 else t
+        return self.net(torch.cat([x_t, timestep_embedding(t, self.emb_dim).to(x_t.dtype)], dim=1))
 
 
 #: The noise-conditional classifier per profile (cpu: about 900 steps of 128 images).

@@ -5,7 +5,7 @@ notebook. This module only feeds it batches of x_T ~ N(0, I) drawn from one seed
 brings what comes back from the model's pixel range [−1, 1] to [0, 1] on the CPU, and measures
 the seconds per 100 samples (notebooks 11–14):
 
-    out = harness.sample_batches(lambda x_T, y, g: my_sampler(x_T, y, g), labels, shape=(1, 28, 28),
+    out = harness.sample_batches(lambda x_T, y, gen: my_sampler(x_T, y, gen), labels, shape=(1, 28, 28),
                                  seed=100, batch_size=100, device=device)
     out.images, out.seconds_per_100   # (N, 1, 28, 28) in [0, 1] on the CPU; time per 100 samples
     images, sec, _ = out              # a named tuple; ``out.extra``: what the first batch returned beside x_0

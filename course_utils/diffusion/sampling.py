@@ -1,12 +1,12 @@
-"""Algorithm 2 in fewer steps, for any ε-function: the sampler notebook 12 writes out, as a library piece.
+"""Algorithm 2 in fewer steps, for any ε-function: the respaced ancestral sampler as a library piece.
 
-Notebook 12 writes the respaced ancestral sampler and its two guidance rules inline (the slide's
-formulas). Notebooks after it sample many models with it (image decoders, a prior over embeddings,
-CLIP guidance), so here it is once:
+Notebook 12 writes its two guided loops (the slide's formulas) around this sampler's kept
+timesteps, step mean ``mean`` and variance ``variance``. Notebooks after it sample many models
+(image decoders, a prior over embeddings, CLIP guidance) with the whole loop, ``sample``:
 
     sampler = RespacedSampler(schedule, n_steps=50).to(device)
-    x0 = sampler.sample(eps_fn, x_T, generator=g)                  # eps_fn(x_t, t) → ε̂
-    x0 = sampler.sample(eps_fn, x_T, generator=g, guide=grad_fn)   # μ̂ = μ + Σ · grad_fn(x_t, t)
+    x0 = sampler.sample(eps_fn, x_T, generator=gen)                # eps_fn(x_t, t) → ε̂
+    x0 = sampler.sample(eps_fn, x_T, generator=gen, guide=grad_fn) # μ̂ = μ + Σ · grad_fn(x_t, t)
 
 At each kept timestep t_i (T = t_1 > … > t_n = 1), x̂_0 = (x_t − √(1−ᾱ) ε̂)/√ᾱ is clipped to
 [−1, 1] (``clip_x0``), the step's mean is the posterior mean μ̃(x_t, x̂_0) of the respaced chain
@@ -58,7 +58,7 @@ class RespacedSampler:
     def sample(self, eps_fn: EpsFn, x: Tensor, *, generator: torch.Generator | None = None,
                guide: EpsFn | None = None) -> Tensor:
         """Run the chain from x = x_T; ``eps_fn`` runs without gradients, ``guide(x_t, t)`` (if given)
-        returns the gradient term g so that μ̂ = μ + Σ g (classifier or CLIP guidance: g = s ∇ …)."""
+        returns the gradient term so that μ̂ = μ + Σ · guide(x_t, t) (classifier or CLIP guidance: s ∇ …)."""
         for i, t in enumerate(self.timesteps):
             with torch.no_grad():
                 mu = self.mean(x, i, eps_fn(x, t))

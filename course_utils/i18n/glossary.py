@@ -38,7 +38,10 @@ class Term:
 
 
 def term_pattern(term: str) -> re.Pattern:
-    """A regex for a Chinese term that allows (or not) whitespace between Chinese and Latin characters."""
+    """A regex for a Chinese term that allows (or not) whitespace between Chinese and Latin characters.
+
+    A term that starts (ends) with a Latin letter does not match inside a longer Latin word: M 步 (the
+    M-step) is not found in "DDIM 步数", nor KL 散度 in "xKL 散度"."""
     parts, prev, gap = [], None, False
     for ch in term:
         if ch.isspace():
@@ -48,7 +51,11 @@ def term_pattern(term: str) -> re.Pattern:
             parts.append(r"\s*")
         parts.append(re.escape(ch))
         prev, gap = ch, False
-    return re.compile("".join(parts))
+    letter = re.compile(r"[A-Za-z]")
+    stripped = term.strip()
+    head = r"(?<![A-Za-z])" if stripped and letter.match(stripped[0]) else ""
+    tail = r"(?![A-Za-z])" if stripped and letter.match(stripped[-1]) else ""
+    return re.compile(head + "".join(parts) + tail)
 
 
 @functools.lru_cache(maxsize=4)

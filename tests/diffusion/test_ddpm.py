@@ -140,3 +140,44 @@ def test_one_config_and_one_builder_serve_the_video_ddpm():
 def test_build_names_the_valid_network_configs():
     with pytest.raises(TypeError, match="UNetConfig, VideoUNetConfig"):
         ddpm.build(_tiny(unet=(4, 8)))
+
+
+def test_three_steps_of_algorithm_1_written_out_equal_three_library_steps():
+    """Notebook 11 writes Algorithm 1 out (below, the same lines: t ~ U{1..T}, ε ~ N(0, I), the loss,
+    warm-up/cosine learning rate, gradient clipping, AdamW, EMA); notebook 12 trains with
+    ``ddpm.train_step`` when no cache exists. Three steps of each from the same weights and the same
+    random numbers must give the same losses and the same trained and averaged weights, bit for bit on
+    the CPU, or the two notebooks would not share one model. (grad_clip = 0.01: the clip acts at every
+    step, so a step without it differs.)"""
+    cfg = _tiny(grad_clip=0.01)
+    mine, lib = ddpm.build(cfg), ddpm.build(cfg)
+    x_train = torch.rand(24, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    total = cfg.epochs * ddpm.steps_per_epoch(cfg, len(x_train))
+    alpha_bar = mine.schedule.alpha_bar
+
+    def step(batch):
+        (x0,) = batch
+        t = torch.randint(1, cfg.T + 1, (x0.shape[0],))
+        eps = torch.randn_like(x0)
+        ab = alpha_bar[t].view(-1, 1, 1, 1)
+        loss = ((eps - mine.eps_model(ab.sqrt() * x0 + (1 - ab).sqrt() * eps, t)) ** 2).mean()
+        for group in mine.optimizer.param_groups:
+            group["lr"] = ddpm.learning_rate(cfg, int(mine.ema.n_updates), total)
+        mine.optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(mine.eps_model.parameters(), cfg.grad_clip)
+        mine.optimizer.step()
+        mine.ema.update(mine.eps_model)
+        return {"loss": loss.item()}
+
+    lib_step = ddpm.train_step(lib, len(x_train))
+    for i in range(3):
+        batch = (x_train[i * 8:(i + 1) * 8],)
+        torch.manual_seed(11 + i)
+        a = step(batch)["loss"]
+        torch.manual_seed(11 + i)
+        assert a == lib_step(batch)["loss"], i
+    for ours, theirs in [(mine.eps_model, lib.eps_model), (mine.ema, lib.ema)]:
+        for (name, p), q in zip(ours.state_dict().items(), theirs.state_dict().values()):
+            torch.testing.assert_close(p, q, rtol=0, atol=0, msg=lambda m, name=name: f"{name}: {m}")
+    assert int(mine.ema.n_updates) == 3

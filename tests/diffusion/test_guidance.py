@@ -20,6 +20,14 @@ def test_noisy_classifier_shapes_time_and_gradient():
     assert g.shape == x.shape and g.abs().sum() > 0
 
 
+def test_point_noisy_classifier_shapes_and_time():
+    torch.manual_seed(0)
+    net = guidance.PointNoisyClassifier(dim=2, n_classes=3)
+    x = torch.randn(5, 2)
+    assert net(x, torch.arange(5) * 100).shape == (5, 3) and net(x, 7).shape == (5, 3)
+    assert not torch.allclose(net(x, 1), net(x, 900))  # the time embedding reaches the output
+
+
 def test_configs_are_class_conditional_with_label_dropout():
     for ds in ("fashion_mnist", "mnist"):
         for prof in ("smoke", "cpu", "full"):

@@ -21,7 +21,7 @@ def test_each_row_of_cond_reaches_its_own_sample_across_uneven_batches():
     order; a harness that dropped the last partial batch or shifted the slices would not."""
     cond = torch.linspace(-0.9, 0.9, 7)
 
-    def draw(x_T, c, g):
+    def draw(x_T, c, gen):
         return torch.zeros_like(x_T) + c[:, None, None]
 
     out = sample_batches(draw, cond, shape=(2, 2), seed=0, batch_size=3)
@@ -35,15 +35,15 @@ def test_one_seeded_generator_draws_x_T_then_the_sampler_noise():
     one, would not reproduce it."""
     shape, n, seed = (1, 4, 4), 5, 17
 
-    def draw(x_T, c, g):
+    def draw(x_T, c, gen):
         assert c is None
-        z = torch.randn(x_T.shape, generator=g)
+        z = torch.randn(x_T.shape, generator=gen)
         return 0.1 * (x_T + z)
 
     out = sample_batches(draw, n, shape=shape, seed=seed, batch_size=n)
-    g = torch.Generator().manual_seed(seed)
-    x_T = torch.randn(n, *shape, generator=g)
-    z = torch.randn(n, *shape, generator=g)
+    gen = torch.Generator().manual_seed(seed)
+    x_T = torch.randn(n, *shape, generator=gen)
+    z = torch.randn(n, *shape, generator=gen)
     torch.testing.assert_close(out.images, to_unit(0.1 * (x_T + z)))
     # reproducible from the seed alone, and the seed matters
     again = sample_batches(draw, n, shape=shape, seed=seed, batch_size=2).images
@@ -54,7 +54,7 @@ def test_one_seeded_generator_draws_x_T_then_the_sampler_noise():
 def test_extra_is_the_first_batch_and_time_is_per_100_samples():
     calls = []
 
-    def draw(x_T, c, g):
+    def draw(x_T, c, gen):
         calls.append(len(x_T))
         time.sleep(0.02)
         return x_T.clamp(-1, 1), {"batch": len(calls)}
@@ -71,8 +71,8 @@ def test_extra_is_the_first_batch_and_time_is_per_100_samples():
 
 def test_arguments_are_checked():
     with pytest.raises(ValueError, match="at least one"):
-        sample_batches(lambda x, c, g: x, 0, shape=(2,), seed=0, batch_size=4)
+        sample_batches(lambda x, c, gen: x, 0, shape=(2,), seed=0, batch_size=4)
     with pytest.raises(ValueError, match="batch_size"):
-        sample_batches(lambda x, c, g: x, 3, shape=(2,), seed=0, batch_size=0)
+        sample_batches(lambda x, c, gen: x, 3, shape=(2,), seed=0, batch_size=0)
     with pytest.raises(ValueError, match="shape"):
-        sample_batches(lambda x, c, g: x[:, :1], 3, shape=(2,), seed=0, batch_size=4)
+        sample_batches(lambda x, c, gen: x[:, :1], 3, shape=(2,), seed=0, batch_size=4)

@@ -20,10 +20,10 @@ def exact_eps(x, t):
 
 
 def test_the_sampler_with_the_exact_eps_recovers_the_data():
-    g = torch.Generator().manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
     for n_steps, std_range in ((1000, (0.95, 1.05)), (50, (0.75, 1.05))):
         x = RespacedSampler(S, n_steps, clip_x0=False).sample(
-            exact_eps, torch.randn(20_000, 1, generator=g, dtype=torch.float64), generator=g)
+            exact_eps, torch.randn(20_000, 1, generator=gen, dtype=torch.float64), generator=gen)
         assert abs(x.mean().item() - M) < 5 * SD / 20_000 ** 0.5, n_steps   # 5 standard errors of the mean
         assert std_range[0] * SD < x.std().item() < std_range[1] * SD, (n_steps, x.std().item())
 
@@ -46,14 +46,14 @@ def test_guidance_with_the_exact_noisy_likelihood_samples_the_posterior():
 
     v = 1 / (1 / SD ** 2 + 1 / R ** 2)
     want_mean, want_sd = v * (M / SD ** 2 + y / R ** 2), v ** 0.5
-    g = torch.Generator().manual_seed(1)
+    gen = torch.Generator().manual_seed(1)
     x = RespacedSampler(S, 1000, clip_x0=False).sample(
-        exact_eps, torch.randn(20_000, 1, generator=g, dtype=torch.float64), generator=g, guide=grad_log_lik)
+        exact_eps, torch.randn(20_000, 1, generator=gen, dtype=torch.float64), generator=gen, guide=grad_log_lik)
     assert abs(x.mean().item() - want_mean) < 0.02, (x.mean().item(), want_mean)
     assert abs(x.std().item() / want_sd - 1) < 0.05, (x.std().item(), want_sd)
     # the same guide with the opposite sign lands elsewhere (the check can fail)
     x_bad = RespacedSampler(S, 1000, clip_x0=False).sample(
-        exact_eps, torch.randn(20_000, 1, generator=g, dtype=torch.float64), generator=g,
+        exact_eps, torch.randn(20_000, 1, generator=gen, dtype=torch.float64), generator=gen,
         guide=lambda x, t: -grad_log_lik(x, t))
     assert abs(x_bad.mean().item() - want_mean) > 0.1
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from course_utils.diffusion.schedule import NoiseSchedule
-from course_utils.diffusion.toy import GaussianMixture, toy_mixture
+from course_utils.diffusion.toy import GaussianMixture, LabelledMixture, toy_labelled, toy_mixture
 
 
 def test_sampling_weights_and_means():
@@ -94,3 +94,44 @@ def test_mixture_checks_its_arguments():
         GaussianMixture(torch.tensor([0.5, 0.6]), torch.zeros(2, 2), torch.ones(2))
     with pytest.raises(ValueError, match="shape"):
         GaussianMixture(torch.tensor([1.0]), torch.zeros(2, 2), torch.ones(2))
+
+
+def test_labelled_mixture_class_weights_against_sampled_labels():
+    """Draw (x, y) pairs and count, among the points labelled c, how many sit at each component: the
+    fractions must be class_mixture(c)'s weights (5 standard errors). The unlabelled weights, or the
+    label probabilities alone, differ by far more."""
+    lab = toy_labelled(torch.float64)
+    x, y = lab.sample(200_000, generator=torch.Generator().manual_seed(3))
+    k = ((x[:, None] - lab.mixture.means[None]) ** 2).sum(-1).argmin(1)  # components are 8 stds apart
+    torch.testing.assert_close(torch.bincount(y, minlength=2).double() / len(y), lab.class_prior(), atol=0.005, rtol=0)
+    for c in range(lab.n_classes):
+        n_c = int((y == c).sum())
+        freq = torch.bincount(k[y == c], minlength=4).double() / n_c
+        want = lab.class_mixture(c).weights
+        assert ((freq - want).abs() < 5 * (want * (1 - want) / n_c).sqrt()).all(), (c, freq, want)
+        assert (lab.mixture.weights - want).abs().max() > 0.05
+
+
+def test_exact_noisy_classifier_is_bayes_rule_on_the_class_densities():
+    """log p(y | x_t) from the responsibilities equals Bayes' rule with the noised class-conditional
+    densities, log q(x_t | y) + log p(y) − log q(x_t), at several t."""
+    lab = toy_labelled(torch.float64)
+    S = NoiseSchedule.linear(dtype=torch.float64)
+    x0, _ = lab.sample(500, generator=torch.Generator().manual_seed(4))
+    for t in (0, 50, 300, 1000):
+        ab = S.alpha_bar[t]
+        x_t = S.q_sample(x0, t, generator=torch.Generator().manual_seed(t))
+        bayes = torch.stack([lab.class_mixture(c).noised(ab).log_prob(x_t) for c in range(2)], 1) \
+            + lab.class_prior().log() - lab.mixture.noised(ab).log_prob(x_t)[:, None]
+        torch.testing.assert_close(lab.log_p_y(x_t, ab), bayes, atol=1e-10, rtol=1e-10)
+        torch.testing.assert_close(lab.log_p_y(x_t, ab).exp().sum(1), torch.ones(500, dtype=torch.float64))
+
+
+def test_labelled_mixture_arguments():
+    mix = toy_mixture(torch.float64)
+    with pytest.raises(ValueError, match="K = 4"):
+        LabelledMixture(mix, torch.full((3, 2), 0.5, dtype=torch.float64))
+    with pytest.raises(ValueError, match="distribution"):
+        LabelledMixture(mix, torch.full((4, 2), 0.6, dtype=torch.float64))
+    with pytest.raises(ValueError, match="0..1"):
+        toy_labelled().class_mixture(2)
