@@ -45,12 +45,18 @@ web-assets: $(STAMP)
 lab: setup  ## open the course in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks/
 
-present: setup  ## open copies of the notebooks (build/present/) in JupyterLab to present as live slides
+present: setup $(IPYNBS)  ## open copies of the notebooks (build/present/) in JupyterLab to present as live slides
 	$(PY) tools/nbtools.py present $(IPYNBS)
 	$(VENV)/bin/jupyter lab build/present/
 
 notebooks: setup  ## regenerate every .ipynb from its .py source; never overwrites edits in an .ipynb (FORCE=1 discards them)
 	$(PY) tools/nbtools.py $(if $(FORCE),--force) build $(NOTEBOOKS)
+
+# Whatever runs, copies or renders the notebooks first rebuilds each .ipynb whose .py is newer (the .py
+# is the file one edits), so a changed source never runs as its old notebook. `nbtools build` gives a
+# rebuilt notebook its .py's time; one with edits of its own is left alone, named, and the target stops.
+$(IPYNBS): notebooks/%.ipynb: notebooks/%.py | $(STAMP)
+	$(PY) tools/nbtools.py build $<
 
 unit: setup  ## unit tests of course_utils and tools (fast)
 	$(PY) -m pytest tests -q -p no:cacheprovider --ignore=tests/e2e
@@ -61,8 +67,8 @@ unit: setup  ## unit tests of course_utils and tools (fast)
 run_nbval = rm -rf $(CURDIR)/build/$(1) && $(2) COURSE_BUILD_DIR=$(CURDIR)/build/$(1) \
 	COURSE_CHECKPOINT_DIR=$(CURDIR)/build/$(1)/checkpoints $(NBVAL) --durations=0 $(3) $(IPYNBS)
 
-nbval: setup  ## execute every notebook with nbval at COURSE_PROFILE (default smoke)
-	$(call run_nbval,nbval,COURSE_PROFILE=$${COURSE_PROFILE:-smoke})
+nbval: setup $(IPYNBS)  ## execute every notebook with nbval at COURSE_PROFILE (default smoke)
+	$(call run_nbval,nbval,COURSE_PROFILE=$${COURSE_PROFILE:-smoke},--nbval-cell-timeout=$${COURSE_CELL_TIMEOUT:-900})
 
 test: setup  ## unit tests, then every notebook with nbval in the smoke profile
 	@start=$$(date +%s); $(MAKE) --no-print-directory unit; \
@@ -70,21 +76,21 @@ test: setup  ## unit tests, then every notebook with nbval in the smoke profile
 	@start=$$(date +%s); COURSE_PROFILE=smoke $(MAKE) --no-print-directory nbval; \
 	  rc=$$?; echo "nbval (smoke): $$(( $$(date +%s) - start )) s"; exit $$rc
 
-test-cpu: setup  ## every notebook at the cpu profile (what students run), quality asserted; slow
+test-cpu: setup $(IPYNBS)  ## every notebook at the cpu profile (what students run), quality asserted; slow
 	@start=$$(date +%s); $(call run_nbval,nbval-cpu,COURSE_PROFILE=cpu,--nbval-cell-timeout=1800); \
 	  rc=$$?; echo "nbval (cpu): $$(( $$(date +%s) - start )) s"; exit $$rc
 
 # full sizes on the CPU with every training loop capped: catches errors in the full code paths
 # (a typo, a shape) in minutes; the quality targets are skipped, and each notebook says so
-test-full-dry: setup  ## every notebook at full sizes on the CPU, training capped (COURSE_MAX_STEPS, default 2)
+test-full-dry: setup $(IPYNBS)  ## every notebook at full sizes on the CPU, training capped (COURSE_MAX_STEPS, default 2)
 	@start=$$(date +%s); $(call run_nbval,nbval-full-dry,COURSE_PROFILE=full COURSE_DEVICE=cpu \
-	  COURSE_MAX_STEPS=$${COURSE_MAX_STEPS:-2}); rc=$$?; echo "nbval (full, dry): $$(( $$(date +%s) - start )) s"; exit $$rc
+	  COURSE_MAX_STEPS=$${COURSE_MAX_STEPS:-2},--nbval-cell-timeout=900); rc=$$?; echo "nbval (full, dry): $$(( $$(date +%s) - start )) s"; exit $$rc
 
-test-gpu: setup  ## every notebook at full size (needs a GPU), quality asserted
+test-gpu: setup $(IPYNBS)  ## every notebook at full size (needs a GPU), quality asserted
 	$(MAKE) --no-print-directory unit
 	$(call run_nbval,nbval-full,COURSE_PROFILE=full,--nbval-cell-timeout=7200)
 
-test-student: setup  ## every notebook's student version at smoke: runs, each checker says "not attempted"
+test-student: setup $(IPYNBS)  ## every notebook's student version at smoke: runs, each checker says "not attempted"
 	@start=$$(date +%s); OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider -n $(NBVAL_JOBS) --dist load \
 	  tests/e2e/test_student_notebooks.py; rc=$$?; echo "student versions (smoke): $$(( $$(date +%s) - start )) s"; exit $$rc
 
@@ -92,16 +98,16 @@ test-browser: setup web-assets  ## JupyterLab, live slides, static slides and si
 	@start=$$(date +%s); $(PY) -m pytest -q -p no:cacheprovider -rs tests/e2e/test_browser.py; \
 	  rc=$$?; echo "browser tests: $$(( $$(date +%s) - start )) s"; exit $$rc
 
-course: setup web-assets  ## execute every notebook in order into build/executed/ and render HTML (offline pages)
+course: setup web-assets $(IPYNBS)  ## execute every notebook in order into build/executed/ and render HTML (offline pages)
 	$(PY) tools/nbtools.py execute $(IPYNBS)
 
-slides: setup web-assets  ## render every notebook as reveal.js slides into build/slides/ (offline; figures after make course)
+slides: setup web-assets $(IPYNBS)  ## render every notebook as reveal.js slides into build/slides/ (offline; figures after make course)
 	$(PY) tools/nbtools.py slides $(IPYNBS)
 
-site: setup web-assets  ## one static site of the executed notebooks (after make course) in build/site/
+site: setup web-assets $(IPYNBS)  ## one static site of the executed notebooks (after make course) in build/site/
 	$(PY) tools/site.py $(IPYNBS)
 
-student: setup  ## student versions of the notebooks (solutions replaced by stubs) in build/student/
+student: setup $(IPYNBS)  ## student versions of the notebooks (solutions replaced by stubs) in build/student/
 	$(PY) tools/nbtools.py student $(IPYNBS)
 
 bench: setup  ## gather build/artifacts/*/metrics.json into build/bench.md
