@@ -9,12 +9,12 @@ The table is printed and written to build/bench.md.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from pathlib import Path
 
-from .paths import ROOT, build_dir
+from .artifacts import read_metrics_file
+from .paths import ROOT, atomic_write, build_dir
 
 
 def run_scripts(root: Path = ROOT) -> list[str]:
@@ -41,7 +41,10 @@ def gather(build: Path | None = None) -> str:
     files = sorted((build / "artifacts").glob("*/metrics-*.json"),
                    key=lambda p: (p.parent.name, order.get(p.stem.removeprefix("metrics-"), 9)))
     for path in files:
-        metrics = json.loads(path.read_text(encoding="utf-8"))
+        metrics = read_metrics_file(path)
+        if metrics is None:  # named in a warning; the table says so and goes on
+            rows.append(f"| {path.parent.name} | {path.stem.removeprefix('metrics-')} | (damaged file: {path}) | |")
+            continue
         prof = metrics.pop("profile", path.stem.removeprefix("metrics-"))
         for key in sorted(metrics):
             rows.append(f"| {path.parent.name} | {prof} | {key} | {_fmt(metrics[key])} |")
@@ -59,8 +62,7 @@ def main() -> int:
     failed = [] if args.gather else run_scripts()
     table = gather()
     out = build_dir() / "bench.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(table, encoding="utf-8")
+    atomic_write(out, table)
     print(table)
     print(f"written to {out}")
     if failed:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .paths import build_dir
+from .paths import atomic_write, build_dir
 
 if TYPE_CHECKING:
     import torch
@@ -99,5 +99,4 @@ def savefig(fig: plt.Figure, notebook: str, name: str) -> None:
     ``Out[n]: PosixPath('/home/.../build/...')`` to students or on slides.
     """
     path = build_dir() / "artifacts" / notebook / f"{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))  # never half a file

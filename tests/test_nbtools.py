@@ -200,7 +200,8 @@ def test_keeping_an_edit_that_ends_with_a_newline_does_not_loop(nbtools, py, cap
     ipynb = py.with_suffix(".ipynb")
     student_adds_a_cell(ipynb, "y = 2\n")
     assert nbtools.build([py]) == 1  # control: an edit the .py does not have is refused
-    jupytext = str(ROOT / ".venv" / "bin" / "jupytext") if (ROOT / ".venv" / "bin" / "jupytext").exists() else "jupytext"
+    exe = ROOT / ".venv" / "bin" / "jupytext"
+    jupytext = str(exe) if exe.exists() else "jupytext"
     subprocess.run([jupytext, "--to", "py:percent", "--output", str(py), str(ipynb)], check=True, capture_output=True)
     capsys.readouterr()
     assert nbtools.build([py]) == 0, capsys.readouterr().out
