@@ -19,7 +19,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export COURSE_WEB_ASSETS ?= $(CURDIR)/$(VENV)/share/course-web
 
 .PHONY: help setup lab present notebooks test unit nbval test-cpu test-full-dry test-gpu test-student \
-	test-browser course slides site student web-assets bench lint clean
+	test-browser course slides site student web-assets bench lint clean pretrain install-models
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -106,6 +106,24 @@ slides: setup web-assets $(IPYNBS)  ## render every notebook as reveal.js slides
 
 site: setup web-assets $(IPYNBS)  ## one static site of the executed notebooks (after make course) in build/site/
 	$(PY) tools/site.py $(IPYNBS)
+
+# `make pretrain` runs every notebook once at PROFILE (default cpu) with its own checkpoint folder, then packs
+# the checkpoints that run used into one file with a SHA-256 per checkpoint. A killed run continues where
+# it stopped (the folder is kept; FRESH=1 starts over).
+PROFILE ?= cpu
+PRETRAIN = $(CURDIR)/build/pretrain-$(PROFILE)
+pretrain: setup web-assets $(IPYNBS)  ## train every model of PROFILE (default cpu) once, pack them: build/course-models-PROFILE.tar
+	@$(if $(FRESH),rm -rf $(PRETRAIN))
+	@mkdir -p $(PRETRAIN) && rm -f $(PRETRAIN)/used.txt
+	@start=$$(date +%s); COURSE_PROFILE=$(PROFILE) COURSE_BUILD_DIR=$(PRETRAIN) COURSE_CHECKPOINT_DIR=$(PRETRAIN)/checkpoints \
+	  COURSE_CHECKPOINT_LOG=$(PRETRAIN)/used.txt $(PY) tools/nbtools.py execute $(IPYNBS); \
+	  rc=$$?; echo "pretrain ($(PROFILE)): $$(( $$(date +%s) - start )) s"; exit $$rc
+	$(PY) -m course_utils.pack create $(PRETRAIN)/checkpoints build/course-models-$(PROFILE).tar \
+	  --log $(PRETRAIN)/used.txt --profile $(PROFILE)
+
+install-models: setup  ## install PACK (a make pretrain file) into INTO, a folder to share (checked first)
+	@test -n "$(PACK)" -a -n "$(INTO)" || { echo "usage: make install-models PACK=course-models-cpu.tar INTO=/srv/course-models" >&2; exit 2; }
+	$(PY) -m course_utils.pack install $(PACK) $(INTO)
 
 student: setup $(IPYNBS)  ## student versions of the notebooks (solutions replaced by stubs) in build/student/
 	$(PY) tools/nbtools.py student $(IPYNBS)

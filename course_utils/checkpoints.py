@@ -214,6 +214,14 @@ def _writable_parent(path: Path) -> None:
                       f"{os.pathsep!r}: a read-only shared one and one of your own)") from err
 
 
+def _log_use(path: Path) -> None:
+    """Append a used checkpoint to $COURSE_CHECKPOINT_LOG, when set (``make pretrain`` packs what a run used)."""
+    log = os.environ.get("COURSE_CHECKPOINT_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"{path}\n")
+
+
 def save(key: Key, state: dict[str, Any]) -> Path | None:
     """Write ``state`` (plus the key's description and a digest of it) atomically; returns the file.
 
@@ -234,7 +242,9 @@ def save(key: Key, state: dict[str, Any]) -> Path | None:
         if i == 0:
             _writable_parent(path)
         paths.remove_stale_tmp(path)
-        return paths.atomic_write(path, buffer.getbuffer())
+        paths.atomic_write(path, buffer.getbuffer())
+        _log_use(path)
+        return path
     warnings.warn(f"the trained model is not cached: {key.path} belongs to another user and no other checkpoint "
                   f"folder can be written; add a folder of your own to COURSE_CHECKPOINT_DIR (separated by "
                   f"{os.pathsep!r})", CheckpointWarning, stacklevel=2)
@@ -301,6 +311,7 @@ def find(key: Key) -> tuple[dict[str, Any], Path] | None:
             continue
         state.pop("__key__")
         state.pop("__digest__")
+        _log_use(path)
         return state, path
     return None
 
