@@ -128,7 +128,7 @@ install-models: setup  ## install PACK (a make pretrain file) into INTO, a folde
 student: setup $(IPYNBS)  ## student versions of the notebooks (solutions replaced by stubs) in build/student/
 	$(PY) tools/nbtools.py student $(IPYNBS)
 
-bench: setup  ## gather build/artifacts/*/metrics.json into build/bench.md
+bench: setup  ## run tools/bench_*.py (inference; a training step at 1, 2, all threads), gather every metrics file into build/bench.md
 	$(PY) -m course_utils.bench
 
 lint: setup  ## ruff, and every .ipynb in sync with its .py and free of outputs

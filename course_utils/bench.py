@@ -1,4 +1,5 @@
-"""`make bench`: run tools/bench_*.py, then gather build/artifacts/*/metrics-<profile>.json into one table.
+"""`make bench`: run tools/bench_*.py (exact inference against pgmpy; a training step of 07, 11, 12 and 14
+at 1, 2 and all threads), then gather build/artifacts/*/metrics-<profile>.json into one table.
 
     python -m course_utils.bench            # run the benchmark scripts, then gather
     python -m course_utils.bench --gather   # only gather what the notebooks and scripts saved
@@ -16,13 +17,20 @@ from pathlib import Path
 from .artifacts import read_metrics_file
 from .paths import ROOT, atomic_write, build_dir
 
+SCRIPT_TIMEOUT_S = 3600  # a benchmark script that runs longer is stopped and named
 
-def run_scripts(root: Path = ROOT) -> list[str]:
-    """Run every tools/bench_*.py with this Python; return the names of those that failed."""
+
+def run_scripts(root: Path = ROOT, timeout: float = SCRIPT_TIMEOUT_S) -> list[str]:
+    """Run every tools/bench_*.py with this Python, each for at most ``timeout`` s; return those that failed."""
     failed = []
     for script in sorted((root / "tools").glob("bench_*.py")):
         print(f"== {script.relative_to(root)}", flush=True)
-        if subprocess.run([sys.executable, str(script)], cwd=root).returncode != 0:
+        try:
+            rc = subprocess.run([sys.executable, str(script)], cwd=root, timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            print(f"{script.name} did not finish within {timeout:.0f} s: stopped", file=sys.stderr)
+            rc = -1
+        if rc != 0:
             failed.append(script.name)
     return failed
 

@@ -19,6 +19,7 @@ import contextlib
 import os
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Literal, TypeVar, get_args
 
 import numpy as np
@@ -151,18 +152,52 @@ def set_cpu_threads(n: int | None = None) -> int:
 
 
 def default_threads() -> int:
-    """Torch threads for a notebook when COURSE_THREADS is not set: OMP_NUM_THREADS where a test run set
-    it (one per notebook run side by side), else ``DEFAULT_THREADS`` (chosen from ``make bench``),
-    at most the machine's cores."""
+    """Torch threads for a notebook when COURSE_THREADS is not set.
+
+    OMP_NUM_THREADS where a test run set it (one thread per notebook run side by side); else the
+    count ``make bench`` measured fastest on this machine (``threads_from_bench``); else
+    ``DEFAULT_THREADS``; never more than the machine's cores.
+    """
     cores = os.cpu_count() or 1
     raw = os.environ.get("OMP_NUM_THREADS", "").strip()
     if raw.isdigit() and int(raw) > 0:
         return min(int(raw), cores)
-    return min(DEFAULT_THREADS, cores)
+    measured = threads_from_bench()
+    return min(measured or DEFAULT_THREADS, cores)
 
 
-#: Torch threads for a notebook run alone (see ``default_threads``).
+#: Torch threads for a notebook run alone where this machine has no ``make bench`` measurement: one.
+#: Measured (tools/bench_training.py, 07/11/12/14's training steps): on two busy cores a second thread
+#: made every step slower (07: 15x); the README's thread table gives the numbers.
 DEFAULT_THREADS = 1
+MIN_GAIN = 1.2  # more threads only where they make the training steps at least this much faster
+
+
+def threads_from_bench(path: Path | None = None) -> int | None:
+    """The thread count ``make bench`` found fastest here (geometric mean over 07, 11, 12 and 14's training
+    steps), if it beats one thread by ``MIN_GAIN``; None without a measurement of this machine's cores."""
+    import json
+    import math
+
+    from course_utils.paths import build_dir
+
+    path = path or build_dir() / "artifacts" / "bench_training" / "metrics-cpu.json"
+    try:
+        m = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(m, dict) or m.get("cores") != (os.cpu_count() or 1):
+        return None
+    per: dict[int, list[float]] = {}
+    for k, v in m.items():
+        parts = k.split(".")
+        if len(parts) == 3 and parts[1].startswith("threads_") and isinstance(v, (int, float)) and v > 0:
+            per.setdefault(int(parts[1].removeprefix("threads_")), []).append(float(v))
+    if 1 not in per:
+        return None
+    mean = {n: math.exp(sum(map(math.log, s)) / len(s)) for n, s in per.items() if len(s) == len(per[1])}
+    best = min(mean, key=mean.get)
+    return best if mean[1] / mean[best] >= MIN_GAIN else 1
 
 
 def max_steps() -> int | None:
