@@ -91,7 +91,7 @@ def test_hints_come_one_step_at_a_time(stored, capsys):
     first = capsys.readouterr().out
     cfg.hint()
     second = capsys.readouterr().out
-    assert first.startswith("💡 Exercise 12.3 — the classifier-free combination, hint 1 of 2")
+    assert first.startswith("※ Exercise 12.3 — the classifier-free combination, hint 1 of 2")
     assert "(1 + w)" not in first and "(1 + w)" in second  # the formula only at the second step
     cfg.hint()
     assert capsys.readouterr().out == second  # and it stays there

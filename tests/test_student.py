@@ -20,29 +20,6 @@ from course_utils.paths import ROOT
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 EXERCISES = all_exercises()
 
-#: Answer-key lines the course material itself also holds (so a student's copy holds them too): each
-#: reviewed. Anything else of the answer key found in the bundle fails the leak test.
-SHARED_WITH_THE_COURSE = {
-    # the library's own versions of what an exercise asks for, which later cells run (DESIGN.md:
-    # course_utils holds the tested algorithms the notebooks reuse at scale)
-    "std = torch.exp(0.5 * logvar)": "07.2: course_utils.neural.autoencoders.VAE.reparameterize, trained with in 07",
-    "return mu + std * eps": "07.2: the same method",
-    "return ab.sqrt() * x0 + (1 - ab).sqrt() * eps": "11.1: NoiseSchedule.q_sample, used by 11–14 to train",
-    "return (1 + w) * eps_c - w * eps_u": "12.3: notebook 14's video sampler uses classifier-free guidance",
-    # 04's elimination loop (section 2), after Exercise 04.2 and the lecture's algorithm in full
-    "used = [f for f in factors if v in f.variables]": "04.2: the lecture's VE loop, after the exercise",
-    "psi = used[0]": "04.2: the same loop",
-    "for f in used[1:]:": "04.2: the same loop",
-    "psi = psi * f": "04.2: the same loop",
-    # plumbing, no answer
-    "col = {v: i for i, v in enumerate(bn.variables)}": "a column index, in course_utils.pgm.sampling",
-    "for v, s in ev.items():": "a loop header, in course_utils.pgm.sampling",
-    "return count": "in course_utils.pgm (return counts)",
-    "return torch.tensor(out)": "in course_utils.metrics",
-    "with torch.no_grad():": "everywhere",
-    "with warnings.catch_warnings():": "in course_utils.pgm.network",
-    'warnings.simplefilter("ignore", ConvergenceWarning)': "in notebook 03",
-}
 #: Cells above an exercise that hold an expression of its answer, each reviewed (see the reason).
 KNOWN_EARLIER = {
     ("04_exact_inference.ipynb", "04.1"): "k⁴ + k³ + k², the cost of eliminating x2 first that the exercise "
@@ -286,19 +263,9 @@ def test_nbgrader_metadata(student):
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory, student):
     nbtools = _load("nbtools")
-    out = tmp_path_factory.mktemp("build")
-    import os
-
-    old = os.environ.get("COURSE_BUILD_DIR")
-    os.environ["COURSE_BUILD_DIR"] = str(out)
-    try:
-        assert nbtools.student(NOTEBOOKS) == 0
-    finally:
-        if old is None:
-            del os.environ["COURSE_BUILD_DIR"]
-        else:
-            os.environ["COURSE_BUILD_DIR"] = old
-    return out / "student", nbtools
+    root = tmp_path_factory.mktemp("build") / "student"
+    assert nbtools.student(NOTEBOOKS, out=root) == 0
+    return root, nbtools
 
 
 def test_the_bundle_holds_what_a_student_needs_and_nothing_else(bundle):
@@ -334,13 +301,8 @@ def _needles(student):
 
 
 def test_no_answer_in_the_bundle(bundle, student):
-    root, _ = bundle
-    only, shared = _needles(student)
-    assert set(shared) == set(SHARED_WITH_THE_COURSE), (
-        f"answer-key lines the course also holds changed: new {sorted(set(shared) - set(SHARED_WITH_THE_COURSE))}, "
-        f"gone {sorted(set(SHARED_WITH_THE_COURSE) - set(shared))}")
-    leaks = student.find_leaks(root, only)
-    assert not leaks, "\n".join(f"{f}: {line!r} ({origin})" for line, origin, f in leaks)
+    problems = student.leak_report(bundle[0], NOTEBOOKS, EXERCISES)
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("where", ["07_vae.ipynb", "course_utils/neural/layers.py", "README.md",
@@ -371,23 +333,22 @@ def test_a_planted_answer_is_found(bundle, student, tmp_path, where):
     assert [(f, origin) for ln, origin, f in found if ln == line] == [(where, "07_vae.ipynb, a solution block")]
 
 
-def test_make_student_never_overwrites_a_students_edits(bundle, tmp_path, monkeypatch, capsys):
+def test_make_student_never_overwrites_a_students_edits(bundle, capsys):
     root, nbtools = bundle
-    monkeypatch.setenv("COURSE_BUILD_DIR", str(root.parent))
     target = root / "01_generative_vs_discriminative.ipynb"
-    assert nbtools.student(NOTEBOOKS[:2]) == 0  # unchanged: rewritten quietly
+    assert nbtools.student(NOTEBOOKS[:2], out=root) == 0  # unchanged: rewritten quietly
     nb = json.loads(target.read_text())
     nb["cells"][-1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "ran"}]
     target.write_text(json.dumps(nb))
-    assert nbtools.student(NOTEBOOKS[:2]) == 0  # outputs are no edit
+    assert nbtools.student(NOTEBOOKS[:2], out=root) == 0  # outputs are no edit
     stub = next(i for i, c in enumerate(nb["cells"]) if "def my_log_prior" in "".join(c["source"]))
     nb["cells"][stub]["source"] = "def my_log_prior(y):\n    return my_work\n"
     target.write_text(json.dumps(nb))
     capsys.readouterr()
-    assert nbtools.student(NOTEBOOKS[:2]) == 1
+    assert nbtools.student(NOTEBOOKS[:2], out=root) == 1
     assert "NOT rewritten" in capsys.readouterr().out
     assert "my_work" in target.read_text()  # the student's work is still there
-    assert nbtools.student(NOTEBOOKS[:2], force=True) == 0
+    assert nbtools.student(NOTEBOOKS[:2], force=True, out=root) == 0
     assert "my_work" not in target.read_text()
 
 
@@ -414,3 +375,45 @@ def test_the_students_requirements_cover_every_import(bundle):
             if not names & reqs and pulled_in.get(top, "").lower() not in reqs:
                 missing.add(top)
     assert not missing, f"imported but not in the student's requirements.txt: {sorted(missing)}"
+
+
+def test_numbering_out_of_order_or_without_a_check_is_a_problem(student):
+    """Control for the numbering test: exercises 99.2 before 99.1, and a solution with no check cell."""
+    nb = exercise_notebook()
+    nb.cells[0].source = HEADING.replace("99.1", "99.2")
+    nb.cells.extend(exercise_notebook().cells[:3])  # 99.1 after it, without its check cell
+    problems = student.layout_problems(json.loads(json.dumps(nb)), "99_x.ipynb")
+    assert any("numbered 99.2, expected 99.1" in p for p in problems)
+    assert any("has no check cell" in p for p in problems)
+
+
+def test_course_student_pages_hold_no_solution(student, tmp_path, monkeypatch):
+    """make course-student: an executed notebook's page without its solution cells (outputs kept, the check's
+    report on the solution cleared)."""
+    nbtools = _load("nbtools")
+    monkeypatch.setenv("COURSE_BUILD_DIR", str(tmp_path))
+    path = ROOT / "notebooks" / "07_vae.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for ex in student.exercise_cells(nb):  # as `make course` leaves them: outputs under the check cells
+        nb["cells"][ex.check]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": f"✓ {ex.name}\n"}]
+    figure = next(i for i, c in enumerate(nb["cells"])
+                  if c["cell_type"] == "code" and "savefig" in "".join(c["source"]))
+    nb["cells"][figure]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "a figure was here\n"}]
+    (tmp_path / "executed").mkdir()
+    (tmp_path / "executed" / path.name).write_text(json.dumps(nb), encoding="utf-8")
+    assert nbtools.course_student([path]) == 0
+    import html as html_lib
+
+    def page_text(html: str) -> str:  # what the page shows: tags (pygments' spans) removed
+        return html_lib.unescape(re.sub(r"<[^>]+>", "", html))
+
+    text = page_text((tmp_path / "executed-student" / "07_vae.html").read_text(encoding="utf-8"))
+    page = json.loads((tmp_path / "executed-student" / path.name).read_text(encoding="utf-8"))
+    solution, elsewhere = student.solution_code(nb)
+    answers = [ln.strip() for ln in solution - elsewhere if len(ln.strip()) > 12]
+    for shown in (text, json.dumps(page, ensure_ascii=False)):
+        assert not [a for a in answers if a in shown]
+    assert "a figure was here" in text and "✓ Exercise 07.1" not in text
+    exporter = nbtools.html_exporter(tmp_path / "x")
+    instructor = page_text(exporter.from_notebook_node(nbformat.reads(json.dumps(nb), as_version=4))[0])
+    assert len([a for a in answers if a in instructor]) >= 6  # control: the instructor's page shows them

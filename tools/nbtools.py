@@ -312,13 +312,13 @@ def _write_student(nb: dict, target: Path, force: bool) -> bool:
     return True
 
 
-def student(notebooks: list[Path], force: bool = False) -> int:
-    """Write the student's copy (tools/student.py) to build/student/: notebooks without solutions, the
-    package with its checkers as data, requirements, a README; never over a student's edited notebook."""
+def student(notebooks: list[Path], force: bool = False, out: Path | None = None) -> int:
+    """Write the student's copy (tools/student.py) to build/student/ (or ``out``): notebooks without solutions,
+    the package with its checkers as data, requirements, a README; never over a student's edited notebook."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from student import build_bundle
 
-    out = build_dir() / "student"
+    out = out or build_dir() / "student"
     refused = build_bundle(out, notebooks, write=lambda nb, target: _write_student(nb, target, force))
     if refused:
         print(f"{refused} student notebook(s) left alone: see above", file=sys.stderr)

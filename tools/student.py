@@ -505,6 +505,29 @@ def solution_needles(notebooks: list[Path], exercises: dict) -> tuple[dict[str, 
     return only, shared
 
 
+#: Answer-key lines the course material itself also holds (so a student's copy holds them too), each
+#: reviewed. Anything else of the answer key found in a student's copy, or a new shared line, is a leak.
+REVIEWED_SHARED = {
+    # the library's own versions of what an exercise asks for, which later cells run (DESIGN.md:
+    # course_utils holds the tested algorithms the notebooks reuse at scale)
+    "std = torch.exp(0.5 * logvar)": "07.2: course_utils.neural.autoencoders.VAE.reparameterize, trained with in 07",
+    "return mu + std * eps": "07.2: the same method",
+    "return ab.sqrt() * x0 + (1 - ab).sqrt() * eps": "11.1: NoiseSchedule.q_sample, used by 11–14 to train",
+    "return (1 + w) * eps_c - w * eps_u": "12.3: notebook 14's video sampler uses classifier-free guidance",
+    # 04's elimination loop (section 2), after Exercise 04.2 and the lecture's algorithm in full
+    "used = [f for f in factors if v in f.variables]": "04.2: the lecture's VE loop, after the exercise",
+    "psi = used[0]": "04.2: the same loop",
+    "for f in used[1:]:": "04.2: the same loop",
+    "psi = psi * f": "04.2: the same loop",
+    # plumbing, no answer
+    "col = {v: i for i, v in enumerate(bn.variables)}": "a column index, in course_utils.pgm.sampling",
+    "for v, s in ev.items():": "a loop header, in course_utils.pgm.sampling",
+    "return count": "in course_utils.pgm (return counts)",
+    "return torch.tensor(out)": "in course_utils.metrics",
+    "with torch.no_grad():": "everywhere",
+    "with warnings.catch_warnings():": "in course_utils.pgm.network",
+    'warnings.simplefilter("ignore", ConvergenceWarning)': "in notebook 03",
+}
 def _notebook_text(path: Path) -> str:
     nb = json.loads(path.read_text(encoding="utf-8"))
     parts = []
@@ -530,6 +553,18 @@ def bundle_texts(root: Path) -> dict[str, str]:
                 text += "\n" + "\n".join(z.read(n).decode("utf-8", errors="ignore") for n in z.namelist())
         texts[rel] = text
     return texts
+
+
+def leak_report(root: Path, notebooks: list[Path], exercises: dict) -> list[str]:
+    """What of the answer key is in the student's copy at ``root``: lines only the answer key holds, and
+    answer-key lines the course material holds that no one has reviewed (:data:`REVIEWED_SHARED`)."""
+    only, shared = solution_needles(notebooks, exercises)
+    problems = [f"{f}: {line!r} ({origin})" for line, origin, f in find_leaks(root, only)]
+    problems += [f"a line of the answer key is in the course material too, not reviewed: {line!r} ({origin})"
+                 for line, origin in sorted(shared.items()) if line not in REVIEWED_SHARED]
+    problems += [f"REVIEWED_SHARED lists {line!r}, which the course no longer shares with the answer key"
+                 for line in sorted(set(REVIEWED_SHARED) - set(shared))]
+    return problems
 
 
 def find_leaks(root: Path, needles: dict[str, str]) -> list[tuple[str, str, str]]:

@@ -349,7 +349,7 @@ class Checker:
         k = min(self._hints_given, len(rec.hints) - 1)
         self._hints_given = k + 1
         more = (f" (ex.{rec.attr}.hint() again for hint {k + 2})" if k + 1 < len(rec.hints) else "")
-        print(f"💡 {rec.name}, hint {k + 1} of {len(rec.hints)}: {rec.hints[k]}{more}")
+        print(f"※ {rec.name}, hint {k + 1} of {len(rec.hints)}: {rec.hints[k]}{more}")
 
     # -- saying it
     def _strict(self) -> bool:

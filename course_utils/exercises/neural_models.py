@@ -143,7 +143,8 @@ reparameterisation = _exercise(
           "z = μ + σ·ε with σ = exp(½·logvar)."),
     mistakes=[
         (lambda mu, logvar, eps: mu + 0.5 * torch.exp(logvar) * eps,
-         "½·exp(logvar) is not σ (the lecture's slip): logvar is the log of σ², so halve it inside the exp"),
+         "½·exp(logvar) is not σ (the lecture's slip): logvar is the log of the variance σ², and σ is the "
+         "square root of the variance"),
         (lambda mu, logvar, eps: mu + torch.exp(logvar) * eps,
          "exp(logvar) is the variance σ², not the standard deviation σ"),
         (lambda mu, logvar, eps: mu + logvar * eps, "logvar is log σ², not σ: it can be negative"),
