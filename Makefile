@@ -92,8 +92,9 @@ $(NBGRADER_STAMP): requirements-nbgrader.txt $(STAMP)
 	@test -x $(NBGRADER_VENV)/bin/python || $(PY) -m venv $(NBGRADER_VENV)
 	$(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" \
 	  > "$$($(NBGRADER_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/course-venv.pth"
-	$(NBGRADER_VENV)/bin/python -m pip install --disable-pip-version-check -q -r requirements-nbgrader.txt
-	@touch $(NBGRADER_STAMP)
+	@$(NBGRADER_VENV)/bin/python -m pip install --disable-pip-version-check -q -r requirements-nbgrader.txt \
+	  && touch $(NBGRADER_STAMP) \
+	  || echo "warning: nbgrader could not be installed (it needs Python >= 3.11 and PyPI): make test-student skips its nbgrader tests, saying so"
 
 nbgrader-env: $(NBGRADER_STAMP)  ## nbgrader (pinned) in .venv-nbgrader, for grading and for make test-student
 

@@ -20,15 +20,6 @@ from course_utils.paths import ROOT
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 EXERCISES = all_exercises()
 
-#: Cells above an exercise that hold an expression of its answer, each reviewed (see the reason).
-KNOWN_EARLIER = {
-    ("04_exact_inference.ipynb", "04.1"): "k⁴ + k³ + k², the cost of eliminating x2 first that the exercise "
-                                          "compares with: the x3-first cost is the same polynomial, the point "
-                                          "the exercise makes",
-    ("11_diffusion.ipynb", "11.3"): "√ᾱ x0 + √(1 − ᾱ) ε, the closed form (Exercise 11.1's answer) in Algorithm 1 "
-                                    "on the toy: the DDIM step's second half re-noises x̂_0 with it",
-}
-
 
 def _load(name: str):
     spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
@@ -199,11 +190,9 @@ def test_no_answer_above_its_question(student, path):
     """No cell above an exercise (code, output, prose) holds a line of its solution or an expression its
     solution or registered right answer returns, in any spelling (x.sqrt() = torch.sqrt(x), any names)."""
     out, nb = _student_and_instructor(student, path)
+    assert student.unreviewed_answers_before_questions(out, nb, path.name, EXERCISES) == []
     problems = student.answers_before_questions(out, nb, path.name, EXERCISES)
-    unknown = [p for p in problems if not any(f"{name}:" in p and f"Exercise {n} " in p
-                                              for name, n in KNOWN_EARLIER)]
-    assert not unknown, "\n".join(unknown)
-    for name, number in KNOWN_EARLIER:  # each known one is still there (else drop it from the list)
+    for name, number in student.REVIEWED_EARLIER:  # each reviewed one is still there (else drop it from the list)
         if name == path.name:
             assert any(f"Exercise {number} " in p for p in problems), (name, number)
 

@@ -178,6 +178,8 @@ def test_student_version_runs_and_reports_not_attempted(path, bundle, tmp_path, 
     only, _ = student.solution_needles(NOTEBOOKS, all_exercises())
     printed = "\n".join(_text(c) for c in nb.cells)
     assert not [n for n in only if n in printed], f"{path.name}: an answer in what the notebook printed"
+    instructor = json.loads(path.read_text(encoding="utf-8"))  # and none printed above its question
+    assert student.unreviewed_answers_before_questions(nb, instructor, path.name, all_exercises()) == []
 
 
 def test_a_wrong_answer_says_so_and_run_all_goes_on(bundle, tmp_path, monkeypatch):
