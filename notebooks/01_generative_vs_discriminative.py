@@ -401,7 +401,7 @@ def my_log_px_given_y(x: np.ndarray, theta: np.ndarray) -> np.ndarray | None:
 _ = ex.log_px_given_y(my_log_px_given_y)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 01.3 — counting naive Bayes' parameters (练习 01.3)
+# ### Exercise 01.3 — counting the parameters of naive Bayes (练习 01.3)
 # How many free parameters does naive Bayes have with $C$ classes and $M$ binary pixels?
 # And $\log_{10}$ of the number a full table $p(\mathbf{x}, y)$ would need? Return both, as a
 # function of $(C, M)$. (The check builds naive Bayes as a Bayesian network $y \to x_m$ with

@@ -292,7 +292,7 @@ plotting.savefig(fig, NB, "ae2_reconstructions")
 # against `autoencoder2`'s 4.0 per image).
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 06.2 — the size of autoencoder2's code (练习 06.2)
+# ### Exercise 06.2 — the size of the code of autoencoder2 (练习 06.2)
 # For a `side`×`side` image with one channel and `hidden_features` channels in the code, how many
 # numbers are in `autoencoder2`'s code `en`? Work it out from the layers (the check compares with
 # running the model on several sizes).

@@ -87,7 +87,7 @@ cfg
 # $V(D^*, G) = 2\,\mathrm{JS}(p_r \| p_g) - \log 4$: G minimises a Jensen-Shannon divergence.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 08.1 — the discriminator's loss (练习 08.1)
+# ### Exercise 08.1 — the loss of the discriminator (练习 08.1)
 # Write the discriminator loss from probabilities $D(x_r)$ and $D(x_f)$ (tensors of
 # numbers in (0, 1)): the mean of $-[\log D(x_r) + \log(1 - D(x_f))]$.
 

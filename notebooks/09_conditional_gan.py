@@ -271,7 +271,7 @@ quality.at_least("accuracy, projection − concat D after the same epochs",
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises (练习)
-# ### Exercise 09.1 — the generator's input (练习 09.1)
+# ### Exercise 09.1 — the input of the generator (练习 09.1)
 # Write G's input: concatenate $z$ (N×d) and the one-hot code of $y$ (N,) into an
 # N×(d+K) tensor.
 

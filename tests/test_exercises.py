@@ -7,6 +7,8 @@ mistake its own diagnosis and no formula; report a stub as not attempted; go on 
 exception) on any wrong answer, while the instructor's (strict) checker and nbgrader's autograde raise.
 """
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -40,6 +42,9 @@ def test_every_notebook_numbers_its_exercises_from_1():
         nb, k = number.split(".")
         by_notebook.setdefault(nb, []).append(int(k))
     assert all(ks == list(range(1, len(ks) + 1)) for ks in by_notebook.values()), by_notebook
+    # the title is the same string in the notebook, the checker and the site: nothing that Sphinx's smart
+    # quotes or dashes would turn into another character
+    assert not [ex.title for ex in EXERCISES.values() if re.search(r"['\"`]|--|\.\.\.", ex.title)]
 
 
 @pytest.mark.parametrize("number", NUMBERS)

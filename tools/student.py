@@ -315,7 +315,7 @@ STUDENT_README = """\
 # Generative models: the exercises (生成式模型：练习)
 
 The notebooks of *Computer Simulation, Lecture 12: generative models* (计算机模拟 第12讲 生成式模拟),
-each with its exercises left for you. Two commands, in this folder (Python ≥ 3.11; the first one
+each with its exercises left for you. Two commands, in this folder (Python 3.10 or newer; the first one
 takes a few minutes, torch is large):
 
 ```bash

@@ -117,7 +117,7 @@ def _right_naive_bayes_counts(C: int, M: int) -> tuple[int, float]:
 
 
 naive_bayes_counts = _exercise(
-    "01.3", "counting naive Bayes' parameters", _ref_naive_bayes_counts,
+    "01.3", "counting the parameters of naive Bayes", _ref_naive_bayes_counts,
     lambda: [(10, 784), (2, 3), (5, 30)], right=_right_naive_bayes_counts,
     mistakes=[
         (lambda C, M: (C * M, math.log10(C * 2**M - 1)), "p(y) has C - 1 free numbers too"),

@@ -83,7 +83,7 @@ def _code_size_reference(side: int, hidden_features: int) -> int:
 
 
 code_size = _exercise(
-    "06.2", "the size of autoencoder2's code", _code_size_reference, [(28, 8), (28, 2), (32, 4), (16, 3)],
+    "06.2", "the size of the code of autoencoder2", _code_size_reference, [(28, 8), (28, 2), (32, 4), (16, 3)],
     right=lambda side, h: h * (side // 2) ** 2,
     hint="padding=1 keeps side × side; MaxPool2d(2) halves each side; one map per channel.",
     mistakes=[
@@ -194,7 +194,7 @@ def _d_loss_reference(D_real, D_fake):
 
 
 discriminator_loss = _exercise(
-    "08.1", "the discriminator's loss", _d_loss_reference, _d_loss_cases(),
+    "08.1", "the loss of the discriminator", _d_loss_reference, _d_loss_cases(),
     right=lambda D_real, D_fake: -(torch.log(D_real) + torch.log(1 - D_fake)).mean(),
     hint=("Real samples carry the label 1, fakes the label 0; D's loss is the binary cross-entropy of both, "
           "averaged over each batch.",
@@ -300,7 +300,7 @@ def _g_input_reference(z, y, n_classes=10):
 
 
 g_input = _exercise(
-    "09.1", "the generator's input", _g_input_reference, _g_input_cases(),
+    "09.1", "the input of the generator", _g_input_reference, _g_input_cases(),
     right=lambda z, y, n_classes=10: torch.cat([z, F.one_hot(y, n_classes).float()], dim=1),
     hint="torch.cat([z, F.one_hot(y, n_classes).float()], dim=1): N×(d+K).",
     mistakes=[
