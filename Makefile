@@ -6,6 +6,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
 IPYNBS := $(NOTEBOOKS:.py=.ipynb)
+# the Chinese notebooks nbval runs too: their code cells are the English ones (tests/test_i18n_notebooks.py
+# proves it), so one of them proves what only a Chinese run exercises: the language switch, the Chinese
+# messages and the CJK font (both texts of every tr(en, zh) are built in the English runs as well)
+ZH_NBVAL := $(wildcard notebooks/zh/00_overview.ipynb)
 # nbval: --nbval-current-env runs the venv's python as the kernel. Notebooks run two at a time
 # (pytest-xdist, one worker per notebook file), each with one BLAS/OpenMP thread, so that the two
 # never fight over the cores (threads that wait for each other are many times slower than one).
@@ -18,7 +22,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # once with npm by `make setup`, kept with the venv (make clean keeps them), never fetched by a page
 export COURSE_WEB_ASSETS ?= $(CURDIR)/$(VENV)/share/course-web
 
-.PHONY: help setup lab present notebooks test unit nbval test-cpu test-full-dry test-gpu test-student \
+.PHONY: help setup lab present notebooks translations test unit nbval test-cpu test-full-dry test-gpu test-student \
 	test-browser course course-student slides site site-student student nbgrader-env web-assets bench lint clean
 
 help:  ## list the targets
@@ -52,6 +56,9 @@ present: setup  ## open copies of the notebooks (build/present/) in JupyterLab t
 notebooks: setup  ## regenerate every .ipynb from its .py source; never overwrites edits in an .ipynb (FORCE=1 discards them)
 	$(PY) tools/nbtools.py $(if $(FORCE),--force) build $(NOTEBOOKS)
 
+translations: setup  ## record changed English in notebooks/zh/*.zh.md (NB=03: start translating notebook 03)
+	$(PY) tools/i18n_build.py sync $(if $(NB),--start $(wildcard notebooks/$(NB)_*.py),$(NOTEBOOKS))
+
 unit: setup  ## unit tests of course_utils and tools (fast)
 	$(PY) -m pytest tests -q -p no:cacheprovider --ignore=tests/e2e
 
@@ -59,7 +66,7 @@ unit: setup  ## unit tests of course_utils and tools (fast)
 # and writes its figures, samples and metrics under build/<folder>/, so a test run never overwrites
 # the artifacts of a `make course` run. $(call run_nbval,<folder>,<environment>,<pytest options>)
 run_nbval = rm -rf $(CURDIR)/build/$(1) && $(2) COURSE_BUILD_DIR=$(CURDIR)/build/$(1) \
-	COURSE_CHECKPOINT_DIR=$(CURDIR)/build/$(1)/checkpoints $(NBVAL) --durations=0 $(3) $(IPYNBS)
+	COURSE_CHECKPOINT_DIR=$(CURDIR)/build/$(1)/checkpoints $(NBVAL) --durations=0 $(3) $(IPYNBS) $(ZH_NBVAL)
 
 nbval: setup  ## execute every notebook with nbval at COURSE_PROFILE (default smoke)
 	$(call run_nbval,nbval,COURSE_PROFILE=$${COURSE_PROFILE:-smoke})
@@ -127,7 +134,7 @@ student: setup  ## the student bundle to hand out, no answers in it, in build/st
 bench: setup  ## gather build/artifacts/*/metrics.json into build/bench.md
 	$(PY) -m course_utils.bench
 
-lint: setup  ## ruff, and every .ipynb in sync with its .py and free of outputs
+lint: setup  ## ruff; every .ipynb in sync with its .py, free of outputs; the Chinese ones without drift
 	$(VENV)/bin/ruff check course_utils tests tools notebooks
 	$(PY) tools/nbtools.py check $(NOTEBOOKS)
 

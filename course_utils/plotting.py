@@ -2,20 +2,28 @@
 
 torch is not imported here: the graphical-model notebooks plot without it (it costs ~650 MB);
 tensors are accepted all the same (anything with ``.detach()``).
+
+Importing this module registers the CJK font that pip installs (Noto Sans SC, course_utils.i18n.fonts)
+with matplotlib, so Chinese labels render on any machine, with no system font. Words on a figure come
+in the notebook's language: ``tr("density", "密度")`` in a notebook, ``t(key)`` here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .i18n import lang, t
+from .i18n.fonts import use_cjk_font
 from .paths import build_dir
 
 if TYPE_CHECKING:
     import torch
+
+use_cjk_font()
 
 
 def _as_numpy(images: Any) -> np.ndarray:
@@ -68,21 +76,28 @@ def image_grid(images: torch.Tensor | np.ndarray, nrow: int | None = None, *, ti
 
 def plot_history(history, keys: Sequence[str] | None = None, *, ax: plt.Axes | None = None,
                  title: str | None = None, logy: bool = False, per: str = "step",
-                 smooth: int = 1) -> plt.Figure:
-    """Plot training curves from a ``train.History`` (per step or per epoch), labelled axes."""
+                 smooth: int = 1, labels: Mapping[str, str] | None = None) -> plt.Figure:
+    """Plot training curves from a ``train.History`` (per step or per epoch), labelled axes.
+
+    The legend names each curve by its key, or by ``labels[key]`` (words in the notebook's language:
+    ``labels={"reconstruction": tr("reconstruction", "重建")}``).
+    """
     if per not in ("step", "epoch"):
         raise ValueError(f"per must be 'step' or 'epoch', got {per!r}")
     series = history.steps if per == "step" else history.epochs
     keys = list(keys or series.keys())
+    unknown = sorted(set(labels or {}) - set(keys))
+    if unknown:
+        raise ValueError(f"labels names curves {unknown} that are not plotted: the keys are {keys}")
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     for key in keys:
         y = np.asarray(series[key], dtype=float)
         if smooth > 1 and len(y) >= smooth:
             y = np.convolve(y, np.ones(smooth) / smooth, mode="valid")
-        ax.plot(np.arange(1, len(y) + 1), y, label=key)
-    ax.set_xlabel("training step" if per == "step" else "epoch")
-    ax.set_ylabel("value")
+        ax.plot(np.arange(1, len(y) + 1), y, label=(labels or {}).get(key, key))
+    ax.set_xlabel(t("plot.training_step") if per == "step" else t("plot.epoch"))
+    ax.set_ylabel(t("plot.value"))
     if logy:
         ax.set_yscale("log")
     if title:
@@ -93,11 +108,13 @@ def plot_history(history, keys: Sequence[str] | None = None, *, ax: plt.Axes | N
 
 
 def savefig(fig: plt.Figure, notebook: str, name: str) -> None:
-    """Save a figure as build/artifacts/<notebook>/<name>.png.
+    """Save a figure as build/artifacts/<notebook>/<name>.png (<name>.zh.png from a Chinese notebook,
+    whose words differ: the two never overwrite each other).
 
     Returns None (as matplotlib's own savefig), so that a cell ending with it shows no
     ``Out[n]: PosixPath('/home/.../build/...')`` to students or on slides.
     """
-    path = build_dir() / "artifacts" / notebook / f"{name}.png"
+    suffix = "" if lang() == "en" else f".{lang()}"
+    path = build_dir() / "artifacts" / notebook / f"{name}{suffix}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")

@@ -8,11 +8,14 @@ Each call prints one line saying what was checked against which target, and rais
 target (usually ``smoke``, whose models are barely trained) prints the value and checks nothing;
 so does a dry run (``COURSE_MAX_STEPS`` set: training was capped), which says so.
 Thresholds are set from measured runs with a margin (the notebook's text gives the measurement).
+The lines are in the notebook's language (course_utils.i18n); a Chinese notebook passes a Chinese name,
+``quality.at_least(tr("conditional accuracy", "条件准确率"), ...)``.
 """
 
 from __future__ import annotations
 
 from course_utils import profile
+from course_utils.i18n import t
 
 
 def _check(name: str, value: float, targets: dict[str, float | None], higher: bool) -> bool:
@@ -21,16 +24,15 @@ def _check(name: str, value: float, targets: dict[str, float | None], higher: bo
     target = targets.get(prof)
     sign = "≥" if higher else "≤"
     if profile.dry_run():
-        print(f"[quality] {name} = {value:.4g}: not asserted, training capped by "
-              f"COURSE_MAX_STEPS={profile.max_steps()} (a dry run)")
+        print(t("quality.dry_run", name=name, value=value, steps=profile.max_steps()))
         return False
     if target is None:
-        print(f"[quality] {name} = {value:.4g} (no target at the {prof} profile)")
+        print(t("quality.no_target", name=name, value=value, profile=prof))
         return False
     ok = value >= target if higher else value <= target
     if not ok:
-        raise AssertionError(f"[quality] {name} = {value:.4g} misses the {prof} target {sign} {target:.4g}")
-    print(f"[quality] {name} = {value:.4g} {sign} {target:.4g} ({prof} target) ✓")
+        raise AssertionError(t("quality.missed", name=name, value=value, profile=prof, sign=sign, target=target))
+    print(t("quality.met", name=name, value=value, sign=sign, target=target, profile=prof))
     return True
 
 

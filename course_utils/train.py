@@ -26,6 +26,7 @@ from torch import nn
 
 from . import checkpoints
 from . import profile as _profile
+from .i18n import t
 
 Batch = tuple[torch.Tensor, ...]
 
@@ -59,7 +60,7 @@ class History:
 
 def _as_tuple(data: torch.Tensor | tuple[torch.Tensor, ...] | list[torch.Tensor]) -> Batch:
     data = (data,) if isinstance(data, torch.Tensor) else tuple(data)
-    if not data or any(t.shape[0] != data[0].shape[0] for t in data):
+    if not data or any(x.shape[0] != data[0].shape[0] for x in data):
         raise ValueError("data must be a tensor or a tuple of tensors with the same first dimension")
     return data
 
@@ -120,7 +121,7 @@ def fit(step: Callable[[Batch], Mapping[str, float]],
                     history.capped = True
                     break
                 idx = order[b * batch_size:(b + 1) * batch_size]
-                batch = tuple(t[idx].to(device, non_blocking=True) for t in data)
+                batch = tuple(tensor[idx].to(device, non_blocking=True) for tensor in data)
                 out = step(batch)
                 steps_done += 1
                 counts += 1
@@ -151,8 +152,9 @@ def fit(step: Callable[[Batch], Mapping[str, float]],
         module.eval()
     if progress and epochs > start_epoch:
         summary = ", ".join(f"{k} {v[-1]:.4g}" for k, v in history.epochs.items())
-        capped = f" (capped at {max_steps} steps by COURSE_MAX_STEPS)" if history.capped else ""
-        print(f"{desc}: {epochs - start_epoch} epoch(s) in {history.seconds:.1f} s{capped}; last epoch: {summary}")
+        capped = t("train.capped", steps=max_steps) if history.capped else ""
+        print(t("train.done", desc=desc, n=epochs - start_epoch, seconds=history.seconds, capped=capped,
+                summary=summary))
     return history
 
 
@@ -189,6 +191,6 @@ def _resume(checkpoint: checkpoints.Key | None, modules: Mapping[str, nn.Module]
         return History(), 0
     history.resumed_from = start_epoch
     if progress:
-        what = "finished run" if start_epoch >= epochs else f"epoch {start_epoch}/{epochs}"
-        print(f"[checkpoint] loaded {what} from {checkpoint.path}")
+        print(t("train.loaded_finished", path=checkpoint.path) if start_epoch >= epochs
+              else t("train.loaded_epoch", epoch=start_epoch, epochs=epochs, path=checkpoint.path))
     return history, start_epoch

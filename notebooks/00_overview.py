@@ -53,6 +53,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import GaussianNB
 
 from course_utils import data, plotting, profile, quality
+from course_utils.i18n import tr  # tr(English, Chinese): the words a figure or a line shows, in the notebook's language
 
 NOTEBOOK = "00_overview"
 profile.seed_everything(0)
@@ -101,15 +102,16 @@ for _ in range(profile.capped(cfg.lr_steps)):
 
 grid = np.linspace(-5, 5, 400)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
-axes[0].hist(x0, bins=40, density=True, alpha=0.5, label="data, y=0")
-axes[0].hist(x1, bins=40, density=True, alpha=0.5, label="data, y=1")
+axes[0].hist(x0, bins=40, density=True, alpha=0.5, label=tr("data, y=0", "数据，y=0"))
+axes[0].hist(x1, bins=40, density=True, alpha=0.5, label=tr("data, y=1", "数据，y=1"))
 axes[0].plot(grid, p_x_given_y(grid, 0), "C0", label="p(x | y=0)")
 axes[0].plot(grid, p_x_given_y(grid, 1), "C1", label="p(x | y=1)")
-axes[0].set(title="generative: p(x | y) per class", xlabel="x", ylabel="density")
+axes[0].set(title=tr("generative: p(x | y) per class", "生成模型：每一类的 p(x | y)"), xlabel="x",
+            ylabel=tr("density", "密度"))
 axes[0].legend(fontsize=8)
-axes[1].plot(grid, p_y1_given_x_generative(grid), label="generative, via Bayes' rule")
-axes[1].plot(grid, 1 / (1 + np.exp(-(a * grid + b))), "--", label="discriminative (logistic)")
-axes[1].set(title="both give p(y=1 | x)", xlabel="x", ylabel="p(y=1 | x)")
+axes[1].plot(grid, p_y1_given_x_generative(grid), label=tr("generative, via Bayes' rule", "生成模型，经贝叶斯公式"))
+axes[1].plot(grid, 1 / (1 + np.exp(-(a * grid + b))), "--", label=tr("discriminative (logistic)", "判别模型（逻辑回归）"))
+axes[1].set(title=tr("both give p(y=1 | x)", "两者都给出 p(y=1 | x)"), xlabel="x", ylabel="p(y=1 | x)")
 axes[1].legend(fontsize=8)
 plt.tight_layout()
 plt.show()
@@ -160,17 +162,20 @@ def p_y1_no_prior(x):  # a plausible slip: Bayes' rule without p(y)
 
 freq, p_bayes = frequency_check(p_y1_given_x_generative)
 _, p_wrong = frequency_check(p_y1_no_prior)
-print(f"chance that frequencies this far from the posterior happen by luck: Bayes' rule {p_bayes:.2g}, "
-      f"without the prior {p_wrong:.2g}")
+print(tr(f"chance that frequencies this far from the posterior happen by luck: Bayes' rule {p_bayes:.2g}, "
+         f"without the prior {p_wrong:.2g}",
+         f"频率偏离后验这么远、纯属偶然的概率：贝叶斯公式 {p_bayes:.2g}，去掉先验 {p_wrong:.2g}"))
 assert p_bayes > 1e-3, "sample frequencies disagree with Bayes' rule"   # a false alarm: 1 run in 1000
 assert p_wrong < 1e-3, "the control (no prior) should fail the same check"
 
 centres = (edges[1:] + edges[:-1]) / 2
 fig, ax = plt.subplots(figsize=(6, 3.2))
-ax.plot(grid, p_y1_given_x_generative(grid), label="Bayes' rule, p(y=1 | x)")
-ax.plot(grid, p_y1_no_prior(grid), ":", color="gray", label="without the prior (wrong)")
-ax.plot(centres, freq, "ko", ms=4, label=f"fraction y=1 among {cfg.n_model_samples:,} model samples")
-ax.set(xlim=(-3.5, 4), xlabel="x", ylabel="p(y=1 | x)", title="Bayes' rule = frequencies of the model's samples")
+ax.plot(grid, p_y1_given_x_generative(grid), label=tr("Bayes' rule, p(y=1 | x)", "贝叶斯公式，p(y=1 | x)"))
+ax.plot(grid, p_y1_no_prior(grid), ":", color="gray", label=tr("without the prior (wrong)", "去掉先验（错误）"))
+ax.plot(centres, freq, "ko", ms=4, label=tr(f"fraction y=1 among {cfg.n_model_samples:,} model samples",
+                                            f"{cfg.n_model_samples:,} 个模型样本中 y=1 的比例"))
+ax.set(xlim=(-3.5, 4), xlabel="x", ylabel="p(y=1 | x)",
+       title=tr("Bayes' rule = frequencies of the model's samples", "贝叶斯公式 = 模型样本的频率"))
 ax.legend(fontsize=8, loc="lower right")
 plotting.savefig(fig, NOTEBOOK, "bayes_rule_frequencies")
 plt.show()
@@ -182,20 +187,22 @@ plt.show()
 
 # %% slideshow={"slide_type": "fragment"}
 sk_lr = LogisticRegression(C=np.inf, tol=1e-10, max_iter=1000).fit(x[:, None], y)
-print(f"logistic regression: a = {a:.4f}, b = {b:.4f}; scikit-learn: a = {sk_lr.coef_[0, 0]:.4f}, "
-      f"b = {sk_lr.intercept_[0]:.4f}")
+print(tr(f"logistic regression: a = {a:.4f}, b = {b:.4f}; ", f"逻辑回归：a = {a:.4f}，b = {b:.4f}；")
+      + f"scikit-learn: a = {sk_lr.coef_[0, 0]:.4f}, b = {sk_lr.intercept_[0]:.4f}")
 gap_ab = max(abs(a - sk_lr.coef_[0, 0]), abs(b - sk_lr.intercept_[0]))
-quality.at_most("|(a, b) - scikit-learn's|", gap_ab, smoke=1e-3, cpu=1e-3, full=1e-3)  # measured ~2e-5
+quality.at_most(tr("|(a, b) - scikit-learn's|", "|(a, b) - scikit-learn 的 (a, b)|"), gap_ab,
+                smoke=1e-3, cpu=1e-3, full=1e-3)  # measured ~2e-5
 acc_gen = np.mean((post > 0.5) == y)
 acc_disc = np.mean(((a * x + b) > 0) == y)
-print(f"accuracy: generative {acc_gen:.3f}, discriminative {acc_disc:.3f}")
-quality.at_most("|accuracy gap|, generative vs discriminative", abs(acc_gen - acc_disc),
-                smoke=0.05, cpu=0.05, full=0.05)
+print(tr(f"accuracy: generative {acc_gen:.3f}, discriminative {acc_disc:.3f}",
+         f"准确率：生成模型 {acc_gen:.3f}，判别模型 {acc_disc:.3f}"))
+quality.at_most(tr("|accuracy gap|, generative vs discriminative", "|准确率之差|，生成模型与判别模型"),
+                abs(acc_gen - acc_disc), smoke=0.05, cpu=0.05, full=0.05)
 
 # sampling: y ~ p(y), then x ~ p(x|y). A logistic regression has no p(x) to sample from.
 y_new = rng.choice(2, size=5, p=prior)
 x_new = rng.normal(mu[y_new], sigma[y_new])
-print("new samples (y, x):", [(int(k), round(float(v), 2)) for k, v in zip(y_new, x_new)])
+print(tr("new samples (y, x):", "新样本 (y, x)："), [(int(k), round(float(v), 2)) for k, v in zip(y_new, x_new)])
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The map of the course
@@ -204,7 +211,7 @@ print("new samples (y, x):", [(int(k), round(float(v), 2)) for k, v in zip(y_new
 # | notebook | topic | lecture section |
 # |---|---|---|
 # | 01 | generative vs discriminative on digits: naive Bayes vs logistic regression | 判别模型 & 生成模型 |
-# | 02 | Bayesian networks: definition, local Markov property, learning by counting | 概率图模型 · 有向图模型 · 有向图模型的学习 |
+# | 02 | Bayesian networks: definition, local Markov property, learning by counting; undirected graphs (Markov random fields) | 概率图模型 (有向图, 无向图) · 有向图模型 · 有向图模型的学习 |
 # | 03 | hidden Markov models and Gaussian mixtures | 常见的有向图模型 (HMM, 高斯混合模型) |
 # | 04 | exact inference: variable elimination, belief propagation, junction tree | 基于概率图的推断 · 精确推断 |
 # | 05 | approximate inference: Monte Carlo, variational inference, the ELBO | 近似推断 · 采样法 · 变分推断 |
@@ -218,17 +225,35 @@ print("new samples (y, x):", [(int(k), round(float(v), 2)) for k, v in zip(y_new
 # | 13 | text to image: a CLIP of our own, zero-shot prompts, CLIP guidance, GLIDE-style conditioning, unCLIP | 典型应用：文生图 (GLIDE, DALL·E 2) |
 # | 14 | text to video: moving-digit clips from prompts, a space-time diffusion model, checks that the motion follows the text | 前沿应用：文生视频 |
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The lecture's catalogue: what each model is for (常见的生成模型)
+# The lecture: "通过学习给定数据的特征，获得其近似的概率分布，并用学习所得近似来生成新的数据。常见的有：" (learn an
+# approximate distribution of the data, then generate new data with it). Each model, with the job
+# the lecture gives it, in its words, and the notebook where it is built:
+#
+# | model | the lecture's words | its job | notebook |
+# |---|---|---|---|
+# | naive Bayes (朴素Bayes方法) | 常用于**分类**问题，计算出数据属于某个类别的概率 | classification: $p(y \mid x)$ by Bayes' rule | [01](01_generative_vs_discriminative.ipynb) |
+# | Gaussian mixture (Gauss混合模型) | 常用于**聚类**问题，计算数据属于多个Gauss分布的概率 | clustering: $p(\text{component} \mid x)$ | [03](03_hmm_and_gmm.ipynb) |
+# | hidden Markov model (隐Markov模型) | 常用于**序列建模**，计算状态间或状态与数据间转移概率 | sequences: transition and emission probabilities | [03](03_hmm_and_gmm.ipynb) |
+# | variational autoencoder (变分自编码器) | 常用于无监督学习(**特征提取**)，计算数据的"编码(特征)" | features: the code $z$ of $x$ | [07](07_vae.ipynb) |
+# | generative adversarial network (生成对抗网络) | 深度神经网络时代的产品，通过求解**minmax**问题得到数据的概率分布 | a minmax game between $G$ and $D$ | [08](08_gan.ipynb), [09](09_conditional_gan.ipynb), [10](10_dcgan_faces.ipynb) |
+#
+# Diffusion models (扩散生成, [11](11_diffusion.ipynb)–[14](14_text_to_video.ipynb)) come after this list in the lecture.
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Your environment
 # One switch sets the size of every notebook: `COURSE_PROFILE` = `smoke` (seconds, for CI),
 # `cpu` (minutes on a laptop) or `full` (a GPU). The default is `full` with a GPU, else `cpu`.
-# Set it before starting JupyterLab (`COURSE_PROFILE=smoke make lab`).
+# Set it before starting JupyterLab (`COURSE_PROFILE=smoke make lab`). In the same way `COURSE_LANG`
+# = `en` or `zh` sets the language of what the code prints and draws; the Chinese notebooks
+# (`notebooks/zh/`) set it by themselves.
 
 # %% slideshow={"slide_type": "fragment"}
 for key, value in profile.summary().items():
     print(f"{key:>12}: {value}")
 print()
-print("data sources found on this machine:")
+print(tr("data sources found on this machine:", "本机上找到的数据来源："))
 for name, source in data.sources().items():
     print(f"{name:>14}: {source}")
 
@@ -242,8 +267,8 @@ for name, source in data.sources().items():
 digits = data.load("mnist", "train")
 per_class = 10
 idx = torch.cat([torch.nonzero(digits.labels == c).flatten()[:per_class] for c in range(10)])
-fig = plotting.image_grid(digits.images[idx], nrow=per_class, title="real MNIST digits, one row per class",
-                          row_labels=digits.classes)
+fig = plotting.image_grid(digits.images[idx], nrow=per_class, row_labels=digits.classes,
+                          title=tr("real MNIST digits, one row per class", "真实的 MNIST 手写数字，每类一行"))
 plotting.savefig(fig, NOTEBOOK, "digit_grid")
 plt.show()
 
@@ -258,7 +283,8 @@ assert torch.bincount(digits.labels, minlength=10).min() > 0, "every digit class
 mean_image = digits.images.mean(0, keepdim=True)
 fig = plotting.image_grid(torch.cat([mean_image / mean_image.max(),
                                      torch.stack([digits.images[digits.labels == c].mean(0) for c in range(10)])]),
-                          nrow=11, title="the mean image, then the mean of each class")
+                          nrow=11, title=tr("the mean image, then the mean of each class",
+                                            "全体的平均图像，然后是每一类的平均图像"))
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "notes"}

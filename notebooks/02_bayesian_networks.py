@@ -13,8 +13,9 @@
 # A Bayesian network is a generative model written as a graph: a DAG plus one local
 # conditional distribution per node, $p(\mathbf{x}) = \prod_k p(x_k\mid \mathbf{x}_{\pi_k})$.
 # We build the lecture's examples, check the factorisation, the local Markov property and the
-# parameter count numerically, then learn the CPDs of real networks (asia, alarm) by counting.
-# Lecture: "概率图模型", "有向图模型", "贝叶斯网络的性质", "有向图模型的学习".
+# parameter count numerically, meet the lecture's undirected graphs (Markov random fields), then
+# learn the CPDs of real networks (asia, alarm) by counting.
+# Lecture: "概率图模型" ((a) 有向图, (b) 无向图), "有向图模型", "贝叶斯网络的性质", "有向图模型的学习".
 
 # %% slideshow={"slide_type": "skip"}
 import itertools
@@ -26,7 +27,8 @@ import numpy as np
 
 from course_utils import artifacts, plotting, profile, quality
 from course_utils.exercises import graphical_models as ex
-from course_utils.pgm import BayesianNetwork, Factor, draw_network
+from course_utils.i18n import tr  # tr(English, Chinese): the words a figure or a line shows, in the notebook's language
+from course_utils.pgm import BayesianNetwork, Factor, draw_network, example_network, sum_product
 
 NOTEBOOK = "02_bayesian_networks"
 rng = np.random.default_rng(0)
@@ -68,7 +70,7 @@ def random_cpd(v: str, pa: list[str], card: int = 2, rng=rng) -> Factor:
 
 
 bn7 = BayesianNetwork(parents7, {v: random_cpd(v, pa) for v, pa in parents7.items()})
-draw_network(bn7, title="the lecture's 7-variable Bayesian network")
+draw_network(bn7, title=tr("the lecture's 7-variable Bayesian network", "讲义中 7 个变量的贝叶斯网络"))
 plt.show()
 bn7
 
@@ -79,7 +81,8 @@ bn7
 # %% slideshow={"slide_type": "fragment"}
 p1, p2, p3, p4, p5, p6, p7 = (bn7.cpds[v].values for v in bn7.variables)
 joint7 = np.einsum("a,b,c,dabc,eac,fd,gde->abcdefg", p1, p2, p3, p4, p5, p6, p7)
-print(f"joint table shape {joint7.shape}, sum = {joint7.sum():.15f}")
+print(tr(f"joint table shape {joint7.shape}, sum = {joint7.sum():.15f}",
+         f"联合概率表的形状 {joint7.shape}，总和 = {joint7.sum():.15f}"))
 assert np.isclose(joint7.sum(), 1.0, atol=1e-12)
 assert np.allclose(joint7, bn7.joint().values)              # the library's product agrees
 # why: summing out a leaf removes its CPD (it sums to 1), then the next leaf, and so on
@@ -110,7 +113,8 @@ p_b = j.marginalize(["a"])                                       # p(b)
 p_a_given_b = (j / p_b).permute(["a", "b"])                      # p(a | b) = p(a,b) / p(b)
 ba = BayesianNetwork({"b": [], "a": ["b"]}, {"b": p_b, "a": p_a_given_b})
 assert ba.joint().allclose(j)
-print("a -> b and b -> a: same joint ✓; an edge with a constant CPD: independent ✓")
+print(tr("a -> b and b -> a: same joint ✓; an edge with a constant CPD: independent ✓",
+         "a -> b 与 b -> a：联合概率相同 ✓；条件概率表不随父节点变化的边：独立 ✓"))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Local Markov property and the number of parameters (局部马尔可夫性质)
@@ -132,8 +136,10 @@ bn4 = BayesianNetwork(parents4, {
 })
 full4 = BayesianNetwork(chain4, {v: random_cpd(v, pa) for v, pa in chain4.items()})
 fig, ax = plt.subplots(1, 2, figsize=(8, 3))
-draw_network(full4, ax=ax[0], title=f"chain rule: {full4.n_free_parameters()} parameters")
-draw_network(bn4, ax=ax[1], title=f"the network: {bn4.n_free_parameters()} parameters")
+draw_network(full4, ax=ax[0], title=tr(f"chain rule: {full4.n_free_parameters()} parameters",
+                                        f"链式法则：{full4.n_free_parameters()} 个独立参数"))
+draw_network(bn4, ax=ax[1], title=tr(f"the network: {bn4.n_free_parameters()} parameters",
+                                     f"这个网络：{bn4.n_free_parameters()} 个独立参数"))
 plt.show()
 
 
@@ -208,13 +214,15 @@ def local_markov_gap(bn: BayesianNetwork, joint: Factor) -> float:
     return worst
 
 
-for name, bn in [("4-variable", bn4), ("7-variable", bn7)]:
+for name, bn in [(tr("4-variable", "4 个变量"), bn4), (tr("7-variable", "7 个变量"), bn7)]:
     gap = local_markov_gap(bn, bn.joint())
-    print(f"{name}: local Markov property holds, max gap {gap:.1e}")
+    print(tr(f"{name}: local Markov property holds, max gap {gap:.1e}",
+             f"{name}：局部马尔可夫性质成立，最大差距 {gap:.1e}"))
     assert gap < 1e-12
 # a control: the chain-rule network's joint (x3 depends on x2 given x1) breaks the 4-variable graph's claims
 gap_control = local_markov_gap(bn4, full4.joint())
-print(f"control, the 4-variable graph against another joint: max gap {gap_control:.2f}")
+print(tr(f"control, the 4-variable graph against another joint: max gap {gap_control:.2f}",
+         f"对照，4 个变量的图配上另一个联合分布：最大差距 {gap_control:.2f}"))
 assert gap_control > 0.01
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -224,20 +232,198 @@ assert gap_control > 0.01
 # %% slideshow={"slide_type": "fragment"}
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)   # pgmpy 1.1 deprecation notices
-    alarm = BayesianNetwork.example("alarm")          # offline: data/networks/alarm.bif.gz
-    asia = BayesianNetwork.example("asia")
+    alarm = example_network("alarm")                 # offline: data/networks/alarm.bif.gz
+    asia = example_network("asia")
 n_joint = np.prod([float(c) for c in alarm.card.values()]) - 1
-print(f"alarm: {len(alarm.variables)} variables, {alarm.n_free_parameters()} free parameters, "
-      f"full joint {n_joint:.2e}")
+print(tr(f"alarm: {len(alarm.variables)} variables, {alarm.n_free_parameters()} free parameters, "
+         f"full joint {n_joint:.2e}",
+         f"alarm：{len(alarm.variables)} 个变量，{alarm.n_free_parameters()} 个独立参数，"
+         f"完整的联合概率表要 {n_joint:.2e} 个"))
 # the counts published with the bnlearn repository (bnlearn.com/bnrepository), and by brute force
 published = {"asia": 18, "child": 230, "alarm": 509}
 for name, n_published in published.items():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        bn = BayesianNetwork.example(name)
+        bn = example_network(name)
     assert bn.n_free_parameters() == count_free_entries(bn) == n_published, name
-draw_network(alarm, title="alarm (ALARM monitoring system, Beinlich et al. 1989)")
+draw_network(alarm, title=tr("alarm (ALARM monitoring system, Beinlich et al. 1989)",
+                              "alarm（ALARM 病人监护系统，Beinlich 等，1989）"))
 plt.show()
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Undirected graphs: Markov random fields (无向图：马尔可夫随机场)
+# The lecture's 概率图模型 has two kinds of graph: (a) directed, the Bayesian networks of this
+# notebook, and (b) undirected, **Markov random fields** (MRF). An undirected edge has no
+# direction and no conditional distribution. Instead each **clique** $C$ (a set of nodes all joined
+# to each other) carries a **potential** $\psi_C(\mathbf{x}_C) \ge 0$, any non-negative table:
+# $$p(\mathbf{x}) = \frac{1}{Z}\prod_{C}\psi_C(\mathbf{x}_C), \qquad
+#   Z = \sum_{\mathbf{x}}\prod_{C}\psi_C(\mathbf{x}_C)\quad \text{(the partition function, 配分函数)}.$$
+# In a Bayesian network the factors are CPDs and $Z = 1$ by construction. In an MRF, $Z$ is a sum
+# over every configuration, and computing it is what makes MRFs hard (notebook 05's Ising image is
+# an MRF whose $Z$ has $2^{144}$ terms).
+#
+# **Local Markov property** (undirected): each variable is independent of all the others given its
+# **neighbours**, $x_v \perp \mathbf{x}_{\text{rest}} \mid \mathbf{x}_{N(v)}$: the neighbours are its
+# Markov blanket. In a DAG it was "given the parents, of the non-descendants".
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### An example: four students on a cycle
+# Koller & Friedman's "misconception" network (*Probabilistic Graphical Models*, 2009, §4.1): students
+# A, B, C, D study in pairs A–B, B–C, C–D, D–A, and $x = 1$ means a student holds a misconception.
+# Each pair's potential says how strongly the pair tends to agree (B–C, D–A) or to disagree (C–D).
+# The cliques are the four edges. Below: $p$ and $Z$ with the course's `Factor` algebra, checked
+# against enumerating the 16 states with plain loops, and against pgmpy's `DiscreteMarkovNetwork`.
+
+# %% slideshow={"slide_type": "fragment"}
+psi = {("A", "B"): [[30, 5], [1, 10]],        # psi[(u, w)][x_u][x_w] ≥ 0: any numbers, not probabilities
+       ("B", "C"): [[100, 1], [1, 100]],
+       ("C", "D"): [[1, 100], [100, 1]],
+       ("D", "A"): [[100, 1], [1, 100]]}
+mrf_vars = ["A", "B", "C", "D"]
+potentials = [Factor(list(clique), [2, 2], table) for clique, table in psi.items()]
+
+# the course's Factor algebra: the product of the potentials, then Z = the sum of all its entries
+product = Factor.unit()
+for f in potentials:
+    product = product * f
+product = product.permute(mrf_vars)
+Z = product.values.sum()
+p_mrf = Factor(mrf_vars, [2] * 4, product.values / Z)             # p(A, B, C, D)
+
+# brute force: every one of the 2^4 states, the product of four table entries
+p_brute = np.zeros((2,) * 4)
+for x in itertools.product([0, 1], repeat=4):
+    s = dict(zip(mrf_vars, x))
+    p_brute[x] = np.prod([table[s[u]][s[w]] for (u, w), table in psi.items()])
+Z_brute = p_brute.sum()
+p_brute /= Z_brute
+print(tr(f"Z = {Z:,.0f} (Factor algebra) = {Z_brute:,.0f} (enumeration); ",
+         f"Z = {Z:,.0f}（因子运算）= {Z_brute:,.0f}（枚举）；")
+      + f"p(A=0, B=1, C=1, D=0) = {p_mrf.values[0, 1, 1, 0]:.3f}, p(0, 0, 0, 0) = {p_mrf.values[0, 0, 0, 0]:.3f}")
+assert np.isclose(Z, Z_brute, rtol=1e-12) and np.isclose(Z, 7_201_840, rtol=1e-12)  # K&F print 7,201,840
+assert np.allclose(p_mrf.values, p_brute, atol=1e-15)
+
+# %% slideshow={"slide_type": "fragment"}
+# controls, the slips these checks catch: Z with each potential normalised on its own; ψ_AB transposed
+z_each = np.prod([np.sum(table) for table in psi.values()])   # Π_C Σ ψ_C: as if the cliques were independent
+flipped = Factor(["B", "A"], [2, 2], psi[("A", "B")])           # ψ_AB's table read as ψ(B, A)
+p_flipped = Factor.unit()
+for f in [flipped, *potentials[1:]]:
+    p_flipped = p_flipped * f
+p_flipped = p_flipped.permute(mrf_vars).normalize()
+gap_flipped = np.abs(p_flipped.values - p_brute).max()
+print(tr(f"controls: Π_C Σ ψ_C = {z_each:,.0f} ≠ Z;  ψ_AB read transposed: Z unchanged, "
+         f"max |p − p_enumeration| = {gap_flipped:.2f}",
+         f"对照：Π_C Σ ψ_C = {z_each:,.0f} ≠ Z；把 ψ_AB 转置着读：Z 不变，"
+         f"max |p − p_枚举| = {gap_flipped:.2f}"))
+assert not np.isclose(z_each, Z_brute, rtol=0.01) and gap_flipped > 0.1
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# A potential is **not** a marginal: $\psi_{AB}$ normalised says $(A, B) = (0, 0)$ is the most
+# likely pair; the marginal $p(A, B)$, where the other three potentials have their say, says
+# $(0, 1)$. The marginal is computed three ways: summing the enumerated table; the course's
+# variable elimination on the potentials (`sum_product` sums out C and D, then divides by $Z$,
+# never building the joint); and pgmpy's `VariableElimination` on its own Markov network.
+
+# %% slideshow={"slide_type": "fragment"}
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")                  # pgmpy 1.1's deprecation notices
+    from pgmpy.factors.discrete import DiscreteFactor
+    from pgmpy.inference import VariableElimination
+    from pgmpy.models import DiscreteMarkovNetwork
+
+    mn = DiscreteMarkovNetwork(list(psi))
+    mn.add_factors(*[DiscreteFactor(list(c), [2, 2], np.ravel(table)) for c, table in psi.items()])
+    Z_pgmpy = float(mn.get_partition_function())
+    q_ab = VariableElimination(mn).query(["A", "B"], show_progress=False)   # may come unnormalised
+    p_ab_pgmpy = np.array([[q_ab.get_value(A=a, B=b) for b in (0, 1)] for a in (0, 1)])
+    p_ab_pgmpy /= p_ab_pgmpy.sum()
+    pgmpy_independencies = {(a.event1, a.event2, a.event3) for a in mn.get_local_independencies().get_assertions()}
+
+p_ab_ve = sum_product(potentials, keep=["A", "B"]).values / sum_product(potentials).scalar()
+p_ab_brute = p_brute.sum(axis=(2, 3))
+psi_ab = np.array(psi[("A", "B")]) / np.sum(psi[("A", "B")])
+print(tr(f"pgmpy's Z = {Z_pgmpy:,.0f}", f"pgmpy 的 Z = {Z_pgmpy:,.0f}"))
+print("p(A, B): ", tr("enumeration", "枚举"), p_ab_brute.round(3).tolist(), tr(" course VE", " 课程的变量消去法"),
+      p_ab_ve.round(3).tolist(), " pgmpy", p_ab_pgmpy.round(3).tolist())
+print(tr("ψ_AB normalised (not a marginal):", "归一化的 ψ_AB（不是边际概率）："), psi_ab.round(3).tolist())
+assert np.isclose(Z_pgmpy, Z_brute, rtol=1e-12)
+assert np.allclose(p_ab_ve, p_ab_brute, atol=1e-12) and np.allclose(p_ab_pgmpy, p_ab_brute, atol=1e-12)
+assert np.abs(psi_ab - p_ab_brute).max() > 0.3                   # the potential is far from the marginal
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **The local Markov property, checked on the numbers.** For each student $v$, $p(x_v \mid$ the
+# other three$)$ must equal $p(x_v \mid$ its two neighbours$)$, and equal the product of the two
+# potentials that touch $v$, normalised over $x_v$ (every other factor cancels in the ratio).
+# pgmpy reads the same independences off the graph alone. A control: given only *one* neighbour,
+# A still depends on C (through D).
+
+# %% slideshow={"slide_type": "fragment"}
+neighbours = {v: sorted({u for c in psi for u in c if v in c} - {v}) for v in mrf_vars}
+
+
+def mrf_markov_gaps(p: Factor, v: str, given: list[str]) -> tuple[float, float]:
+    """max |p(v | all others) − p(v | given)|, and max |p(v | given) − Π_{C ∋ v} ψ_C normalised over v|."""
+    others = [u for u in mrf_vars if u != v]
+    ones = Factor(others, [2] * 3, np.ones([2] * 3))                     # broadcast helper
+    given_only = conditional(p, v, given)
+    gap_rest = np.abs(conditional(p, v, others).values - (given_only * ones).permute([v, *others]).values).max()
+    touching = Factor.unit()
+    for f in potentials:
+        if v in f.variables:
+            touching = touching * f
+    local = (touching / touching.marginalize([v])).permute([v, *given])  # Σ_v: normalised over x_v
+    return float(gap_rest), float(np.abs(local.values - given_only.values).max())
+
+
+for v in mrf_vars:
+    gap_rest, gap_local = mrf_markov_gaps(p_mrf, v, neighbours[v])
+    print(tr(f"{v} ⟂ the rest | {', '.join(neighbours[v])}: gaps {gap_rest:.1e} (numbers), "
+             f"{gap_local:.1e} (its potentials)",
+             f"{v} ⟂ 其余变量 | {', '.join(neighbours[v])}：差距 {gap_rest:.1e}（数值），"
+             f"{gap_local:.1e}（它的势函数）"))
+    assert gap_rest < 1e-12 and gap_local < 1e-12
+# the graph's statements, as pgmpy derives them: v ⟂ non-neighbours | neighbours
+ours = {(frozenset({v}), frozenset(set(mrf_vars) - {v} - set(neighbours[v])), frozenset(neighbours[v]))
+        for v in mrf_vars}
+assert ours == pgmpy_independencies, (ours, pgmpy_independencies)
+# control: given B alone, A and C are dependent (the path A – D – C is open)
+p_abc = p_mrf.marginalize(["D"])
+gap_one = np.abs(conditional(p_abc, "A", ["B", "C"]).values
+                 - (conditional(p_abc, "A", ["B"]) * Factor(["C"], [2], [1, 1])).permute(["A", "B", "C"]).values).max()
+print(tr("control: ", "对照：") + f"max |p(A | B, C) − p(A | B)| = {gap_one:.3f}")
+assert gap_one > 0.01
+
+# %% slideshow={"slide_type": "fragment"}
+fig, ax = plt.subplots(1, 2, figsize=(10, 3.2), gridspec_kw={"width_ratios": [1, 2.4]})
+pos = {"A": (0, 1), "B": (1, 1), "C": (1, 0), "D": (0, 0)}
+for u, w in psi:
+    ax[0].plot(*zip(pos[u], pos[w]), "k-", lw=1.5, zorder=1)
+    ax[0].annotate(f"ψ_{u}{w}", np.add(pos[u], pos[w]) / 2, ha="center", va="center", fontsize=9,
+                   bbox=dict(boxstyle="round", fc="white", ec="none"))
+for v, (px, py) in pos.items():
+    ax[0].scatter(px, py, s=900, c="#cfe3f7", edgecolors="k", zorder=2)
+    ax[0].annotate(v, (px, py), ha="center", va="center", fontsize=12, zorder=3)
+ax[0].set(xlim=(-0.4, 1.4), ylim=(-0.4, 1.4), title=tr("an MRF: four cliques, no directions",
+                                                       "马尔可夫随机场：四个团，没有方向"))
+ax[0].set_aspect("equal")
+ax[0].axis("off")
+labels = ["".join(map(str, x)) for x in itertools.product([0, 1], repeat=4)]
+ax[1].bar(range(16), p_mrf.values.ravel(), color="C0")
+ax[1].set_xticks(range(16), labels=labels, rotation=90, fontsize=8)
+ax[1].set(xlabel=tr("state (A B C D)", "状态 (A B C D)"), ylabel="p(x) = Π ψ / Z",
+          title=tr(f"the 16 states, Z = {Z:,.0f}", f"16 个状态，Z = {Z:,.0f}"))
+plt.tight_layout()
+plotting.savefig(fig, NOTEBOOK, "markov_random_field")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Speaker notes: a Bayesian network is an MRF too: each CPD is a potential over its family and
+# $Z = 1$; its undirected graph is the *moral* graph (parents of a common child joined), which is
+# what notebook 04's junction tree starts from. The converse fails: no DAG over A, B, C, D has
+# exactly this cycle's independences (A ⟂ C | B, D and B ⟂ D | A, C). Ask where $Z$ went in the
+# local Markov check (it cancels in every conditional), and why Gibbs sampling (notebook 05) only
+# ever needs those local conditionals.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Generating data: ancestral sampling (生成新的数据)
@@ -274,8 +460,10 @@ def tv_bound(joint: np.ndarray, n: int, false_alarm: float = 1e-3) -> float:
 n7 = cfg.n_ancestral
 samples7 = ancestral_sample(bn7, n7, rng)
 tv = total_variation(samples7, joint7)
-print(f"total variation between sample frequencies and the joint: {tv:.4f} "
-      f"({n7:,} samples, {joint7.size} cells; a right sampler stays below {tv_bound(joint7, n7):.4f})")
+print(tr(f"total variation between sample frequencies and the joint: {tv:.4f} "
+         f"({n7:,} samples, {joint7.size} cells; a right sampler stays below {tv_bound(joint7, n7):.4f})",
+         f"样本频率与联合分布之间的总变差：{tv:.4f}"
+         f"（{n7:,} 个样本，{joint7.size} 个格子；正确的采样器低于 {tv_bound(joint7, n7):.4f}）"))
 assert tv < tv_bound(joint7, n7)
 lib = bn7.sample(n7, np.random.default_rng(1))              # course_utils' vectorised copy
 assert total_variation(lib, joint7) < tv_bound(joint7, n7)
@@ -283,7 +471,8 @@ assert total_variation(lib, joint7) < tv_bound(joint7, n7)
 x4_reversed = bn7.cpds["x4"].values.transpose(0, 3, 2, 1)   # [x4, x3, x2, x1] read as [x4, x1, x2, x3]
 bug7 = BayesianNetwork(parents7, {**bn7.cpds, "x4": Factor(bn7.cpds["x4"].variables, [2] * 4, x4_reversed)})
 tv_bug = total_variation(ancestral_sample(bug7, n7, rng), joint7)
-print(f"control, parents read in reverse order: total variation {tv_bug:.4f}")
+print(tr(f"control, parents read in reverse order: total variation {tv_bug:.4f}",
+         f"对照，父节点按相反的顺序读：总变差 {tv_bug:.4f}"))
 assert tv_bug > tv_bound(joint7, n7)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -312,8 +501,8 @@ data_asia = asia.sample(cfg.sizes[-1], rng)
 fit_asia = asia.fit_mle(data_asia)
 for v in asia.variables:                       # our counting == course_utils.pgm.fit_mle
     assert np.allclose(mle_cpd(data_asia, asia, v), fit_asia.cpds[v].values)
-print("true p(dysp | bronc, either):\n", asia.cpds["dysp"].values[0].round(3),
-      "\nestimated:\n", fit_asia.cpds["dysp"].values[0].round(3))
+print(tr("true p(dysp | bronc, either):\n", "真实的 p(dysp | bronc, either)：\n"), asia.cpds["dysp"].values[0].round(3),
+      tr("\nestimated:\n", "\n估计值：\n"), fit_asia.cpds["dysp"].values[0].round(3))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # pgmpy's `MaximumLikelihoodEstimator` on the same samples (as a table of state names) gives
@@ -334,12 +523,15 @@ with warnings.catch_warnings():
         for idx in itertools.product(*(range(k) for k in f.cardinality)):
             names = {u: asia.states[u][i] for u, i in zip(f.variables, idx)}
             assert np.isclose(f.values[idx], c.get_value(**names))
-print("counting == pgmpy MaximumLikelihoodEstimator ✓")
+print(tr("counting == pgmpy MaximumLikelihoodEstimator ✓", "计数 == pgmpy 的 MaximumLikelihoodEstimator ✓"))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **The decomposition, checked.** On asia (8 variables, a 256-cell joint) we can compute
 # $\sum_n \log p(\mathbf{x}^{(n)})$ from the joint table directly and compare it with the sum
-# of the per-variable terms; on alarm only the per-variable form is computable.
+# of the per-variable terms. On alarm the joint table is out of reach, so the sum of the terms is
+# compared with the maximised log-likelihood written with counts alone, no CPD looked up:
+# $\sum_k \sum_{i,j} N_k(i,j)\log\frac{N_k(i,j)}{N_k(j)}
+# = \sum_k \big(\sum_{i,j} N_k(i,j)\log N_k(i,j) - \sum_j N_k(j)\log N_k(j)\big)$.
 
 # %% slideshow={"slide_type": "fragment"}
 def family_log_lik(bn: BayesianNetwork, data: np.ndarray, v: str) -> float:
@@ -351,23 +543,46 @@ def family_log_lik(bn: BayesianNetwork, data: np.ndarray, v: str) -> float:
 
 ll_joint = np.log(fit_asia.joint().values[tuple(data_asia.T)]).sum()
 terms = {v: family_log_lik(fit_asia, data_asia, v) for v in asia.variables}
-print(f"asia: log-likelihood from the joint {ll_joint:.6f} = sum of terms "
-      f"{sum(terms.values()):.6f}")
+print(tr(f"asia: log-likelihood from the joint {ll_joint:.6f} = sum of terms {sum(terms.values()):.6f}",
+         f"asia：由联合分布算出的对数似然 {ll_joint:.6f} = 各项之和 {sum(terms.values()):.6f}"))
 assert np.isclose(ll_joint, sum(terms.values()), rtol=1e-12)
 assert np.isclose(fit_asia.log_likelihood(data_asia), ll_joint, rtol=1e-12)
 # the MLE beats the true parameters on its own training data
 assert fit_asia.log_likelihood(data_asia) >= asia.log_likelihood(data_asia)
 
+
+
+def max_log_lik_from_counts(bn: BayesianNetwork, data: np.ndarray) -> float:
+    """Σ_k Σ_{i,j} N_k(i,j) log(N_k(i,j)/N_k(j)): the log-likelihood at the MLE, from the data's counts
+    (np.unique over each family's columns); a root's N(j) is the number of rows N."""
+    col = {u: k for k, u in enumerate(bn.variables)}
+    total = 0.0
+    for v in bn.variables:
+        pa = [col[p] for p in bn.parents[v]]
+        _, n_ij = np.unique(data[:, [col[v], *pa]], axis=0, return_counts=True)
+        n_j = np.unique(data[:, pa], axis=0, return_counts=True)[1] if pa else np.array([len(data)])
+        total += float(np.sum(n_ij * np.log(n_ij)) - np.sum(n_j * np.log(n_j)))
+    return total
+
+
 data_alarm = alarm.sample(cfg.sizes[-1], rng)
 fit_alarm = alarm.fit_mle(data_alarm, pseudocount=0.0)
 terms_alarm = {v: family_log_lik(fit_alarm, data_alarm, v) for v in alarm.variables}
-assert np.isclose(sum(terms_alarm.values()), fit_alarm.log_likelihood(data_alarm), rtol=1e-12)
-assert fit_alarm.log_likelihood(data_alarm) >= alarm.log_likelihood(data_alarm)
+ll_counts = max_log_lik_from_counts(alarm, data_alarm)
+# controls, each a fit that is not the MLE: the true CPDs, and Laplace smoothing (pseudocount 1)
+miss = {tr("true CPDs", "真实的条件概率表"): alarm.log_likelihood(data_alarm) - ll_counts,
+        tr("pseudocount 1", "伪计数 1"): alarm.fit_mle(data_alarm, pseudocount=1.0).log_likelihood(data_alarm) - ll_counts}
+print(tr(f"alarm: sum of the terms {sum(terms_alarm.values()):.6f}, from the counts {ll_counts:.6f}; controls: ",
+         f"alarm：各项之和 {sum(terms_alarm.values()):.6f}，由计数算出 {ll_counts:.6f}；对照：")
+      + tr(", ", "，").join(tr(f"{k} {d:+.1f} nats", f"{k} {d:+.1f} 奈特") for k, d in miss.items()))
+assert np.isclose(sum(terms_alarm.values()), ll_counts, rtol=1e-12)
+assert np.isclose(fit_alarm.log_likelihood(data_alarm), ll_counts, rtol=1e-12)
+assert all(d < -1.0 for d in miss.values()), "a fit that is not the MLE must score below the counts' value"
 fig, ax = plt.subplots(figsize=(10, 3))
 ax.bar(range(len(terms_alarm)), [-t / len(data_alarm) for t in terms_alarm.values()])
 ax.set_xticks(range(len(terms_alarm)), labels=list(terms_alarm), rotation=90, fontsize=7)
-ax.set(ylabel="-(1/N) Σ_n log p(x_k | x_πk)  (nats)",
-       title="alarm: the negative log-likelihood, one term per variable")
+ax.set(ylabel=tr("-(1/N) Σ_n log p(x_k | x_πk)  (nats)", "-(1/N) Σ_n log p(x_k | x_πk)（奈特）"),
+       title=tr("alarm: the negative log-likelihood, one term per variable", "alarm：负对数似然，每个变量一项"))
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -396,18 +611,22 @@ for name, e in errors.items():
     ax.loglog(cfg.sizes, e, "o-", label=name)
 ns = np.array(cfg.sizes, dtype=float)
 ax.loglog(ns, errors["asia"][0] * np.sqrt(ns[0] / ns), "k--", label="∝ 1/√N")
-ax.set(xlabel="training samples N", ylabel="mean |p̂ − p| over CPD entries",
-       title="maximum likelihood converges to the true CPDs")
+ax.set(xlabel=tr("training samples N", "训练样本数 N"),
+       ylabel=tr("mean |p̂ − p| over CPD entries", "条件概率表各项的平均 |p̂ − p|"),
+       title=tr("maximum likelihood converges to the true CPDs", "最大似然估计收敛到真实的条件概率表"))
 ax.legend()
 plotting.savefig(fig, NOTEBOOK, "cpd_error_curve")
 plt.show()
 slopes = {name: float(np.polyfit(np.log(ns), np.log(e), 1)[0]) for name, e in errors.items()}
 shrink = {name: float(e[-1] / e[0]) for name, e in errors.items()}
-print("log-log slope of the error:", {k: round(v, 2) for k, v in slopes.items()},
-      "; error at the largest N / at the smallest:", {k: round(v, 3) for k, v in shrink.items()})
+print(tr("log-log slope of the error:", "误差在双对数坐标下的斜率："), {k: round(v, 2) for k, v in slopes.items()},
+      tr("; error at the largest N / at the smallest:", "；最大 N 处的误差 / 最小 N 处的误差："),
+      {k: round(v, 3) for k, v in shrink.items()})
 # measured: asia's slope -0.63 (smoke) and -0.59 (cpu); alarm's ratio 0.15 (smoke) and 0.04 (cpu)
-quality.at_most("asia: slope of log error against log N", slopes["asia"], smoke=-0.4, cpu=-0.4, full=-0.4)
-quality.at_most("alarm: error at the largest N / at the smallest", shrink["alarm"], smoke=0.5, cpu=0.1, full=0.1)
+quality.at_most(tr("asia: slope of log error against log N", "asia：log 误差对 log N 的斜率"), slopes["asia"],
+                smoke=-0.4, cpu=-0.4, full=-0.4)
+quality.at_most(tr("alarm: error at the largest N / at the smallest", "alarm：最大 N 处的误差 / 最小 N 处的误差"),
+                shrink["alarm"], smoke=0.5, cpu=0.1, full=0.1)
 _ = artifacts.save_metrics(NOTEBOOK, {f"cpd_error_{k}_N{cfg.sizes[-1]}": float(v[-1])
                                       for k, v in errors.items()})
 
@@ -423,7 +642,7 @@ import ipywidgets as widgets
 def show_mle(network: str = "asia", log10_n: float = 3.0, pseudocount: float = 0.0) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        bn = BayesianNetwork.example(network)
+        bn = example_network(network)
     n = int(10**log10_n)
     fit = bn.fit_mle(bn.sample(n, np.random.default_rng(0)), pseudocount=pseudocount)
     err = [np.abs(fit.cpds[v].values - bn.cpds[v].values).mean() for v in bn.variables]
@@ -431,14 +650,19 @@ def show_mle(network: str = "asia", log10_n: float = 3.0, pseudocount: float = 0
     fig, ax = plt.subplots(figsize=(10, 3))
     ax.bar(range(len(err)), err, color=plt.cm.viridis(np.log(n_cols) / np.log(max(n_cols) + 1)))
     ax.set_xticks(range(len(err)), labels=list(bn.variables), rotation=90, fontsize=7)
-    ax.set(ylabel="mean |p̂ − p|", title=f"{network}: N = {n:,}, overall error "
-           f"{cpd_error(bn, fit):.4f} (colour: number of parent configurations)")
+    ax.set(ylabel=tr("mean |p̂ − p|", "平均 |p̂ − p|"),
+           title=tr(f"{network}: N = {n:,}, overall error {cpd_error(bn, fit):.4f} "
+                    "(colour: number of parent configurations)",
+                    f"{network}：N = {n:,}，总误差 {cpd_error(bn, fit):.4f}（颜色：父节点取值组合的个数）"))
     plt.show()
 
 
-_ = widgets.interact(show_mle, network=["asia", "cancer", "sachs", "child", "insurance", "alarm"],
-                     log10_n=widgets.FloatSlider(3.0, min=1.5, max=5.0, step=0.5),
-                     pseudocount=widgets.FloatSlider(0.0, min=0.0, max=5.0, step=0.5))
+_ = widgets.interact(show_mle,
+                     network=widgets.Dropdown(options=["asia", "cancer", "sachs", "child", "insurance", "alarm"],
+                                              value="asia", description=tr("network", "网络")),
+                     log10_n=widgets.FloatSlider(3.0, min=1.5, max=5.0, step=0.5, description="log₁₀ N"),
+                     pseudocount=widgets.FloatSlider(0.0, min=0.0, max=5.0, step=0.5,
+                                                     description=tr("pseudocount", "伪计数")))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises (练习)

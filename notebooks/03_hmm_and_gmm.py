@@ -30,6 +30,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from course_utils import artifacts, plotting, profile, quality
 from course_utils.exercises import graphical_models as ex
+from course_utils.i18n import tr  # tr(English, Chinese): the words a figure or a line shows, in the notebook's language
 
 NOTEBOOK = "03_hmm_and_gmm"
 rng = np.random.default_rng(0)
@@ -63,7 +64,7 @@ cfg
 # > distribution over $y_1$, and fitting must estimate $\pi$ too (Baum–Welch below does).
 
 # %% slideshow={"slide_type": "subslide"}
-states = ["fair", "loaded"]
+states = [tr("fair", "公平"), tr("loaded", "灌铅")]
 pi = np.array([0.5, 0.5])                       # p(y_1)
 A = np.array([[0.95, 0.05],                     # A[i, j] = p(y_t = j | y_{t-1} = i)
               [0.10, 0.90]])
@@ -87,8 +88,8 @@ def sample_hmm(n_seq: int, T: int, rng: np.random.Generator) -> tuple[np.ndarray
 
 
 X_seq, Y_seq = sample_hmm(cfg.n_seq, cfg.T, rng)
-print("rolls  :", "".join(str(v + 1) for v in X_seq[0, :60]))
-print("hidden :", "".join("FL"[s] for s in Y_seq[0, :60]))
+print(tr("rolls  :", "掷出的点数："), "".join(str(v + 1) for v in X_seq[0, :60]))
+print(tr("hidden :", "隐状态 F/L："), "".join("FL"[s] for s in Y_seq[0, :60]))
 
 # %% slideshow={"slide_type": "fragment"}
 def log_joint_hmm(x: np.ndarray, y: np.ndarray) -> float:
@@ -107,7 +108,7 @@ def max_z(counts: np.ndarray, probs: np.ndarray) -> float:
 n_trans, n_emit = np.zeros((K, K)), np.zeros((K, V))
 np.add.at(n_trans, (Y_seq[:, :-1].ravel(), Y_seq[:, 1:].ravel()), 1)
 np.add.at(n_emit, (Y_seq.ravel(), X_seq.ravel()), 1)
-print("empirical transitions:\n", (n_trans / n_trans.sum(1, keepdims=True)).round(3))
+print(tr("empirical transitions:\n", "样本中的转移频率：\n"), (n_trans / n_trans.sum(1, keepdims=True)).round(3))
 assert max_z(n_trans, A) < 5 and max_z(n_emit, B) < 5
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -138,8 +139,10 @@ def hmm_log_lik(x: np.ndarray, pi, A, B) -> np.ndarray:
 x_short = X_seq[0, :10]
 brute = logsumexp([log_joint_hmm(x_short, np.array(path))
                    for path in itertools.product(range(K), repeat=len(x_short))])
-print(f"T=10: brute force over {K**10} paths {brute:.10f}, forward "
-      f"{hmm_log_lik(x_short[None], pi, A, B)[0]:.10f}")
+print(tr(f"T=10: brute force over {K**10} paths {brute:.10f}, forward "
+         f"{hmm_log_lik(x_short[None], pi, A, B)[0]:.10f}",
+         f"T=10：对 {K**10} 条路径暴力求和 {brute:.10f}，前向算法 "
+         f"{hmm_log_lik(x_short[None], pi, A, B)[0]:.10f}"))
 assert np.isclose(brute, hmm_log_lik(x_short[None], pi, A, B)[0], rtol=1e-12)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -153,7 +156,8 @@ ref.startprob_, ref.transmat_, ref.emissionprob_ = pi, A, B
 lengths = [cfg.T] * cfg.n_seq
 ll_ours = hmm_log_lik(X_seq, pi, A, B)
 ll_hmmlearn = ref.score(X_seq.reshape(-1, 1), lengths)
-print(f"log p(all sequences): ours {ll_ours.sum():.8f}, hmmlearn {ll_hmmlearn:.8f}")
+print(tr(f"log p(all sequences): ours {ll_ours.sum():.8f}, hmmlearn {ll_hmmlearn:.8f}",
+         f"log p(所有序列)：我们的 {ll_ours.sum():.8f}，hmmlearn {ll_hmmlearn:.8f}"))
 assert np.isclose(ll_ours.sum(), ll_hmmlearn, rtol=1e-10)
 assert np.isclose(ll_ours[0], ref.score(X_seq[0].reshape(-1, 1)), rtol=1e-10)
 
@@ -188,8 +192,9 @@ assert np.isclose(logp_path, log_joint_hmm(X_seq[0], path))
 best = max(itertools.product(range(K), repeat=len(x_short)),
            key=lambda p: log_joint_hmm(x_short, np.array(p)))
 assert np.array_equal(viterbi(x_short, pi, A, B)[0], best)
-print(f"Viterbi == hmmlearn == brute force ✓; {np.mean(path == Y_seq[0]):.0%} of the "
-      "hidden states recovered on sequence 0")
+print(tr(f"Viterbi == hmmlearn == brute force ✓; {np.mean(path == Y_seq[0]):.0%} of the "
+         "hidden states recovered on sequence 0",
+         f"维特比算法 == hmmlearn == 暴力枚举 ✓；在序列 0 上恢复了 {np.mean(path == Y_seq[0]):.0%} 的隐状态"))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Posterior marginals $\gamma_t(j) = p(y_t=j\mid\mathbf{x}) = \alpha_t(j)\beta_t(j)/p(\mathbf{x})$
@@ -215,11 +220,13 @@ show = slice(0, min(cfg.T, 300))
 fig, ax = plt.subplots(figsize=(11, 3))
 t_axis = np.arange(cfg.T)[show]
 ax.fill_between(t_axis, 0, Y_seq[0, show], step="mid", color="#f4a261", alpha=0.5,
-                label="true: loaded")
-ax.plot(t_axis, gamma[0, show, 1], color="#1d3557", label="p(loaded | x)  (forward–backward)")
+                label=tr("true: loaded", "真实：灌铅"))
+ax.plot(t_axis, gamma[0, show, 1], color="#1d3557",
+        label=tr("p(loaded | x)  (forward–backward)", "p(灌铅 | x)（前向–后向）"))
 ax.step(t_axis, path[show] * 1.05, where="mid", color="#e63946", lw=1,
-        label="Viterbi path (loaded = 1)")
-ax.set(xlabel="roll t", ylabel="loaded?", ylim=(-0.05, 1.15), title="decoding the casino")
+        label=tr("Viterbi path (loaded = 1)", "维特比路径（灌铅 = 1）"))
+ax.set(xlabel=tr("roll t", "第 t 次投掷"), ylabel=tr("loaded?", "灌铅？"), ylim=(-0.05, 1.15),
+       title=tr("decoding the casino", "解码赌场的骰子"))
 ax.legend(loc="upper right", fontsize=8, ncol=3)
 plt.show()
 
@@ -261,8 +268,10 @@ for _ in range(bw_iters):
     ll_trace.append(ll)
 ll_trace.append(float(hmm_log_lik(X_seq, pi_k, A_k, B_k).sum()))
 assert np.all(np.diff(ll_trace) >= -1e-8 * abs(ll_trace[0])), "EM must not decrease log p(x)"
-print(f"log p(x): {ll_trace[0]:.2f} -> {ll_trace[-1]:.2f} after {bw_iters} iterations "
-      f"(true parameters: {ll_ours.sum():.2f})")
+print(tr(f"log p(x): {ll_trace[0]:.2f} -> {ll_trace[-1]:.2f} after {bw_iters} iterations "
+         f"(true parameters: {ll_ours.sum():.2f})",
+         f"log p(x)：{ll_trace[0]:.2f} -> {ll_trace[-1]:.2f}，迭代 {bw_iters} 次"
+         f"（真实参数：{ll_ours.sum():.2f}）"))
 
 # %% slideshow={"slide_type": "fragment"}
 bw = CategoricalHMM(n_components=K, n_features=V, n_iter=bw_iters, tol=-np.inf,
@@ -271,28 +280,32 @@ bw.startprob_, bw.transmat_, bw.emissionprob_ = pi0, A0, B0
 bw.fit(X_seq.reshape(-1, 1), lengths)
 assert np.allclose(bw.transmat_, A_k, atol=1e-8) and np.allclose(bw.emissionprob_, B_k, atol=1e-8)
 assert np.isclose(bw.monitor_.history[-1], ll_trace[-2], rtol=1e-10)
-print("our Baum–Welch == hmmlearn's after the same iterations ✓")
+print(tr("our Baum–Welch == hmmlearn's after the same iterations ✓",
+         "迭代次数相同时，我们的 Baum–Welch == hmmlearn 的 ✓"))
 fig, ax = plt.subplots(1, 2, figsize=(10, 3))
 ax[0].plot(ll_trace, "o-", ms=3)
-ax[0].axhline(ll_ours.sum(), color="k", ls="--", label="true parameters")
-ax[0].set(xlabel="EM iteration", ylabel="log p(x)", title="Baum–Welch: log-likelihood")
+ax[0].axhline(ll_ours.sum(), color="k", ls="--", label=tr("true parameters", "真实参数"))
+ax[0].set(xlabel=tr("EM iteration", "EM 迭代次数"), ylabel="log p(x)",
+          title=tr("Baum–Welch: log-likelihood", "Baum–Welch：对数似然"))
 ax[0].legend()
 order = np.argsort(B_k[:, 5])                     # label switching: sort by p(six)
 width = 0.2
 for i, s in enumerate(states):
-    ax[1].bar(np.arange(V) + (2 * i - 1.5) * width, B[i], width, label=f"true {s}")
-    ax[1].bar(np.arange(V) + (2 * i - 0.5) * width, B_k[order[i]], width, label=f"EM {s}",
+    ax[1].bar(np.arange(V) + (2 * i - 1.5) * width, B[i], width, label=tr(f"true {s}", f"真实：{s}"))
+    ax[1].bar(np.arange(V) + (2 * i - 0.5) * width, B_k[order[i]], width, label=tr(f"EM {s}", f"EM：{s}"),
               alpha=0.6)
-ax[1].set(xticks=range(V), xticklabels=range(1, V + 1), xlabel="face",
-          ylabel="p(x | y)", title="emission probabilities")
+ax[1].set(xticks=range(V), xticklabels=range(1, V + 1), xlabel=tr("face", "点数"),
+          ylabel="p(x | y)", title=tr("emission probabilities", "输出概率"))
 ax[1].legend(fontsize=7, ncol=2)
 plotting.savefig(fig, NOTEBOOK, "baum_welch")
 plt.show()
-print("estimated A (states ordered fair, loaded):\n", A_k[np.ix_(order, order)].round(3))
+print(tr("estimated A (states ordered fair, loaded):\n", "估计的 A（状态顺序：公平，灌铅）：\n"),
+      A_k[np.ix_(order, order)].round(3))
 err_A, err_B = np.abs(A_k[np.ix_(order, order)] - A).max(), np.abs(B_k[order] - B).max()
 # measured: A 0.13, B 0.09 (smoke, 2,000 rolls); A 0.03, B 0.05 (cpu, 15,000 rolls)
-quality.at_most("Baum–Welch: largest error of A", err_A, smoke=0.2, cpu=0.1, full=0.1)
-_ = quality.at_most("Baum–Welch: largest error of B", err_B, smoke=0.2, cpu=0.1, full=0.1)
+quality.at_most(tr("Baum–Welch: largest error of A", "Baum–Welch：A 的最大误差"), err_A, smoke=0.2, cpu=0.1, full=0.1)
+_ = quality.at_most(tr("Baum–Welch: largest error of B", "Baum–Welch：B 的最大误差"), err_B,
+                    smoke=0.2, cpu=0.1, full=0.1)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Gaussian mixture model (高斯混合模型 · 聚类)
@@ -359,11 +372,14 @@ r, ll_final = e_step(Xg, w, mu, cov)
 gmm_ll.append(ll_final)
 assert np.all(np.diff(gmm_ll) >= -1e-9 * abs(gmm_ll[-1])), "EM must not decrease log p(X)"
 ll_true_params = e_step(Xg, true_weights, true_means, true_covs)[1]
-print(f"EM: {len(gmm_ll) - 1} iterations, log p(X) {gmm_ll[0]:.3f} -> {gmm_ll[-1]:.3f} "
-      f"(the true parameters: {ll_true_params:.3f})")
+print(tr(f"EM: {len(gmm_ll) - 1} iterations, log p(X) {gmm_ll[0]:.3f} -> {gmm_ll[-1]:.3f} "
+         f"(the true parameters: {ll_true_params:.3f})",
+         f"EM：迭代 {len(gmm_ll) - 1} 次，log p(X) {gmm_ll[0]:.3f} -> {gmm_ll[-1]:.3f}"
+         f"（真实参数：{ll_true_params:.3f}）"))
 # on its own training data the maximum-likelihood fit beats the true parameters, unless EM stopped
 # in a poor local maximum (or early)
-_ = quality.at_least("GMM: log p(X) of EM's fit − of the true parameters", gmm_ll[-1] - ll_true_params,
+_ = quality.at_least(tr("GMM: log p(X) of EM's fit − of the true parameters",
+                        "GMM：EM 拟合结果的 log p(X) − 真实参数的 log p(X)"), gmm_ll[-1] - ll_true_params,
                      smoke=0.0, cpu=0.0, full=0.0)   # measured +7.7 (smoke), +6.9 (cpu)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -379,8 +395,10 @@ with warnings.catch_warnings():
     sk_gmm = GaussianMixture(3, covariance_type="full", reg_covar=0.0, tol=1e-12,
                              max_iter=gmm_max_iter, weights_init=w0, means_init=mu0,
                              precisions_init=np.linalg.inv(cov0)).fit(Xg)
-print(f"log p(X): ours {gmm_ll[-1]:.8f}, sklearn {sk_gmm.score(Xg) * len(Xg):.8f} "
-      f"({sk_gmm.n_iter_} iterations)")
+print(tr(f"log p(X): ours {gmm_ll[-1]:.8f}, sklearn {sk_gmm.score(Xg) * len(Xg):.8f} "
+         f"({sk_gmm.n_iter_} iterations)",
+         f"log p(X)：我们的 {gmm_ll[-1]:.8f}，sklearn {sk_gmm.score(Xg) * len(Xg):.8f}"
+         f"（迭代 {sk_gmm.n_iter_} 次）"))
 assert np.isclose(gmm_ll[-1], sk_gmm.score(Xg) * len(Xg), rtol=1e-7)
 assert np.allclose(mu, sk_gmm.means_, atol=1e-4) and np.allclose(w, sk_gmm.weights_, atol=1e-4)
 
@@ -405,7 +423,7 @@ def draw_gmm(ax, X, w, mu, cov, title):
 shots = sorted({i for i in (0, 1, 3) if i < len(history)} | {len(history) - 1})
 fig, axes = plt.subplots(1, len(shots), figsize=(3.6 * len(shots), 3.8))
 for ax, i in zip(axes, shots):
-    draw_gmm(ax, Xg, *history[i], f"iteration {i}")
+    draw_gmm(ax, Xg, *history[i], tr(f"iteration {i}", f"第 {i} 次迭代"))
 plt.tight_layout()
 plt.show()
 
@@ -421,9 +439,9 @@ x_new = mu[z_new] + np.einsum("nij,nj->ni", np.linalg.cholesky(cov)[z_new],
                               rng.standard_normal((n_new, 2)))
 fig, ax = plt.subplots(1, 2, figsize=(9, 4), sharex=True, sharey=True)
 ax[0].scatter(Xg[:, 0], Xg[:, 1], s=5, c="gray")
-ax[0].set(title="training data", xlabel="x₁", ylabel="x₂")
+ax[0].set(title=tr("training data", "训练数据"), xlabel="x₁", ylabel="x₂")
 ax[1].scatter(x_new[:, 0], x_new[:, 1], s=5, c=COLOURS[z_new])
-ax[1].set(title="new samples from the fitted GMM (colour: z)", xlabel="x₁")
+ax[1].set(title=tr("new samples from the fitted GMM (colour: z)", "从拟合的 GMM 采样的新样本（颜色：z）"), xlabel="x₁")
 plt.show()
 
 
@@ -441,8 +459,9 @@ def moment_z(x: np.ndarray, z: np.ndarray) -> float:
 
 # the samples have each component's mean and covariance; forgetting L_z (x = mu_z + eps) fails
 x_no_L = mu[z_new] + rng.standard_normal((n_new, 2))
-print(f"largest moment error: {moment_z(x_new, z_new):.1f} standard errors; "
-      f"without L_z: {moment_z(x_no_L, z_new):.0f}")
+print(tr(f"largest moment error: {moment_z(x_new, z_new):.1f} standard errors; "
+         f"without L_z: {moment_z(x_no_L, z_new):.0f}",
+         f"矩的最大误差：{moment_z(x_new, z_new):.1f} 个标准误；去掉 L_z：{moment_z(x_no_L, z_new):.0f}"))
 assert moment_z(x_new, z_new) < 5 and moment_z(x_no_L, z_new) > 5
 _ = artifacts.save_metrics(NOTEBOOK, {"hmm_loglik_true": float(ll_ours.sum()),
                                       "hmm_loglik_em": ll_trace[-1], "gmm_loglik": gmm_ll[-1],
@@ -459,12 +478,13 @@ import ipywidgets as widgets
 
 def show_iteration(iteration: int = 0) -> None:
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    draw_gmm(ax, Xg, *history[min(iteration, len(history) - 1)], f"iteration {iteration}")
+    draw_gmm(ax, Xg, *history[min(iteration, len(history) - 1)], tr(f"iteration {iteration}", f"第 {iteration} 次迭代"))
     plt.show()
 
 
 _ = widgets.interact(show_iteration,
-                     iteration=widgets.IntSlider(0, 0, min(len(history) - 1, 60)))
+                     iteration=widgets.IntSlider(0, 0, min(len(history) - 1, 60),
+                                                 description=tr("iteration", "迭代次数")))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises (练习)
@@ -500,9 +520,9 @@ _ = ex.posterior_decode(my_posterior_decode)
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 03.2 — the responsibilities (练习 03.2)
 # *The E-step.* Write the responsibilities $r_{nk}$ for data `X` (N, D) and parameters
-# `w` (K,), `mu` (K, D), `cov` (K, D, D), without calling `e_step`. `scipy.stats.
-# multivariate_normal.pdf` is allowed. (The check compares with scikit-learn's `predict_proba` on
-# three mixtures, one of them in 3-D.)
+# `w` (K,), `mu` (K, D), `cov` (K, D, D), without calling `e_step`.
+# `scipy.stats.multivariate_normal.pdf` is allowed. (The check compares with scikit-learn's
+# `predict_proba` on three mixtures, one of them in 3-D.)
 
 # %% slideshow={"slide_type": "fragment"}
 def my_responsibilities(X, w, mu, cov) -> np.ndarray | None:

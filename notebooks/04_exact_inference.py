@@ -33,6 +33,7 @@ import numpy as np
 
 from course_utils import plotting, profile, quality
 from course_utils.exercises import graphical_models as ex
+from course_utils.i18n import tr  # tr(English, Chinese): the words a figure or a line shows, in the notebook's language
 from course_utils.pgm import (
     HEURISTICS,
     BayesianNetwork,
@@ -42,6 +43,7 @@ from course_utils.pgm import (
     draw_network,
     elimination_cost,
     elimination_order,
+    example_network,
     renormalized,
     variable_elimination,
 )
@@ -137,8 +139,10 @@ p14_nested, m_nested, a_nested = nested(p1, p2, p3, p4)
 assert np.allclose(p14_brute, p14_nested, atol=1e-15)
 assert np.isclose(p14_brute.sum(), 1.0)
 print(f"p(x1, x4) =\n{p14_nested.round(4)}")
-print(f"multiplications: brute force {m_brute}, nested {m_nested};  additions: brute force {a_brute}, "
-      f"nested {a_nested}")
+print(tr(f"multiplications: brute force {m_brute}, nested {m_nested};  additions: brute force {a_brute}, "
+         f"nested {a_nested}",
+         f"乘法：暴力求和 {m_brute} 次，嵌套求和 {m_nested} 次；加法：暴力求和 {a_brute} 次，"
+         f"嵌套求和 {a_nested} 次"))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Variable elimination stores each inner sum as a new **factor** $\tau$ (a table): the same
@@ -174,11 +178,15 @@ tau_x3 = sum_out(times(P3, tau_x2), "x3")  # τ(x1, x4)     = Σ_x3 p(x3|x1) τ(
 p14 = times(P1, tau_x3).permute(["x1", "x4"])   # p(x1, x4) = p(x1) τ(x1, x4)
 assert np.allclose(p14.values, p14_brute, atol=1e-15)
 cost = elimination_cost([f.variables for f in lecture_bn.cpds.values()], lecture_bn.card, ["x2", "x3"])
-print(f"factor algebra: {ops}; elimination_cost: {cost}")
+print(tr(f"factor algebra: {ops['multiplications']} multiplications, {ops['additions']} additions, largest table "
+         f"{ops['largest table']} entries; elimination_cost: {cost}",
+         f"因子运算：乘法 {ops['multiplications']} 次，加法 {ops['additions']} 次，最大的表 "
+         f"{ops['largest table']} 项；elimination_cost：{cost}"))
 assert ops["multiplications"] == m_nested == cost["multiplications"] + p14.values.size
 assert ops["additions"] == a_nested == cost["additions"]
 assert ops["largest table"] == cost["largest_factor"]
-print("joint over all 4:", lecture_bn.joint().values.size, "entries; VE's largest table:", ops["largest table"])
+print(tr(f"joint over all 4: {lecture_bn.joint().values.size} entries; VE's largest table: {ops['largest table']}",
+         f"4 个变量的联合概率表：{lecture_bn.joint().values.size} 项；变量消去法中最大的表：{ops['largest table']} 项"))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # With $k$ states per variable the brute force costs $3k^4$ multiplications, elimination
@@ -192,12 +200,15 @@ for k in (2, 3, 4):
     assert np.allclose(out_b, out_n) and mults_b == 3 * k**4 and mults_n == k**4 + k**3 + k**2, k
 ks = np.arange(2, 11)
 fig, ax = plt.subplots(figsize=(5, 3))
-ax.semilogy(ks, 3 * ks**4, "o-", label="brute force: $3k^4$")
-ax.semilogy(ks, ks**4 + ks**3 + ks**2, "s-", label="nested sums: $k^4+k^3+k^2$")
+ax.semilogy(ks, 3 * ks**4, "o-", label=tr("brute force: $3k^4$", "暴力求和：$3k^4$"))
+ax.semilogy(ks, ks**4 + ks**3 + ks**2, "s-", label=tr("nested sums: $k^4+k^3+k^2$", "嵌套求和：$k^4+k^3+k^2$"))
 chain = [10 * k**10 for k in ks]
-ax.semilogy(ks, chain, "--", color="gray", label="brute force, chain of 10: $10k^{10}$")
-ax.semilogy(ks, [9 * k**2 for k in ks], ":", color="gray", label="VE, chain of 10: $9k^2$")
-ax.set(xlabel="states per variable $k$", ylabel="multiplications", title="The cost of a sum")
+ax.semilogy(ks, chain, "--", color="gray",
+            label=tr("brute force, chain of 10: $10k^{10}$", "暴力求和，10 个变量的链：$10k^{10}$"))
+ax.semilogy(ks, [9 * k**2 for k in ks], ":", color="gray",
+            label=tr("VE, chain of 10: $9k^2$", "变量消去法，10 个变量的链：$9k^2$"))
+ax.set(xlabel=tr("states per variable $k$", "每个变量的状态数 $k$"), ylabel=tr("multiplications", "乘法次数"),
+       title=tr("The cost of a sum", "求和的代价"))
 ax.legend(fontsize=8)
 plotting.savefig(fig, NOTEBOOK, "cost_of_a_sum")
 plt.show()
@@ -289,10 +300,10 @@ def ve_by_hand(bn: BayesianNetwork, query: str, evidence: dict[str, int], order:
     return result.permute([query]).normalize()                 # 4. normalise
 
 
-asia = BayesianNetwork.example("asia")
+asia = example_network("asia")
 evidence = {"dysp": asia.states["dysp"].index("yes"), "smoke": asia.states["smoke"].index("yes")}
 order = list(elimination_order(asia, ["lung"], evidence, heuristic="min_fill"))  # 2. order
-print("min-fill order:", order)
+print(tr("min-fill order:", "最小填充顺序："), order)
 by_hand = ve_by_hand(asia, "lung", evidence, order)
 library = variable_elimination(asia, "lung", {"dysp": "yes", "smoke": "yes"})
 assert np.allclose(by_hand.values, library.values, atol=1e-14)
@@ -306,23 +317,28 @@ print("p(lung | dysp=yes, smoke=yes) =", dict(zip(asia.states["lung"], library.v
 # network (eliminating everything, i.e. computing $\sum_x p(x) = 1$):
 
 # %% slideshow={"slide_type": "fragment"}
-alarm = BayesianNetwork.example("alarm")
+alarm = example_network("alarm")
 scopes = [f.variables for f in alarm.cpds.values()]
 orders = {h: elimination_order(alarm, heuristic=h) for h in HEURISTICS}
 orders["topological"] = alarm.variables
 orders["reverse topological"] = alarm.variables[::-1]
 orders["random"] = tuple(np.random.default_rng(2).permutation(alarm.variables))
 costs = {name: elimination_cost(scopes, alarm.card, o) for name, o in orders.items()}
+shown = {name: name for name in costs} | {"topological": tr("topological", "拓扑顺序"),
+                                          "reverse topological": tr("reverse topological", "逆拓扑顺序"),
+                                          "random": tr("random", "随机顺序")}
 for name, c in costs.items():
-    print(f"{name:>20}: largest factor {c['largest_factor']:>8,}   multiplications "
-          f"{c['multiplications']:>10,}")
+    print(tr(f"{shown[name]:>20}: largest factor {c['largest_factor']:>8,}   multiplications "
+             f"{c['multiplications']:>10,}",
+             f"{shown[name]:>20}：最大的因子 {c['largest_factor']:>8,} 项   乘法 {c['multiplications']:>10,} 次"))
 assert costs["min_fill"]["largest_factor"] * 100 < costs["reverse topological"]["largest_factor"]
 
 fig, ax = plt.subplots(figsize=(6, 2.8))
-ax.barh(list(costs), [c["largest_factor"] for c in costs.values()], color="C0")
+ax.barh([shown[name] for name in costs], [c["largest_factor"] for c in costs.values()], color="C0")
 ax.set_xscale("log")
 ax.set_xlim(left=10)
-ax.set(xlabel="entries of the largest intermediate factor (log)", title="ALARM: good and bad orders")
+ax.set(xlabel=tr("entries of the largest intermediate factor (log)", "最大的中间因子的项数（对数坐标）"),
+       title=tr("ALARM: good and bad orders", "ALARM：好的与坏的消去顺序"))
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -338,7 +354,7 @@ print("p(LVFAILURE | HRBP=HIGH, BP=LOW, CVP=HIGH) =", dict(zip(alarm.states["LVF
 t = time.perf_counter()
 for _ in range(100):
     variable_elimination(alarm, "LVFAILURE", ev)
-print(f"{(time.perf_counter() - t) * 10:.3f} ms per query")
+print(tr(f"{(time.perf_counter() - t) * 10:.3f} ms per query", f"每次查询 {(time.perf_counter() - t) * 10:.3f} 毫秒"))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3 · Belief propagation (信念传播, sum-product)
@@ -358,11 +374,11 @@ tree_parents = {"x1": (), "x2": ("x1",), "x3": ("x1",), "x4": ("x2",), "x5": ("x
 tree_bn = BayesianNetwork(tree_parents, {v: random_cpd(v, pa, k=3) for v, pa in tree_parents.items()})
 tree_ev = {"x5": 2}
 res = belief_propagation([f.reduce(tree_ev) for f in tree_bn.cpds.values()], tol=1e-14)
-print(f"converged after {res.n_iter} iterations")
+print(tr(f"converged after {res.n_iter} iterations", f"迭代 {res.n_iter} 次后收敛"))
 for v in ("x1", "x2", "x3", "x4"):
     exact = variable_elimination(tree_bn, v, tree_ev).values
     assert np.allclose(res.marginals[v].values, exact, atol=1e-12)
-    print(v, res.marginals[v].values.round(4), "= VE", exact.round(4))
+    print(v, res.marginals[v].values.round(4), tr("= VE", "= 变量消去法"), exact.round(4))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Loopy belief propagation (近似精确)
@@ -398,10 +414,14 @@ for J in cfg.couplings:
     bp = belief_propagation(grid, max_iter=bp_iter, tol=1e-10)
     err = max(float(np.abs(bp.marginals[v].values - exact[v].values).max()) for v in exact)
     rows.append((J, err, bp.converged, bp.n_iter))
-    print(f"J = {J:.2f}: max |b_v − p_v| = {err:.2e}, converged={bp.converged} after {bp.n_iter}")
-quality.at_most("loopy BP, weakest coupling: max error of the marginals", rows[0][1],
+    print(tr(f"J = {J:.2f}: max |b_v − p_v| = {err:.2e}, converged={bp.converged} after {bp.n_iter}",
+             f"J = {J:.2f}：max |b_v − p_v| = {err:.2e}，{'收敛' if bp.converged else '未收敛'}，"
+             f"迭代 {bp.n_iter} 次"))
+quality.at_most(tr("loopy BP, weakest coupling: max error of the marginals",
+                   "环路信念传播，最弱的耦合：边际概率的最大误差"), rows[0][1],
                 smoke=1e-2, cpu=1e-2, full=1e-2)                                 # nearly exact
-_ = quality.at_least("loopy BP: largest error / error at the weakest coupling",
+_ = quality.at_least(tr("loopy BP: largest error / error at the weakest coupling",
+                        "环路信念传播：最大误差 / 最弱耦合处的误差"),
                      max(r[1] for r in rows) / rows[0][1], smoke=10, cpu=10, full=10)  # visibly not
 
 # %% slideshow={"slide_type": "subslide"}
@@ -411,11 +431,14 @@ signs = np.random.default_rng(3).choice([-1.0, 1.0], 2 * n * (n - 1))
 runs = {}
 for J, d in ((0.5, 0.0), (1.0, 0.0), (1.0, 0.5)):
     r = belief_propagation(ising_grid(n, J * signs, fields), max_iter=bp_iter, tol=1e-10, damping=d)
-    runs[f"|J| = {J}, damping {d}: converged={r.converged}"] = r
-    print(f"spin glass |J| = {J}, damping {d}: converged={r.converged} after {r.n_iter} iterations, "
-          f"last message change {r.residuals[-1]:.1e}")
-oscillating = runs[next(k for k in runs if k.startswith("|J| = 1.0, damping 0.0"))]
-_ = quality.at_least("spin glass |J| = 1, no damping: last message change (it does not converge)",
+    runs[J, d] = r
+    print(tr(f"spin glass |J| = {J}, damping {d}: converged={r.converged} after {r.n_iter} iterations, "
+             f"last message change {r.residuals[-1]:.1e}",
+             f"自旋玻璃 |J| = {J}，阻尼 {d}：{'收敛' if r.converged else '未收敛'}，迭代 {r.n_iter} 次，"
+             f"最后一次消息的变化 {r.residuals[-1]:.1e}"))
+oscillating = runs[1.0, 0.0]
+_ = quality.at_least(tr("spin glass |J| = 1, no damping: last message change (it does not converge)",
+                        "自旋玻璃 |J| = 1，无阻尼：最后一次消息的变化（它不收敛）"),
                      oscillating.residuals[-1], smoke=1e-3, cpu=1e-3, full=1e-3)  # measured 0.74, 0.22
 
 fig, ax = plt.subplots(1, 2, figsize=(10, 3.2))
@@ -423,23 +446,25 @@ Js, errs, conv, _ = zip(*rows)
 ax[0].semilogy(Js, errs, "o-")
 if not all(conv):
     ax[0].scatter([j for j, c in zip(Js, conv) if not c], [e for e, c in zip(errs, conv) if not c],
-                  s=120, facecolors="none", edgecolors="r", label="did not converge")
+                  s=120, facecolors="none", edgecolors="r", label=tr("did not converge", "未收敛"))
     ax[0].legend()
-ax[0].set(xlabel="coupling $J$", ylabel="max error of the marginals",
-          title=f"loopy BP on a {n}×{n} Ising grid")
-for label, r in runs.items():
-    ax[1].semilogy(r.residuals, label=label)
+ax[0].set(xlabel=tr("coupling $J$", "耦合 $J$"), ylabel=tr("max error of the marginals", "边际概率的最大误差"),
+          title=tr(f"loopy BP on a {n}×{n} Ising grid", f"{n}×{n} 伊辛模型网格上的环路信念传播"))
+for (J, d), r in runs.items():
+    ax[1].semilogy(r.residuals, label=tr(f"|J| = {J}, damping {d}: converged={r.converged}",
+                                         f"|J| = {J}，阻尼 {d}：{'收敛' if r.converged else '未收敛'}"))
 ax[1].axhline(1e-10, color="gray", ls=":", lw=1)
-ax[1].set(xlabel="iteration", ylabel="max |Δ message|", title=f"spin glass on the {n}×{n} grid")
+ax[1].set(xlabel=tr("iteration", "迭代次数"), ylabel=tr("max |Δ message|", "max |Δ 消息|"),
+          title=tr(f"spin glass on the {n}×{n} grid", f"{n}×{n} 网格上的自旋玻璃"))
 ax[1].legend(fontsize=8)
 plt.tight_layout()
 plotting.savefig(fig, NOTEBOOK, "loopy_bp")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# "近似精确" is best read as "often close to exact": loopy BP finds a fixed point of the
-# Bethe free energy, not the true marginals; on trees the two coincide. For exact answers on a
-# graph with cycles, turn the graph into a tree of clusters: the junction tree.
+# "近似精确" is best read as "often close to exact": the fixed points of loopy BP are stationary
+# points of the Bethe free energy, not the true marginals; on trees the two coincide. For exact
+# answers on a graph with cycles, turn the graph into a tree of clusters: the junction tree.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4 · Junction tree (联合树算法)
@@ -447,7 +472,8 @@ plt.show()
 # 1. **moralise**: marry the parents of every child, drop the arrows (each CPD's scope becomes
 #    a clique);
 # 2. **triangulate**: eliminate the variables in a (min-fill) order, adding the fill-in edges;
-#    the sets $\{v\} \cup \mathrm{nb}(v)$ at elimination time are the cliques;
+#    the maximal sets $\{v\} \cup \mathrm{nb}(v)$ at elimination time (those inside no other) are
+#    the cliques;
 # 3. **clique tree**: a maximum spanning tree on separator sizes $|C_i \cap C_j|$ has the
 #    running-intersection property;
 # 4. **calibrate once** (messages leaves → root → leaves) and **read every marginal** from a
@@ -457,9 +483,9 @@ plt.show()
 
 # %% slideshow={"slide_type": "subslide"}
 jt = JunctionTree(asia)
-print("elimination order:", jt.order)
+print(tr("elimination order:", "消去顺序："), jt.order)
 for i, c in enumerate(jt.cliques):
-    print(f"clique {i}: {c}")
+    print(tr(f"clique {i}: {c}", f"团 {i}：{c}"))
 tree = nx.Graph(list(jt.edges))
 root = max(tree.degree, key=lambda kv: kv[1])[0]          # draw from the best-connected clique
 depth = nx.single_source_shortest_path_length(tree, root)
@@ -481,7 +507,7 @@ for i, (x0, y0) in pos.items():
     ax[1].text(x0, y0, "\n".join(jt.cliques[i]), ha="center", va="center", fontsize=8,
                bbox=dict(boxstyle="round", fc="#cde", ec="#468"), zorder=2)
 ax[1].set(xlim=(-0.6, max(depth.values()) + 0.6), ylim=(-1.8, 1.8),
-          title="its junction tree (cliques; separators in red)")
+          title=tr("its junction tree (cliques; separators in red)", "它的联合树（团；红字为分隔集）"))
 ax[1].axis("off")
 plt.show()
 
@@ -495,9 +521,11 @@ for v in asia.variables:
 print({v: f.values.round(3).tolist() for v, f in marg.items()})
 print("log p(e) =", jt.log_partition({"dysp": "yes", "smoke": "yes"}))
 for name in ("asia", "child", "insurance", "alarm"):
-    j = JunctionTree(BayesianNetwork.example(name))
-    print(f"{name:>9}: {len(j.cliques):2d} cliques, treewidth {j.treewidth}, "
-          f"largest clique table {max(p.size for p in j.potentials):,} entries")
+    j = JunctionTree(example_network(name))
+    print(tr(f"{name:>9}: {len(j.cliques):2d} cliques, treewidth {j.treewidth}, "
+             f"largest clique table {max(p.size for p in j.potentials):,} entries",
+             f"{name:>9}：{len(j.cliques):2d} 个团，树宽 {j.treewidth}，"
+             f"最大的团表 {max(p.size for p in j.potentials):,} 项"))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5 · Cross-check against pgmpy
@@ -515,13 +543,13 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)  # pgmpy 1.1's deprecation notices
     from pgmpy.inference import VariableElimination
 
-raw = BayesianNetwork.example("alarm")
-print("ALARM: largest |Σ_x p(x|pa) − 1| =",
+raw = example_network("alarm")
+print(tr("ALARM: largest |Σ_x p(x|pa) − 1| =", "ALARM：最大的 |Σ_x p(x|pa) − 1| ="),
       max(float(np.abs(f.values.sum(axis=0) - 1).max()) for f in raw.cpds.values()))
 rng_q = np.random.default_rng(4)
 worst = {}
 for name in ("asia", "alarm", "child", "insurance"):
-    bn = renormalized(BayesianNetwork.example(name))
+    bn = renormalized(example_network(name))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pgmpy_ve = VariableElimination(bn.to_pgmpy())
@@ -566,10 +594,11 @@ def show_posteriors(**observed):
     names = list(asia.variables)
     p_yes = [post[v].values[asia.states[v].index("yes")] for v in names]
     prior = jt_asia.marginals()
-    ax.barh(names, p_yes, color=["C3" if v in ev_w else "C0" for v in names], label="posterior")
+    ax.barh(names, p_yes, color=["C3" if v in ev_w else "C0" for v in names], label=tr("posterior", "后验分布"))
     ax.scatter([prior[v].values[asia.states[v].index("yes")] for v in names], names, color="k",
-               marker="|", s=200, label="prior")
-    ax.set(xlim=(0, 1), xlabel="p(v = yes | evidence)", title=f"evidence: {ev_w or 'none'}")
+               marker="|", s=200, label=tr("prior", "先验分布"))
+    ax.set(xlim=(0, 1), xlabel=tr("p(v = yes | evidence)", "p(v = yes | 证据)"),
+           title=tr(f"evidence: {ev_w or 'none'}", f"证据：{ev_w or '无'}"))
     ax.legend(loc="lower right")
     plt.show()
 

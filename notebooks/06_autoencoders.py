@@ -27,6 +27,7 @@ import torch
 
 from course_utils import artifacts, checkpoints, data, plotting, profile, quality
 from course_utils.exercises import neural_models as ex
+from course_utils.i18n import tr  # tr(English, Chinese): the words a figure or a line shows, in the notebook's language
 from course_utils.neural.autoencoders import (
     LinearAutoencoder,
     MLPAutoencoder,
@@ -163,17 +164,21 @@ U = U_all[:, :M]                                                  # (784, M) ort
 with torch.no_grad():
     err_linear = sq_err(linear_ae(x_train_d)[1], x_train_d).item()
 err_pca = sq_err(mean + (x_train_d - mean) @ U @ U.T, x_train_d).item()
-print(f"M = {M}: squared error per image on the training digits: "
-      f"linear AE {err_linear:.3f}, PCA {err_pca:.3f} (ratio {err_linear / err_pca:.4f})")
+print(tr(f"M = {M}: squared error per image on the training digits: "
+         f"linear AE {err_linear:.3f}, PCA {err_pca:.3f} (ratio {err_linear / err_pca:.4f})",
+         f"M = {M}：训练集上每张图像的平方误差："
+         f"线性自编码器 {err_linear:.3f}，PCA {err_pca:.3f}（比值 {err_linear / err_pca:.4f}）"))
 # PCA's error on the data it was fitted to is the sum of the discarded eigenvalues of the
 # covariance (1/N Σ (x − x̄)(x − x̄)ᵀ): an independent check of the SVD behind pca_basis
 eigvals = torch.linalg.eigvalsh(torch.cov(x_train_d.T.double(), correction=0)).flip(0)
-print(f"sum of the {784 - M} discarded eigenvalues: {eigvals[M:].sum():.3f}")
+print(tr(f"sum of the {784 - M} discarded eigenvalues: {eigvals[M:].sum():.3f}",
+         f"舍弃的 {784 - M} 个特征值之和：{eigvals[M:].sum():.3f}"))
 assert abs(err_pca - eigvals[M:].sum().item()) < 1e-3 * err_pca, "PCA error ≠ discarded variance"
 # PCA is optimal among rank-M linear reconstructions, so the AE can approach it, never beat it
 # (a PCA that is not the optimum, or a wrongly computed error, would let the AE beat it)
 assert err_linear >= err_pca * (1 - 1e-4), "a linear AE cannot beat PCA on its training data"
-quality.at_most("linear AE error / PCA error (training digits)", err_linear / err_pca,
+quality.at_most(tr("linear AE error / PCA error (training digits)", "线性自编码器的误差 / PCA 的误差（训练集）"),
+                err_linear / err_pca,
                 smoke=1.05, cpu=1.05, full=1.05)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -187,15 +192,16 @@ with torch.no_grad():
     cosines = subspace_cosines(linear_ae.dictionary, U).cpu()
 # the energy of span(A) that lies in the PCA subspace: mean squared cosine
 overlap = (cosines ** 2).mean().item()
-print(f"mean squared cosine of the principal angles: {overlap:.3f}")
+print(tr(f"mean squared cosine of the principal angles: {overlap:.3f}", f"主角度余弦平方的平均值：{overlap:.3f}"))
 # a random M-dimensional subspace would give about M/784 = 0.02
-quality.at_least("mean squared cosine, span(A) vs PCA", overlap, smoke=0.8, cpu=0.8, full=0.8)
+quality.at_least(tr("mean squared cosine, span(A) vs PCA", "余弦平方的平均值，span(A) 与 PCA"), overlap,
+                 smoke=0.8, cpu=0.8, full=0.8)
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.bar(np.arange(1, M + 1), cosines.numpy())
-ax.set_xlabel("principal angle (largest cosine first)")
-ax.set_ylabel("cos θ between span(A) and PCA")
+ax.set_xlabel(tr("principal angle (largest cosine first)", "主角度（余弦从大到小）"))
+ax.set_ylabel(tr("cos θ between span(A) and PCA", "span(A) 与 PCA 之间的 cos θ"))
 ax.set_ylim(0, 1.05)
-ax.set_title(f"linear AE vs PCA, M = {M}")
+ax.set_title(tr(f"linear AE vs PCA, M = {M}", f"线性自编码器与 PCA，M = {M}"))
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -214,8 +220,8 @@ def as_images(columns: torch.Tensor) -> torch.Tensor:
 
 fig, axes = plt.subplots(2, 1, figsize=(8, 2.6))
 plotting.image_grid(as_images(linear_ae.dictionary), nrow=M, ax=axes[0],
-                    title="linear autoencoder: dictionary atoms a_m (gray = 0)")
-plotting.image_grid(as_images(U), nrow=M, ax=axes[1], title="PCA: principal axes u_m")
+                    title=tr("linear autoencoder: dictionary atoms a_m (gray = 0)", "线性自编码器：字典的原子 a_m（灰色 = 0）"))
+plotting.image_grid(as_images(U), nrow=M, ax=axes[1], title=tr("PCA: principal axes u_m", "PCA：主轴 u_m"))
 plt.show()
 plotting.savefig(fig, NB, "linear_dictionary")
 
@@ -235,18 +241,18 @@ with torch.no_grad():
     en, de = ae1(x_test)
     err_ae1 = sq_err(de, x_test).item()
 err_pca_test = sq_err(mean + (x_test - mean) @ U @ U.T, x_test).item()
-print(f"test squared error per image, code size {M}: autoencoder1 {err_ae1:.2f}, "
-      f"PCA {err_pca_test:.2f}")
+print(tr(f"test squared error per image, code size {M}: autoencoder1 {err_ae1:.2f}, PCA {err_pca_test:.2f}",
+         f"测试集上每张图像的平方误差，编码长度 {M}：autoencoder1 {err_ae1:.2f}，PCA {err_pca_test:.2f}"))
 metrics.update(ae1_code=M, ae1_test_sq_err=err_ae1, pca_test_sq_err=err_pca_test,
                ae1_train_seconds=hist_ae1.seconds)
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), gridspec_kw=dict(width_ratios=[1, 1.6]))
-plotting.plot_history(hist_ae1, ["loss"], per="epoch", ax=axes[0],
-                      title="autoencoder1: training loss")
-axes[0].set_ylabel("squared error per image")
+plotting.plot_history(hist_ae1, ["loss"], per="epoch", ax=axes[0], labels={"loss": tr("loss", "损失")},
+                      title=tr("autoencoder1: training loss", "autoencoder1：训练损失"))
+axes[0].set_ylabel(tr("squared error per image", "每张图像的平方误差"))
 plotting.image_grid(torch.cat([x_test[show], de[show]]).reshape(-1, 1, 28, 28).cpu(), nrow=10,
                     ax=axes[1], row_labels=["x", "x'"],
-                    title=f"test digits and reconstructions (code size {M})")
+                    title=tr(f"test digits and reconstructions (code size {M})", f"测试数字及其重建（编码长度 {M}）"))
 plt.show()
 plotting.savefig(fig, NB, "ae1_reconstructions")
 
@@ -260,7 +266,7 @@ plotting.savefig(fig, NB, "ae1_reconstructions")
 print(inspect.getsource(autoencoder2))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# > **Note (lecture slide "自编码器 – PyTorch实现示例一瞥")** — `autoencoder2` keeps a
+# > **Pitfall (lecture slide "自编码器 – PyTorch实现示例一瞥").** `autoencoder2` keeps a
 # > 14×14 feature map per channel, so its code has $196 \cdot$ `hidden_features` numbers: with 4
 # > or more channels the "code" is **as large as the 784-pixel input** and need not compress at
 # > all (the slide also repeats a ReLU after the max-pooling, which changes nothing). We use two
@@ -278,11 +284,14 @@ de2 = (de2 + 1) / 2                                         # back to [0, 1]
 err_ae2 = sq_err(de2, x_test_img).item()
 U_code = U_all[:, :en2[0].numel()]                           # PCA with as many numbers as the code
 err_pca_code = sq_err(mean + (x_test - mean) @ U_code @ U_code.T, x_test).item()
-print(f"code shape {tuple(en2.shape[1:])} = {en2[0].numel()} numbers; test squared error per "
-      f"image {err_ae2:.2f} (PCA with {en2[0].numel()} components: {err_pca_code:.2f})")
+print(tr(f"code shape {tuple(en2.shape[1:])} = {en2[0].numel()} numbers; test squared error per "
+         f"image {err_ae2:.2f} (PCA with {en2[0].numel()} components: {err_pca_code:.2f})",
+         f"编码的形状 {tuple(en2.shape[1:])} = {en2[0].numel()} 个数；测试集上每张图像的平方误差 "
+         f"{err_ae2:.2f}（取 {en2[0].numel()} 个主成分的 PCA：{err_pca_code:.2f}）"))
 metrics.update(ae2_code=en2[0].numel(), ae2_test_sq_err=err_ae2, pca_ae2_size_test_sq_err=err_pca_code)
 fig = plotting.image_grid(torch.cat([x_test_img[show], de2[show]]).cpu(), nrow=10,
-                          row_labels=["x", "x'"], title="autoencoder2: test digits and reconstructions")
+                          row_labels=["x", "x'"],
+                          title=tr("autoencoder2: test digits and reconstructions", "autoencoder2：测试数字及其重建"))
 plt.show()
 plotting.savefig(fig, NB, "ae2_reconstructions")
 
@@ -334,23 +343,25 @@ for m in cfg.code_sizes:
     print(f"M = {m:4d}: autoencoder1 {curve['autoencoder1'][-1]:7.2f}   PCA {curve['PCA'][-1]:7.2f}")
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.plot(curve["M"], curve["autoencoder1"], "o-", label="autoencoder1 (trained)")
-ax.plot(curve["M"], curve["PCA"], "s--", label="PCA (optimal linear)")
+ax.plot(curve["M"], curve["autoencoder1"], "o-", label=tr("autoencoder1 (trained)", "autoencoder1（训练所得）"))
+ax.plot(curve["M"], curve["PCA"], "s--", label=tr("PCA (optimal linear)", "PCA（最优的线性编码）"))
 ax.set_xscale("log", base=2)
-ax.set_xlabel("code size M")
-ax.set_ylabel("test squared error per image")
-ax.set_title("reconstruction error against code size")
+ax.set_xlabel(tr("code size M", "编码长度 M"))
+ax.set_ylabel(tr("test squared error per image", "测试集上每张图像的平方误差"))
+ax.set_title(tr("reconstruction error against code size", "重建误差与编码长度"))
 ax.legend()
 ax.grid(alpha=0.3)
 plt.show()
 plotting.savefig(fig, NB, "error_vs_code_size")
 worse = [m for m, a, p in zip(curve["M"], curve["autoencoder1"], curve["PCA"]) if a > p]
 better = [m for m in curve["M"] if m not in worse]
-print(f"autoencoder1 is worse than PCA at M = {worse}, better at M = {better}")
+print(tr(f"autoencoder1 is worse than PCA at M = {worse}, better at M = {better}",
+         f"autoencoder1 在 M = {worse} 时比 PCA 差，在 M = {better} 时比 PCA 好"))
 metrics.update(ae1_worse_than_pca_at=str(worse), ae1_better_than_pca_at=str(better))
 # the largest code: autoencoder1 must at least have learnt to use it (an untrained or broken one
 # is many times worse than PCA there). Measured at cpu: 1.00 at M = 128; target 1.3.
-quality.at_most(f"autoencoder1 / PCA test error at M = {curve['M'][-1]}",
+quality.at_most(tr(f"autoencoder1 / PCA test error at M = {curve['M'][-1]}",
+                   f"M = {curve['M'][-1]} 时 autoencoder1 / PCA 的测试误差"),
                 curve["autoencoder1"][-1] / curve["PCA"][-1], cpu=1.3, full=1.3)
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
@@ -374,10 +385,12 @@ with torch.no_grad():
     h_train = ae1.encoder(x_train_d)
     h_rand = (h_train.mean(0) + h_train.std(0) * torch.randn(24, M, generator=gen).to(dev))
     x_rand = ae1.decoder(h_rand.clamp_min(0))                 # codes are ReLU outputs ≥ 0
-print(f"codes of real digits: {100 * (h_train == 0).float().mean():.0f}% of the coordinates "
-      "are exactly 0 (ReLU) — the codes live on a thin, structured set")
+print(tr(f"codes of real digits: {100 * (h_train == 0).float().mean():.0f}% of the coordinates "
+         "are exactly 0 (ReLU) — the codes live on a thin, structured set",
+         f"真实数字的编码：{100 * (h_train == 0).float().mean():.0f}% 的坐标恰好是 0（ReLU）"
+         "——编码落在一个很薄、有结构的集合上"))
 fig = plotting.image_grid(x_rand.reshape(-1, 1, 28, 28).cpu(), nrow=12,
-                          title="autoencoder1: decoding random codes")
+                          title=tr("autoencoder1: decoding random codes", "autoencoder1：解码随机的编码"))
 plt.show()
 plotting.savefig(fig, NB, "random_codes")
 
@@ -400,10 +413,12 @@ with torch.no_grad():
     err_2d = sq_err(ae_2d.decoder(z_test), x_test).item()
     z_test = z_test.cpu()
 err_pca2 = sq_err(mean + (x_test - mean) @ U_all[:, :2] @ U_all[:, :2].T, x_test).item()
-print(f"2-D code: test squared error per image {err_2d:.2f} (PCA with 2 components {err_pca2:.2f})")
+print(tr(f"2-D code: test squared error per image {err_2d:.2f} (PCA with 2 components {err_pca2:.2f})",
+         f"二维编码：测试集上每张图像的平方误差 {err_2d:.2f}（取 2 个主成分的 PCA：{err_pca2:.2f}）"))
 # the deeper non-linear autoencoder beats the best linear code of the same size (measured at cpu:
 # 0.79; target 0.9)
-quality.at_most("2-D MLP autoencoder / PCA(2) test error", err_2d / err_pca2, cpu=0.9, full=0.9)
+quality.at_most(tr("2-D MLP autoencoder / PCA(2) test error", "二维 MLP 自编码器 / PCA(2) 的测试误差"),
+                err_2d / err_pca2, cpu=0.9, full=0.9)
 metrics.update(mlp2d_test_sq_err=err_2d, pca2_test_sq_err=err_pca2)
 lo, hi = z_test.quantile(0.01, 0).tolist(), z_test.quantile(0.99, 0).tolist()
 n_grid = 15
@@ -419,9 +434,10 @@ axes[0].set_xlim(lo[0], hi[0])
 axes[0].set_ylim(lo[1], hi[1])
 axes[0].set_xlabel("z₁")
 axes[0].set_ylabel("z₂")
-axes[0].set_title("2-D codes of test digits, coloured by class")
-fig.colorbar(sc, ax=axes[0], ticks=range(10), label="digit")
-plotting.image_grid(x_grid, nrow=n_grid, ax=axes[1], title="decoder on a grid over the same square")
+axes[0].set_title(tr("2-D codes of test digits, coloured by class", "测试数字的二维编码，按类别着色"))
+fig.colorbar(sc, ax=axes[0], ticks=range(10), label=tr("digit", "数字"))
+plotting.image_grid(x_grid, nrow=n_grid, ax=axes[1],
+                    title=tr("decoder on a grid over the same square", "在同一正方形的网格上解码"))
 plt.show()
 plotting.savefig(fig, NB, "latent_2d")
 
@@ -439,7 +455,8 @@ cells = ((z_test - torch.tensor(lo)) / (torch.tensor(hi) - torch.tensor(lo)) * n
 cells = cells.clamp(0, n_grid - 1)
 occupied = len({(int(a), int(b)) for a, b in cells})
 metrics.update(latent2d_empty_cells_fraction=1 - occupied / n_grid ** 2)
-print(f"{100 * (1 - occupied / n_grid ** 2):.0f}% of the grid cells contain no test code")
+print(tr(f"{100 * (1 - occupied / n_grid ** 2):.0f}% of the grid cells contain no test code",
+         f"{100 * (1 - occupied / n_grid ** 2):.0f}% 的网格单元里没有任何测试编码"))
 artifacts.save_samples(NB, x_rand.reshape(-1, 1, 28, 28))
 artifacts.save_metrics(NB, metrics)
 

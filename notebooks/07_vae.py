@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from course_utils import artifacts, checkpoints, data, plotting, profile, quality
 from course_utils.exercises import neural_models as ex
+from course_utils.i18n import tr  # tr(English, Chinese): the words a figure or a line shows, in the notebook's language
 from course_utils.neural.autoencoders import (
     VAE,
     bernoulli_log_likelihood,
@@ -95,7 +96,9 @@ x_test = binarize(test_set.images.flatten(1), "stochastic",
                   generator=torch.Generator().manual_seed(0)).to(dev)
 y_test = test_set.labels
 dataset_desc = (f"{train_set.source}: {len(train_set)} train / {len(test_set)} test digits, "
-                "stochastically binarised (test: once, seed 0; train: at every step)")
+                "stochastically binarised (test: once, seed 0; train: at every step)")   # the metrics' record
+dataset_shown = tr(dataset_desc, f"{data.shown_source(train_set.source)}：训练集 {len(train_set)} 个、测试集 "
+                                 f"{len(test_set)} 个数字，随机二值化（测试集：一次，种子 0；训练集：每一步重新二值化）")
 
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -109,6 +112,8 @@ dataset_desc = (f"{train_set.source}: {len(train_set)} train / {len(test_set)} t
 #   \mathrm{ELBO} = -\mathrm{KL}\big(q(z \mid x) \,\|\, p(z)\big) + \mathbb E_{q} \log p(x \mid z).$$
 # The VAE maximises the ELBO over $\theta$ and $\phi$: the loss is $-\mathrm{ELBO}$ =
 # reconstruction term + KL term.
+#
+# > **Note (slide "变分下界 (Evidence Lower Bound, ELOB)"):** a typo on the slide: the abbreviation is **ELBO**.
 #
 # Check it where everything is known: $p(z) = \mathcal N(0, 1)$, $p(x \mid z) = \mathcal N(z, s^2)$,
 # so $p(x) = \mathcal N(0, 1 + s^2)$ and $p(z \mid x) = \mathcal N\big(\tfrac{x}{1+s^2},
@@ -138,8 +143,8 @@ for m, v in [(torch.tensor(0.2, **f64), torch.tensor(0.9, **f64)), (post_mu, pos
     terms = (Normal(torch.tensor(0.0, **f64), torch.tensor(1.0, **f64)).log_prob(z)
              + Normal(z, math.sqrt(s2)).log_prob(x_obs) - Normal(m, v.sqrt()).log_prob(z))
     print(f"q = N({m:.3f}, {v:.3f}):  log p(x) = {log_px:.5f}   ELBO = {elbo_m_v:.5f}   "
-          f"(Monte Carlo {terms.mean():.5f})   log p(x) − ELBO = {gap:.5f} = KL(q‖p(z|x)) "
-          f"= {kl_post:.5f}")
+          + tr(f"(Monte Carlo {terms.mean():.5f})   ", f"（蒙特卡洛 {terms.mean():.5f}）  ")
+          + f"log p(x) − ELBO = {gap:.5f} = KL(q‖p(z|x)) = {kl_post:.5f}")
     assert abs(gap - kl_post) < 1e-10                     # the lecture's decomposition
     assert abs(terms.mean() - elbo_m_v) < 4 * terms.std() / math.sqrt(len(terms)) + 1e-9
 assert abs(elbo_toy(post_mu, post_var) - log_px) < 1e-10  # the bound is tight at q = p(z|x)
@@ -183,9 +188,9 @@ reference = kl_divergence(q1, q2)
 z = q1.sample((400_000,))
 log_ratio = q1.log_prob(z) - q2.log_prob(z)
 mc, se = log_ratio.mean(0), log_ratio.std(0) / math.sqrt(len(z))
-print("closed form      ", ours.numpy().round(5))
+print(tr("closed form        ", "闭式解             "), ours.numpy().round(5))
 print("torch.distributions", reference.numpy().round(5))
-print("Monte Carlo       ", mc.numpy().round(5), "± ", se.numpy().round(5))
+print(tr("Monte Carlo        ", "蒙特卡洛           "), mc.numpy().round(5), "± ", se.numpy().round(5))
 torch.testing.assert_close(ours, reference, atol=1e-6, rtol=1e-6)
 assert ((mc - ours).abs() < 4 * se).all()
 # the special case p(z) = N(0, 1), summed over the coordinates
@@ -193,7 +198,7 @@ special = kl_standard_normal(mu1, logvar1)
 torch.testing.assert_close(special, gaussian_kl(mu1, logvar1, torch.tensor(0.0),
                                                 torch.tensor(0.0)).sum())
 torch.testing.assert_close(special, kl_divergence(q1, Normal(0.0, 1.0)).sum())
-print(f"special case −½Σ(log σ² − σ² − μ² + 1) = {special:.5f}")
+print(tr("special case ", "特例 ") + f"−½Σ(log σ² − σ² − μ² + 1) = {special:.5f}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 07.2 — the reparameterisation (练习 07.2)
@@ -232,12 +237,104 @@ eps = torch.randn(400_000, generator=torch.Generator().manual_seed(1))
 z = mu + torch.exp(0.5 * logvar) * eps
 (z ** 2).mean().backward()
 sigma2 = math.exp(-0.4)
-print(f"z: mean {z.mean():.4f} (μ = 0.7), std {z.std():.4f} (σ = {math.sqrt(sigma2):.4f})")
+print(tr(f"z: mean {z.mean():.4f} (μ = 0.7), std {z.std():.4f} (σ = {math.sqrt(sigma2):.4f})",
+         f"z：均值 {z.mean():.4f}（μ = 0.7），标准差 {z.std():.4f}（σ = {math.sqrt(sigma2):.4f}）"))
 print(f"d E[z²]/dμ = {mu.grad:.4f} (2μ = 1.4);  d E[z²]/d logvar = {logvar.grad:.4f} "
       f"(σ² = {sigma2:.4f})")
 # the gradients that flow through the samples are those of the closed form (Monte Carlo error
 # about 0.003 with 400,000 draws); σ = ½·exp(logvar) would give d/d logvar = ½·e^{2·logvar} = 0.22
 assert abs(mu.grad - 1.4) < 0.01 and abs(logvar.grad - sigma2) < 0.01
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The lecture's estimator (SGVB): $L$ draws of $z$, averaged
+# The slide's loss, for one data point $x^{(i)}$:
+# $$\mathcal L(\theta, \phi; x^{(i)}) \simeq \frac12 \sum_{j=1}^J \Big(1 + \log\big(\sigma_j^{(i)}\big)^2
+#   - \big(\mu_j^{(i)}\big)^2 - \big(\sigma_j^{(i)}\big)^2\Big)
+#   + \frac1L \sum_{l=1}^L \log p_\theta\big(x^{(i)} \mid z^{(i,l)}\big), \qquad
+#   z^{(i,l)} = \mu^{(i)} + \sigma^{(i)} \odot \varepsilon^{(l)},\ \varepsilon^{(l)} \sim \mathcal N(0, I).$$
+# This is Kingma & Welling's SGVB estimator $\tilde{\mathcal L}^B$ (2013; the second of their two
+# estimators, A and B): $-\mathrm{KL}$ in closed form, the expected reconstruction term as a Monte
+# Carlo average over $L$ draws. For every $L$ its mean is
+# the ELBO, and its variance falls as $1/L$. The training step below uses $L = 1$, one $z$ per digit
+# (Kingma & Welling found $L = 1$ enough with minibatches of 100).
+#
+# Checked where the ELBO is known without sampling: $p(z) = \mathcal N(0, I_2)$,
+# $p(x \mid z) = \mathcal N(Wz + b, s^2 I_3)$. Then $\mathrm{ELBO} = \log p(x) - \mathrm{KL}(q \,\|\, p(z \mid x))$
+# with $p(x) = \mathcal N(b, WW^\top + s^2 I)$ and a Gaussian posterior (no expectation of
+# $\log p(x \mid z)$ in it), and with $r = x - b - W\mu$, $A = W \operatorname{diag}(\sigma)$:
+# $\operatorname{Var}_q[\log p(x \mid z)] = \big(4\, r^\top A A^\top r + 2 \operatorname{tr}((A^\top A)^2)\big) / (4 s^4)$.
+
+# %% slideshow={"slide_type": "fragment"}
+def sgvb_estimate(mu, logvar, log_p_x_given_z, L: int, generator: torch.Generator):
+    """The slide's ½Σ_j(1 + log σ_j² − μ_j² − σ_j²) + (1/L) Σ_l log p(x | z^(l)): mu, logvar (..., J) → (...)."""
+    eps = torch.randn((L, *mu.shape), generator=generator, dtype=mu.dtype)   # ε^(l), l = 1..L
+    z = mu + torch.exp(0.5 * logvar) * eps                                   # z^(i,l): (L, ..., J)
+    minus_kl = 0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(-1)
+    return minus_kl + log_p_x_given_z(z).sum(0) / L                          # (1/L) Σ_l
+
+
+W_lin = torch.tensor([[1.0, -0.5], [0.3, 0.8], [-1.2, 0.4]], **f64)        # D = 3, J = 2
+b_lin, s_lin = torch.tensor([0.2, -0.1, 0.5], **f64), 0.7
+x_lin = torch.tensor([1.0, 0.4, -0.8], **f64)
+mu_q, logvar_q = torch.tensor([0.3, -0.2], **f64), torch.tensor([-1.0, -0.5], **f64)  # some q(z|x), not the posterior
+
+
+def log_p_x_given_z_lin(z):
+    return Normal(z @ W_lin.T + b_lin, s_lin).log_prob(x_lin).sum(-1)
+
+
+# the ELBO and the variance of one draw, without sampling
+p_x = torch.distributions.MultivariateNormal(b_lin, W_lin @ W_lin.T + s_lin ** 2 * torch.eye(3, **f64))
+post_cov = torch.linalg.inv(torch.eye(2, **f64) + W_lin.T @ W_lin / s_lin ** 2)
+posterior = torch.distributions.MultivariateNormal(post_cov @ W_lin.T @ (x_lin - b_lin) / s_lin ** 2, post_cov)
+q_lin = torch.distributions.MultivariateNormal(mu_q, torch.diag(logvar_q.exp()))
+elbo_exact = (p_x.log_prob(x_lin) - kl_divergence(q_lin, posterior)).item()
+r_lin, A_lin = x_lin - b_lin - W_lin @ mu_q, W_lin * torch.exp(0.5 * logvar_q)
+var_one = ((4 * r_lin @ A_lin @ A_lin.T @ r_lin + 2 * torch.trace((A_lin.T @ A_lin) @ (A_lin.T @ A_lin)))
+           / (4 * s_lin ** 4)).item()
+
+
+def spread_check(est, L: int) -> tuple[float, float]:
+    """(mean − ELBO) in standard errors of a right estimator; |var − var_one/L| in standard errors of a variance."""
+    R = len(est)
+    z_mean = (est.mean().item() - elbo_exact) / math.sqrt(var_one / L / R)
+    m4 = ((est - est.mean()) ** 4).mean().item()
+    z_var = abs(est.var().item() - var_one / L) / math.sqrt((m4 - est.var().item() ** 2) / R)
+    return z_mean, z_var
+
+
+R_sgvb, gen_sgvb = 20_000, torch.Generator().manual_seed(5)
+mu_R, logvar_R = mu_q.expand(R_sgvb, 2), logvar_q.expand(R_sgvb, 2)        # R independent estimates
+print(tr(f"exact ELBO {elbo_exact:.4f}, Var of one draw {var_one:.3f}; {R_sgvb:,} estimates per L:",
+         f"精确的 ELBO {elbo_exact:.4f}，单次抽样的方差 {var_one:.3f}；每个 L 取 {R_sgvb:,} 个估计："))
+for L in (1, 10, 100):
+    est = sgvb_estimate(mu_R, logvar_R, log_p_x_given_z_lin, L, gen_sgvb)
+    z_mean, z_var = spread_check(est, L)
+    print(tr(f"  L = {L:3d}: mean {est.mean():.4f} ({z_mean:+.1f} SE), variance {est.var():.4f} "
+             f"(var_one / L = {var_one / L:.4f}, {z_var:.1f} SE)",
+             f"  L = {L:3d}：均值 {est.mean():.4f}（{z_mean:+.1f} 个标准误），方差 {est.var():.4f}"
+             f"（var_one / L = {var_one / L:.4f}，{z_var:.1f} 个标准误）"))
+    assert abs(z_mean) < 4 and z_var < 4
+
+
+# controls at L = 10: three slips, each caught by the same two numbers
+def sgvb_slip(mu, logvar, f, L: int, generator: torch.Generator, slip: str):
+    """sgvb_estimate with one slip: "no 1/L", "one ε for every l" or "slide's std" (½·exp(log σ²))."""
+    eps = torch.randn((L, *mu.shape), generator=generator, dtype=mu.dtype)
+    if slip == "one ε for every l":
+        eps = eps[:1].expand_as(eps)
+    std = 0.5 * torch.exp(logvar) if slip == "slide's std" else torch.exp(0.5 * logvar)
+    rec = f(mu + std * eps).sum(0)
+    return 0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(-1) + (rec if slip == "no 1/L" else rec / L)
+
+
+slips = {"no 1/L": tr("no 1/L", "漏掉 1/L"), "one ε for every l": tr("one ε for every l", "所有 l 共用一个 ε"),
+         "slide's std": tr("slide's std", "讲义的标准差")}
+for slip, shown in slips.items():
+    z_mean, z_var = spread_check(sgvb_slip(mu_R, logvar_R, log_p_x_given_z_lin, 10, gen_sgvb, slip), 10)
+    print(tr(f"  control, {shown:18s}: mean {z_mean:+9.1f} SE, variance {z_var:7.1f} SE from a right estimator's",
+             f"  对照，{shown}：均值偏离正确估计量 {z_mean:+.1f} 个标准误，方差偏离 {z_var:.1f} 个标准误"))
+    assert abs(z_mean) > 4 or z_var > 4
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The lecture's code (VAE实现概览) — and its bugs
@@ -290,7 +387,7 @@ class LectureVAE_Loss(_Loss):  # noqa: N801 - as on the slide
 logvar_demo = torch.tensor([-6.0, -4.0, -2.0, 0.0, 1.0, 2.0])
 print("log σ²              ", logvar_demo.numpy())
 print("σ = exp(½ log σ²)   ", torch.exp(0.5 * logvar_demo).numpy().round(4))
-print("slide: ½ exp(log σ²)", (0.5 * torch.exp(logvar_demo)).numpy().round(4))
+print(tr("slide: ½ exp(log σ²)", "讲义：½ exp(log σ²) "), (0.5 * torch.exp(logvar_demo)).numpy().round(4))
 # The lecture's own forward pass, called as on the slide: many draws of z for one digit x. A
 # hook on the decoder records the z that `forward` feeds it; their spread is measured and set
 # beside the two formulas (the encoder is untrained, so log σ² ≈ 0, where they differ by 2×).
@@ -304,10 +401,14 @@ with torch.no_grad():
     lv = lecture_vae.logvar(lecture_vae.encoder(x_one))[0]    # log σ² the encoder gives x
 hook.remove()
 z_std = fed_to_decoder[0].std(0)                          # measured over the 20,000 draws
-print(f"for one x: log σ² = {lv.numpy().round(3)}\n"
-      f"  std of the z that forward() samples  {z_std.numpy().round(3)}\n"
-      f"  slide's ½·exp(log σ²)                 {(0.5 * torch.exp(lv)).numpy().round(3)}\n"
-      f"  σ = exp(½·log σ²), what the KL assumes {torch.exp(0.5 * lv).numpy().round(3)}")
+print(tr(f"for one x: log σ² = {lv.numpy().round(3)}\n"
+         f"  std of the z that forward() samples  {z_std.numpy().round(3)}\n"
+         f"  slide's ½·exp(log σ²)                 {(0.5 * torch.exp(lv)).numpy().round(3)}\n"
+         f"  σ = exp(½·log σ²), what the KL assumes {torch.exp(0.5 * lv).numpy().round(3)}",
+         f"对一个 x：log σ² = {lv.numpy().round(3)}\n"
+         f"  forward() 抽出的 z 的标准差      {z_std.numpy().round(3)}\n"
+         f"  讲义的 ½·exp(log σ²)             {(0.5 * torch.exp(lv)).numpy().round(3)}\n"
+         f"  σ = exp(½·log σ²)，KL 项假定的值 {torch.exp(0.5 * lv).numpy().round(3)}"))
 # the sample std of 20,000 draws is within 1.5% of the true spread with probability > 0.999
 assert torch.allclose(z_std, 0.5 * torch.exp(lv), rtol=0.03), "forward samples with ½·exp(logvar)"
 assert ((z_std - torch.exp(0.5 * lv)).abs() > 0.2 * torch.exp(0.5 * lv)).all(), "not with σ"
@@ -323,7 +424,8 @@ assert ((z_std - torch.exp(0.5 * lv)).abs() > 0.2 * torch.exp(0.5 * lv)).all(), 
 # %% slideshow={"slide_type": "fragment"}
 x_batch = x_test[:8].cpu()
 out, x_mean, x_logvar = lecture_vae(x_batch)
-print(f"the slide's decoder outputs lie in [{out.min():.3f}, {out.max():.3f}]")
+print(tr(f"the slide's decoder outputs lie in [{out.min():.3f}, {out.max():.3f}]",
+         f"讲义中解码器的输出落在 [{out.min():.3f}, {out.max():.3f}] 内"))
 try:
     LectureVAE_Loss()(out, x_batch, x_mean, x_logvar)
     raised = None
@@ -346,8 +448,10 @@ for logit in [-5.0, -30.0, -120.0]:
     loss_log = F.binary_cross_entropy_with_logits(b, target)
     loss_sig.backward()
     loss_log.backward()
-    print(f"logit {logit:7.1f}: sigmoid + BCELoss = {loss_sig.item():8.3f} (grad {a.grad.item():7.3f})"
-          f"   BCEWithLogits = {loss_log.item():8.3f} (grad {b.grad.item():7.3f})")
+    print(tr(f"logit {logit:7.1f}: sigmoid + BCELoss = {loss_sig.item():8.3f} (grad {a.grad.item():7.3f})"
+             f"   BCEWithLogits = {loss_log.item():8.3f} (grad {b.grad.item():7.3f})",
+             f"logit {logit:7.1f}：sigmoid + BCELoss = {loss_sig.item():8.3f}（梯度 {a.grad.item():7.3f}）"
+             f"   BCEWithLogits = {loss_log.item():8.3f}（梯度 {b.grad.item():7.3f}）"))
 assert loss_sig.item() == 100.0 and abs(loss_log.item() - 120.0) < 1e-4
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -375,8 +479,10 @@ assert raised is not None and "positional argument" in str(raised)
 
 # %% slideshow={"slide_type": "fragment"}
 std = torch.ones(4, 2, device="meta")                     # stands in for a CUDA tensor
-print(f"std on {std.device}; torch.randn(std.size()) on {torch.randn(std.size()).device}; "
-      f"torch.randn_like(std) on {torch.randn_like(std).device}")
+print(tr(f"std on {std.device}; torch.randn(std.size()) on {torch.randn(std.size()).device}; "
+         f"torch.randn_like(std) on {torch.randn_like(std).device}",
+         f"std 在 {std.device} 上；torch.randn(std.size()) 在 {torch.randn(std.size()).device} 上；"
+         f"torch.randn_like(std) 在 {torch.randn_like(std).device} 上"))
 try:
     torch.randn(std.size()) * std
     raised = None
@@ -389,10 +495,10 @@ if torch.cuda.is_available():                             # the real thing, on a
     try:
         torch.randn(std_cuda.size()) * std_cuda
     except RuntimeError as err:
-        print(f"on CUDA → RuntimeError: {err}")
+        print(tr("on CUDA", "在 CUDA 上") + f" → RuntimeError: {err}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# > **Note (lecture slide on the KL term):** the slide writes "定义 $p(z|x) \sim N(\mu, \sigma^2)$";
+# > **Pitfall (lecture slide on the KL term).** The slide writes "定义 $p(z|x) \sim N(\mu, \sigma^2)$";
 # > it is the *approximate* posterior $q(z \mid x)$ that is defined as $\mathcal N(\mu, \sigma^2)$
 # > — the true $p(z \mid x)$ is what we cannot compute.
 #
@@ -452,10 +558,11 @@ def train_vae(name: str, run: Config, epochs: int, reparameterize=None):
 vae, hist = train_vae("vae", cfg, cfg.epochs)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
 plotting.plot_history(hist, ["-ELBO", "reconstruction"], per="epoch", ax=axes[0],
-                      title="−ELBO and its reconstruction term")
+                      labels={"reconstruction": tr("reconstruction", "重建项")},
+                      title=tr("−ELBO and its reconstruction term", "−ELBO 及其重建项"))
 plotting.plot_history(hist, ["KL"], per="epoch", ax=axes[1], title="KL(q(z|x) ‖ p(z))")
 for ax in axes:
-    ax.set_ylabel("nats per digit")
+    ax.set_ylabel(tr("nats per digit", "每个数字的奈特数"))
 plt.show()
 plotting.savefig(fig, NB, "training_curves")
 
@@ -471,10 +578,11 @@ with torch.no_grad():
     show = torch.cat([(y_test == c).nonzero()[:2, 0] for c in range(8)])   # 2 per class, 0…7
     recon = torch.sigmoid(vae.decode(vae.encode(x_test[show])[0])).cpu()
 fig, axes = plt.subplots(1, 2, figsize=(11, 5), gridspec_kw=dict(width_ratios=[1, 1]))
-plotting.image_grid(samples, nrow=8, ax=axes[0], title="samples: sigmoid(decoder(z)), z ~ N(0, I)")
+plotting.image_grid(samples, nrow=8, ax=axes[0],
+                    title=tr("samples: sigmoid(decoder(z)), z ~ N(0, I)", "样本：sigmoid(decoder(z))，z ~ N(0, I)"))
 plotting.image_grid(torch.cat([x_test[show].cpu(), recon]).reshape(-1, 1, 28, 28), nrow=8,
                     ax=axes[1], row_labels=["x", "x", "x'", "x'"],
-                    title="binarised test digits x and reconstructions x'")
+                    title=tr("binarised test digits x and reconstructions x'", "二值化的测试数字 x 及其重建 x'"))
 plt.show()
 plotting.savefig(fig, NB, "samples_and_reconstructions")
 artifacts.save_samples(NB, samples)
@@ -514,20 +622,28 @@ se_over = over.std() / math.sqrt(len(over))
 se_kl = (kl_mc - true_kl).std() / math.sqrt(len(over))
 e, loss_slide = cfg.epochs_pitfall, hist_wrong.last("-ELBO")
 loss_right = hist.epochs["-ELBO"][min(e, len(hist.epochs["-ELBO"])) - 1]
-print(f"training −ELBO after {e} epochs: slide's std {loss_slide:.1f}, correct VAE "
-      f"{loss_right:.1f} nats per digit (the slide's looks {'better' if loss_slide < loss_right else 'worse'})")
-print(f"slide's std on the test digits: reported KL {reported_kl.mean():.2f} nats; true KL of the q "
-      f"it samples {kl_mc.mean():.2f} ± {se_kl:.2f} (Monte Carlo), {true_kl.mean():.2f} (closed form)\n"
-      f"reported −ELBO {rec_w + reported_kl.mean():.1f}, true −ELBO {rec_w + kl_mc.mean():.1f} nats; "
-      f"{100 * (lv_w.exp() < 1.5).float().mean():.0f}% of the coordinates have σ² < 1.5")
+print(tr(f"training −ELBO after {e} epochs: slide's std {loss_slide:.1f}, correct VAE "
+         f"{loss_right:.1f} nats per digit (the slide's looks {'better' if loss_slide < loss_right else 'worse'})",
+         f"训练 {e} 个迭代周期后的 −ELBO：讲义的标准差 {loss_slide:.1f}，正确的 VAE {loss_right:.1f} 奈特每个数字"
+         f"（讲义的版本看上去{'更好' if loss_slide < loss_right else '更差'}）"))
+print(tr(f"slide's std on the test digits: reported KL {reported_kl.mean():.2f} nats; true KL of the q "
+         f"it samples {kl_mc.mean():.2f} ± {se_kl:.2f} (Monte Carlo), {true_kl.mean():.2f} (closed form)\n"
+         f"reported −ELBO {rec_w + reported_kl.mean():.1f}, true −ELBO {rec_w + kl_mc.mean():.1f} nats; "
+         f"{100 * (lv_w.exp() < 1.5).float().mean():.0f}% of the coordinates have σ² < 1.5",
+         f"讲义的标准差，在测试数字上：报告的 KL {reported_kl.mean():.2f} 奈特；它实际采样的 q 的真实 KL "
+         f"{kl_mc.mean():.2f} ± {se_kl:.2f}（蒙特卡洛），{true_kl.mean():.2f}（闭式解）\n"
+         f"报告的 −ELBO {rec_w + reported_kl.mean():.1f}，真实的 −ELBO {rec_w + kl_mc.mean():.1f} 奈特；"
+         f"{100 * (lv_w.exp() < 1.5).float().mean():.0f}% 的坐标 σ² < 1.5"))
 # the closed-form KL with the slide's σ² substituted agrees with the Monte Carlo one
 assert abs((kl_mc - true_kl).mean()) < 4 * se_kl + 1e-3
 # What this model learnt: after training, its reported KL is too small, so its reported −ELBO is
 # below the true −ELBO of its own q (a model that had learnt σ² > 1.55 would report too much).
 # Barely trained (smoke, a dry run), σ² is still anywhere: nothing to assert there. Measured at
 # cpu: 23.4 ± 0.09 nats (Monte Carlo error); target 10.
-print(f"true − reported KL: {over.mean():.2f} ± {se_over:.2f} nats (Monte Carlo error)")
-quality.at_least("slide's std: true − reported KL (nats)", over.mean(), cpu=10)
+print(tr(f"true − reported KL: {over.mean():.2f} ± {se_over:.2f} nats (Monte Carlo error)",
+         f"真实的 KL − 报告的 KL：{over.mean():.2f} ± {se_over:.2f} 奈特（蒙特卡洛误差）"))
+quality.at_least(tr("slide's std: true − reported KL (nats)", "讲义的标准差：真实的 KL − 报告的 KL（奈特）"), over.mean(),
+                 cpu=10)
 metrics_pitfall = {"slide_std_kl_underestimate_nats": over.mean().item(),
                    "slide_std_reported_neg_elbo": (rec_w + reported_kl.mean()).item(),
                    "slide_std_true_neg_elbo": (rec_w + kl_mc.mean()).item()}
@@ -543,8 +659,10 @@ with torch.no_grad():
     mu_c, lv_c = vae.encode(x_test)
     z_right = vae.reparameterize(mu_c, lv_c)
     z_wrong = mu_w + 0.5 * torch.exp(lv_w) * torch.randn_like(mu_w)
-print(f"mean variance of the codes: correct VAE {z_right.var(0).mean():.3f}, "
-      f"slide's std {z_wrong.var(0).mean():.3f}; the prior has 1")
+print(tr(f"mean variance of the codes: correct VAE {z_right.var(0).mean():.3f}, "
+         f"slide's std {z_wrong.var(0).mean():.3f}; the prior has 1",
+         f"编码的平均方差：正确的 VAE {z_right.var(0).mean():.3f}，"
+         f"讲义的标准差 {z_wrong.var(0).mean():.3f}；先验分布的方差是 1"))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## A 2-D latent space: the map of the digit manifold
@@ -566,10 +684,10 @@ fig, axes = plt.subplots(1, 2, figsize=(12, 5.2))
 sc = axes[0].scatter(mu_2d[:, 0], mu_2d[:, 1], c=y_test, cmap="tab10", s=8)
 axes[0].set_xlabel("z₁")
 axes[0].set_ylabel("z₂")
-axes[0].set_title("test digits: μ(x), coloured by class")
-fig.colorbar(sc, ax=axes[0], ticks=range(10), label="digit")
+axes[0].set_title(tr("test digits: μ(x), coloured by class", "测试数字的 μ(x)，按类别着色"))
+fig.colorbar(sc, ax=axes[0], ticks=range(10), label=tr("digit", "数字"))
 plotting.image_grid(grid_images, nrow=n_grid, ax=axes[1],
-                    title="decoder on a grid of prior quantiles (5%…95%)")
+                    title=tr("decoder on a grid of prior quantiles (5%…95%)", "在先验分布分位数的网格上解码（5%…95%）"))
 plt.show()
 plotting.savefig(fig, NB, "latent_2d")
 
@@ -606,7 +724,7 @@ with torch.no_grad():
     ts = torch.linspace(0, 1, 10, device=dev).unsqueeze(1)
     path = torch.sigmoid(vae.decode((1 - ts) * mu_ab[0] + ts * mu_ab[1]))
 fig = plotting.image_grid(path.reshape(-1, 1, 28, 28).cpu(), nrow=10,
-                          title="interpolation in latent space: a 2 → a 7")
+                          title=tr("interpolation in latent space: a 2 → a 7", "隐空间中的插值：从 2 到 7"))
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -635,7 +753,7 @@ k_max = max(k_values)
 log_w = log_weights(vae, x_eval, k_max)
 iwae = {k: iwae_bound(log_w, k).mean().item() for k in k_values}
 for k, value in iwae.items():
-    print(f"k = {k:5d}: L_k = {value:8.2f} nats")
+    print(tr(f"k = {k:5d}: L_k = {value:8.2f} nats", f"k = {k:5d}：L_k = {value:8.2f} 奈特"))
 
 # The test ELBO from the separate `elbo` function (closed-form KL, 10 draws of z per digit)
 g = torch.Generator(device=dev).manual_seed(8)
@@ -643,14 +761,17 @@ with torch.no_grad():
     elbo_draws = torch.stack([elbo(vae, x_eval, generator=g) for _ in range(10)])   # (10, N)
 test_elbo = elbo_draws.mean().item()
 iwae_nll = -iwae[k_max]
-print(f"test ELBO {test_elbo:.2f} nats;  IWAE (k = {k_max}) log p(x) ≥ {-iwae_nll:.2f} nats, "
-      f"NLL {iwae_nll:.2f} nats\ndata: {dataset_desc}")
+print(tr(f"test ELBO {test_elbo:.2f} nats;  IWAE (k = {k_max}) log p(x) ≥ {-iwae_nll:.2f} nats, "
+         f"NLL {iwae_nll:.2f} nats\ndata: {dataset_shown}",
+         f"测试集 ELBO {test_elbo:.2f} 奈特；IWAE（k = {k_max}）log p(x) ≥ {-iwae_nll:.2f} 奈特，"
+         f"负对数似然 {iwae_nll:.2f} 奈特\n数据：{dataset_shown}"))
 # Each log w_i is a one-sample ELBO: their mean (k draws per digit, from densities) must agree
 # with the ELBO computed by `elbo` (closed-form KL) within Monte Carlo error. A log w that missed
 # log p(z) or log q(z|x), or a KL formula with a slip, would be off by many nats.
 diff = log_w.mean(1) - elbo_draws.mean(0)                 # per digit: the digit's own value cancels
 se_diff = diff.std() / math.sqrt(len(diff))
-print(f"mean log w − ELBO(elbo function) = {diff.mean():.3f} ± {se_diff:.3f} nats")
+print(tr(f"mean log w − ELBO(elbo function) = {diff.mean():.3f} ± {se_diff:.3f} nats",
+         f"log w 的均值 − ELBO（elbo 函数）= {diff.mean():.3f} ± {se_diff:.3f} 奈特"))
 assert abs(diff.mean()) < 4 * se_diff + 1e-3, "log importance weights disagree with the ELBO"
 
 
@@ -695,19 +816,22 @@ L_q, L_wide = iwae_bound(lw_q).mean().item(), iwae_bound(lw_wide).mean().item()
 gain_q = L_q - iwae_bound(lw_q, k_max // 10).mean().item()      # what the last factor 10 gave
 gain_wide = L_wide - iwae_bound(lw_wide, k_max // 10).mean().item()
 tolerance = 4 * math.hypot(block_error(lw_q), block_error(lw_wide)) + gain_q + gain_wide
-print(f"{len(x_check)} digits, k = {k_max}: L_k with q {L_q:.3f}, with q' {L_wide:.3f} nats "
-      f"(difference {L_q - L_wide:+.3f}; allowed {tolerance:.3f}: Monte Carlo error and the gains "
-      f"over the last factor 10 of k, {gain_q:.3f} and {gain_wide:.3f})")
+print(tr(f"{len(x_check)} digits, k = {k_max}: L_k with q {L_q:.3f}, with q' {L_wide:.3f} nats "
+         f"(difference {L_q - L_wide:+.3f}; allowed {tolerance:.3f}: Monte Carlo error and the gains "
+         f"over the last factor 10 of k, {gain_q:.3f} and {gain_wide:.3f})",
+         f"{len(x_check)} 个数字，k = {k_max}：用 q 的 L_k {L_q:.3f}，用 q' 的 {L_wide:.3f} 奈特"
+         f"（相差 {L_q - L_wide:+.3f}；允许 {tolerance:.3f}：蒙特卡洛误差，加上 k 最后增大 10 倍带来的提升，"
+         f"{gain_q:.3f} 和 {gain_wide:.3f}）"))
 assert abs(L_q - L_wide) < tolerance, "two proposals give different log-likelihoods: not converged"
 
 # %% slideshow={"slide_type": "fragment"}
 fig, ax = plt.subplots(figsize=(5.5, 3.2))
-ax.plot(list(iwae), list(iwae.values()), "o-", label="IWAE bound L_k")
-ax.axhline(test_elbo, color="gray", ls="--", label="ELBO (elbo function)")
+ax.plot(list(iwae), list(iwae.values()), "o-", label=tr("IWAE bound L_k", "重要性加权下界 L_k"))
+ax.axhline(test_elbo, color="gray", ls="--", label=tr("ELBO (elbo function)", "ELBO（elbo 函数）"))
 ax.set_xscale("log")
-ax.set_xlabel("number of importance samples k")
-ax.set_ylabel("test log-likelihood bound (nats)")
-ax.set_title("tighter bounds with more samples")
+ax.set_xlabel(tr("number of importance samples k", "重要性采样的样本数 k"))
+ax.set_ylabel(tr("test log-likelihood bound (nats)", "测试集对数似然的下界（奈特）"))
+ax.set_title(tr("tighter bounds with more samples", "样本越多，下界越紧"))
 ax.legend()
 ax.grid(alpha=0.3)
 plt.show()
@@ -741,8 +865,8 @@ metrics = {
 artifacts.save_metrics(NB, metrics)
 # cpu, measured on the embedded digits: ELBO −108.2, NLL 101.9 nats; targets with 4 nats of
 # margin. full: within 5 nats of Burda et al.'s 86.76 on full MNIST.
-quality.at_least("test ELBO (nats)", test_elbo, cpu=-112)
-quality.at_most("IWAE NLL (nats)", iwae_nll, cpu=106, full=86.76 + 5)
+quality.at_least(tr("test ELBO (nats)", "测试集 ELBO（奈特）"), test_elbo, cpu=-112)
+quality.at_most(tr("IWAE NLL (nats)", "IWAE 负对数似然（奈特）"), iwae_nll, cpu=106, full=86.76 + 5)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 07.3 — the IWAE bound, stably (练习 07.3)

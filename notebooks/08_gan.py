@@ -23,8 +23,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from course_utils import artifacts, checkpoints, data, metrics, plotting, profile, quality
+from course_utils import artifacts, checkpoints, data, evaluation, metrics, plotting, profile, quality
 from course_utils.exercises import neural_models as ex
+from course_utils.i18n import tr  # tr(English, Chinese): the words a figure or a line shows, in the notebook's language
 from course_utils.neural import gan
 from course_utils.train import fit
 
@@ -142,13 +143,13 @@ assert torch.allclose(grad_minimax, -D_fake, atol=1e-5)
 assert torch.allclose(grad_nonsat, -(1 - D_fake), atol=1e-5)
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.plot(D_fake, grad_minimax.abs(), label=r"minimax: $\log(1-D(G(z)))$")
-ax.plot(D_fake, grad_nonsat.abs(), label=r"non-saturating: $-\log D(G(z))$")
+ax.plot(D_fake, grad_minimax.abs(), label=tr(r"minimax: $\log(1-D(G(z)))$", r"极小极大：$\log(1-D(G(z)))$"))
+ax.plot(D_fake, grad_nonsat.abs(), label=tr(r"non-saturating: $-\log D(G(z))$", r"非饱和损失：$-\log D(G(z))$"))
 ax.axvspan(0, 0.1, color="grey", alpha=0.2)
-ax.text(0.012, 0.5, "early training:\nD rejects fakes", fontsize=8)
+ax.text(0.012, 0.5, tr("early training:\nD rejects fakes", "训练初期：\nD 拒绝假样本"), fontsize=8)
 ax.set_xlabel("D(G(z))")
-ax.set_ylabel("|∂ loss / ∂ logit|")
-ax.set_title("Gradient that reaches G")
+ax.set_ylabel(tr("|∂ loss / ∂ logit|", "|∂ 损失 / ∂ logit|"))
+ax.set_title(tr("Gradient that reaches G", "传到 G 的梯度"))
 ax.legend()
 plotting.savefig(fig, NB, "nonsaturating_gradient")
 plt.show()
@@ -224,16 +225,17 @@ history = fit(make_gan_step(G, D, opt_G, opt_D, cfg.z_dim), x_train,
               modules={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D},
               checkpoint=key, desc="MLP GAN", on_epoch_end=snapshot)
 train_seconds = history.seconds
-print(f"training time {train_seconds:.0f} s ({history.resumed_from} epochs loaded from checkpoint)")
+print(tr(f"training time {train_seconds:.0f} s ({history.resumed_from} epochs loaded from checkpoint)",
+         f"训练用时 {train_seconds:.0f} 秒（从检查点载入了 {history.resumed_from} 个迭代周期）"))
 
 # %% slideshow={"slide_type": "subslide"}
 fig, ax = plt.subplots(figsize=(7, 3.5))
 plotting.plot_history(history, ["loss_D", "loss_G"], per="step",
                       smooth=min(50, len(history.steps["loss_D"])), ax=ax,
-                      title="MLP GAN losses (moving average)")
+                      title=tr("MLP GAN losses (moving average)", "MLP GAN 的损失（滑动平均）"))
 ax.axhline(2 * np.log(2), ls="--", c="k", lw=0.8)
-ax.text(1, 2 * np.log(2) + 0.05, "loss_D at equilibrium: 2 log 2", fontsize=8)
-ax.set_ylabel("loss")
+ax.text(1, 2 * np.log(2) + 0.05, tr("loss_D at equilibrium: 2 log 2", "均衡时的 loss_D：2 log 2"), fontsize=8)
+ax.set_ylabel(tr("loss", "损失"))
 plotting.savefig(fig, NB, "mlp_gan_losses")
 plt.show()
 
@@ -251,7 +253,7 @@ if not snapshots:  # loaded from a finished checkpoint: only the final model exi
         snapshots[cfg.epochs] = gan.to_unit_range(G(z_fixed)).cpu()
 fig, axes = plt.subplots(1, len(snapshots), figsize=(3.2 * len(snapshots), 1.9), squeeze=False)
 for ax, (ep, imgs) in zip(axes[0], snapshots.items()):
-    plotting.image_grid(imgs[:32], nrow=8, ax=ax, title=f"epoch {ep}")
+    plotting.image_grid(imgs[:32], nrow=8, ax=ax, title=tr(f"epoch {ep}", f"第 {ep} 个迭代周期"))
 fig.tight_layout()
 plotting.savefig(fig, NB, "mlp_gan_samples_over_training")
 plt.show()
@@ -260,12 +262,12 @@ plt.show()
 # ### How good are the samples? A classifier's Fréchet distance
 # The GAN has no likelihood. We embed real test digits and generated digits with an
 # **evaluation classifier** (a small CNN trained once on the real training digits,
-# `course_utils.metrics`) and compare the two Gaussians fitted to the features:
+# `course_utils.evaluation`) and compare the two Gaussians fitted to the features:
 # $\mathrm{FD} = \|\mu_r - \mu_g\|^2 + \mathrm{Tr}(\Sigma_r + \Sigma_g - 2(\Sigma_r\Sigma_g)^{1/2})$.
 # Real training digits against real test digits give the **floor** (finite-sample noise).
 
 # %% slideshow={"slide_type": "fragment"}
-clf = metrics.evaluation_classifier()
+clf = evaluation.evaluation_classifier()
 # as many samples as real test digits (a dry run only checks the code path: at most 1,000)
 n_eval = min(len(test.images), 1000) if profile.dry_run() else len(test.images)
 test_images = test.images[:n_eval]
@@ -275,15 +277,17 @@ real_ref = data.load("mnist", split="train", n=n_eval, seed=1).images
 fid = metrics.classifier_fid(clf.model, samples, test_images)
 fid_floor = metrics.classifier_fid(clf.model, real_ref, test_images)
 fid_noise = metrics.classifier_fid(clf.model, torch.rand_like(samples), test_images)
-pred = metrics.classifier_predict(clf.model, samples)
+pred = evaluation.classifier_predict(clf.model, samples)
 class_freq = torch.bincount(pred, minlength=10).float() / len(pred)
-print(f"classifier test accuracy   {clf.test_accuracy:.3f}")
-print(f"classifier-FID GAN vs test {fid:.2f}   (real train vs test: {fid_floor:.2f}; "
-      f"uniform noise: {fid_noise:.1f})")
-print("predicted class frequencies of the samples:", np.round(class_freq.numpy(), 2))
+print(tr(f"classifier test accuracy   {clf.test_accuracy:.3f}", f"分类器的测试准确率 {clf.test_accuracy:.3f}"))
+print(tr(f"classifier-FID GAN vs test {fid:.2f}   (real train vs test: {fid_floor:.2f}; "
+         f"uniform noise: {fid_noise:.1f})",
+         f"GAN 样本与测试集的分类器 FID {fid:.2f}（真实训练集与测试集：{fid_floor:.2f}；"
+         f"均匀噪声：{fid_noise:.1f}）"))
+print(tr("predicted class frequencies of the samples:", "样本被预测为各个类别的频率："), np.round(class_freq.numpy(), 2))
 
 # %% slideshow={"slide_type": "subslide"}
-fig = plotting.image_grid(samples[:64], nrow=16, title="MLP GAN: final samples")
+fig = plotting.image_grid(samples[:64], nrow=16, title=tr("MLP GAN: final samples", "MLP GAN：最终的样本"))
 plotting.savefig(fig, NB, "mlp_gan_final_samples")
 artifacts.save_samples(NB, samples)
 artifacts.save_metrics(NB, {
@@ -295,9 +299,11 @@ artifacts.save_metrics(NB, {
 # floor 4.6 (ratio 10.3), uniform noise 763; rarest class 5.2% of the samples. GAN training is
 # chaotic, so the cpu targets leave a factor 2. At full the floor (10,000 vs 10,000) is far
 # smaller, so the full targets compare with noise instead.
-quality.at_most("classifier-FID / real-vs-real floor", fid / fid_floor, cpu=20)
-quality.at_most("classifier-FID / uniform-noise FID", fid / fid_noise, cpu=0.25, full=0.25)
-quality.at_least("rarest digit class among the samples", class_freq.min(), cpu=0.02, full=0.02)
+quality.at_most(tr("classifier-FID / real-vs-real floor", "分类器 FID / 真实对真实的下限"), fid / fid_floor, cpu=20)
+quality.at_most(tr("classifier-FID / uniform-noise FID", "分类器 FID / 均匀噪声的 FID"), fid / fid_noise,
+                cpu=0.25, full=0.25)
+quality.at_least(tr("rarest digit class among the samples", "样本中最少见的数字类别所占的比例"), class_freq.min(),
+                 cpu=0.02, full=0.02)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Difficulties (存在的困难): a 2-D mixture of 8 Gaussians
@@ -312,7 +318,7 @@ STD = 0.02
 x_mog, _ = gan.sample_mixture(cfg.mog_n, centers, STD,
                               generator=torch.Generator().manual_seed(0))
 real_cov = gan.mode_coverage(x_mog[:2000], centers, STD)
-print("real data:", {k: v for k, v in real_cov.items() if k != "counts"})
+print(tr("real data:", "真实数据："), {k: v for k, v in real_cov.items() if k != "counts"})
 z_eval = torch.randn(2000, 2, generator=torch.Generator().manual_seed(2)).to(device)
 
 
@@ -355,7 +361,7 @@ hot = replace(balanced, lr=1e-2)             # a 10× larger learning rate
 
 
 def scatter(ax, s, title):
-    ax.scatter(x_mog[:1000, 0], x_mog[:1000, 1], s=2, c="tab:blue", alpha=0.3, label="real")
+    ax.scatter(x_mog[:1000, 0], x_mog[:1000, 1], s=2, c="tab:blue", alpha=0.3, label=tr("real", "真实数据"))
     ax.scatter(s[:1000, 0], s[:1000, 1], s=2, c="tab:red", alpha=0.5, label="G(z)")
     ax.set_xlim(-3, 3)
     ax.set_ylim(-3, 3)
@@ -383,11 +389,21 @@ def summary(track):
 
 hist_bal, track_bal = train_mog(balanced, "balanced 1:1")
 hist_col, track_col = train_mog(collapse, "G 5:1 D")
-for name, tr in [("balanced 1:1", track_bal), ("G 5:1 D", track_col)]:
-    modes, hq = summary(tr)
-    counts = gan.mode_coverage(tr["last"], centers, STD)["counts"]
-    print(f"{name:14s} modes covered {modes}/8, high quality {hq:.2f}; "
-          f"last epoch, high-quality samples per mode: {counts}")
+BALANCED = tr("balanced 1:1", "平衡 1:1")  # the runs' names on the figures and lines
+
+
+def coverage_line(name: str, track: dict) -> str:
+    """A run's modes covered and high-quality fraction, and its last epoch's samples per mode."""
+    modes, hq = summary(track)
+    counts = gan.mode_coverage(track["last"], centers, STD)["counts"]
+    return tr(f"{name:14s} modes covered {modes}/8, high quality {hq:.2f}; "
+              f"last epoch, high-quality samples per mode: {counts}",
+              f"{name}：覆盖了 {modes}/8 个模式，高质量比例 {hq:.2f}；"
+              f"最后一个迭代周期，每个模式的高质量样本数：{counts}")
+
+
+for name, track in [(BALANCED, track_bal), ("G 5:1 D", track_col)]:
+    print(coverage_line(name, track))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### A remedy: let D see several samples at once (PacGAN)
@@ -400,36 +416,35 @@ for name, tr in [("balanced 1:1", track_bal), ("G 5:1 D", track_col)]:
 # %% slideshow={"slide_type": "fragment"}
 hist_pac, track_pac = train_mog(pacgan, "G 5:1 D, PacGAN")
 modes_pac, hq_pac = summary(track_pac)
-counts = gan.mode_coverage(track_pac["last"], centers, STD)["counts"]
-print(f"G 5:1 D + PacGAN(2)  modes covered {modes_pac}/8, high quality {hq_pac:.2f}; "
-      f"last epoch, high-quality samples per mode: {counts}")
+print(coverage_line("G 5:1 D + PacGAN(2)", track_pac))
 
 fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
-for ax, (name, tr) in zip(axes[:3], [("balanced 1:1", track_bal), ("G 5:1 D (collapse)", track_col),
-                                    ("G 5:1 D + PacGAN", track_pac)]):
-    scatter(ax, tr["last"], f"{name}: {summary(tr)[0]}/8 modes")
+for ax, (name, track) in zip(axes[:3], [(BALANCED, track_bal),
+                                        (tr("G 5:1 D (collapse)", "G 5:1 D（模式崩溃）"), track_col),
+                                        ("G 5:1 D + PacGAN", track_pac)]):
+    scatter(ax, track["last"], tr(f"{name}: {summary(track)[0]}/8 modes", f"{name}：{summary(track)[0]}/8 个模式"))
 axes[0].legend(loc="lower left", fontsize=7, markerscale=4)
 epochs_axis = np.arange(1, len(track_bal["modes"]) + 1)   # (a dry run stops after one)
-for name, tr, style in [("balanced 1:1", track_bal, "-"), ("G 5:1 D", track_col, "--"),
-                        ("G 5:1 D + PacGAN", track_pac, "-.")]:
-    axes[3].plot(epochs_axis, tr["modes"], style, label=name)
-axes[3].set_xlabel("epoch")
-axes[3].set_ylabel("modes covered (of 8)")
+for name, track, style in [(BALANCED, track_bal, "-"), ("G 5:1 D", track_col, "--"),
+                           ("G 5:1 D + PacGAN", track_pac, "-.")]:
+    axes[3].plot(epochs_axis, track["modes"], style, label=name)
+axes[3].set_xlabel(tr("epoch", "迭代周期"))
+axes[3].set_ylabel(tr("modes covered (of 8)", "覆盖的模式数（共 8 个）"))
 axes[3].set_ylim(-0.3, 8.3)
 axes[3].legend(fontsize=7)
-axes[3].set_title("modes covered over training", fontsize=9)
+axes[3].set_title(tr("modes covered over training", "训练过程中覆盖的模式数"), fontsize=9)
 fig.tight_layout()
 plotting.savefig(fig, NB, "mode_collapse")
 plt.show()
 
 # %% slideshow={"slide_type": "fragment"}
 fig, ax = plt.subplots(figsize=(6, 3))
-for name, tr, style in [("balanced 1:1", track_bal, "-"), ("G 5:1 D", track_col, "--"),
-                        ("G 5:1 D + PacGAN", track_pac, "-.")]:
-    ax.plot(epochs_axis, tr["hq"], style, label=name)
-ax.set_xlabel("epoch")
-ax.set_ylabel("high-quality fraction")
-ax.set_title("samples within 3σ of a mode")
+for name, track, style in [(BALANCED, track_bal, "-"), ("G 5:1 D", track_col, "--"),
+                           ("G 5:1 D + PacGAN", track_pac, "-.")]:
+    ax.plot(epochs_axis, track["hq"], style, label=name)
+ax.set_xlabel(tr("epoch", "迭代周期"))
+ax.set_ylabel(tr("high-quality fraction", "高质量样本的比例"))
+ax.set_title(tr("samples within 3σ of a mode", "落在某个模式 3σ 以内的样本"))
 ax.legend(fontsize=8)
 plotting.savefig(fig, NB, "high_quality_fraction")
 (modes_bal, hq_bal), (modes_col, hq_col) = summary(track_bal), summary(track_col)
@@ -440,8 +455,10 @@ artifacts.save_metrics(NB, {
 })
 # medians over the last 5 epochs (robust to the epoch-to-epoch flicker). Measured at cpu over
 # seeds 0-4 (balanced, collapsed, PacGAN modes): 7/0/6, 7/0/4, 8/0/8, 7/0/6, 6/0/6.
-quality.at_least("modes: balanced − collapsed (of 8)", modes_bal - modes_col, cpu=3, full=3)
-quality.at_least("modes: PacGAN − collapsed (of 8)", modes_pac - modes_col, cpu=2, full=2)
+quality.at_least(tr("modes: balanced − collapsed (of 8)", "模式数：平衡 − 崩溃（共 8 个）"), modes_bal - modes_col,
+                 cpu=3, full=3)
+quality.at_least(tr("modes: PacGAN − collapsed (of 8)", "模式数：PacGAN − 崩溃（共 8 个）"), modes_pac - modes_col,
+                 cpu=2, full=2)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Instability (不稳定性)
@@ -453,25 +470,27 @@ quality.at_least("modes: PacGAN − collapsed (of 8)", modes_pac - modes_col, cp
 hist_hot, track_hot = train_mog(hot, "lr 0.01")
 fig, axes = plt.subplots(1, 3, figsize=(15, 3.4))
 axes[1].sharey(axes[0])
+lr_shown = {"lr 0.001": tr("lr 0.001", "学习率 0.001"), "lr 0.01": tr("lr 0.01", "学习率 0.01")}
 for ax, (name, h) in zip(axes[:2], [("lr 0.001", hist_bal), ("lr 0.01", hist_hot)]):
     plotting.plot_history(h, ["loss_D", "loss_G"], per="step", smooth=5, ax=ax,
-                          title=f"losses, {name}")
-    ax.set_ylabel("loss")
-axes[2].plot(epochs_axis, track_bal["modes"], label="lr 0.001")
-axes[2].plot(epochs_axis, track_hot["modes"], label="lr 0.01")
-axes[2].set_xlabel("epoch")
-axes[2].set_ylabel("modes covered (of 8)")
+                          title=tr(f"losses, {lr_shown[name]}", f"损失，{lr_shown[name]}"))
+    ax.set_ylabel(tr("loss", "损失"))
+axes[2].plot(epochs_axis, track_bal["modes"], label=lr_shown["lr 0.001"])
+axes[2].plot(epochs_axis, track_hot["modes"], label=lr_shown["lr 0.01"])
+axes[2].set_xlabel(tr("epoch", "迭代周期"))
+axes[2].set_ylabel(tr("modes covered (of 8)", "覆盖的模式数（共 8 个）"))
 axes[2].legend()
 fig.tight_layout()
 plotting.savefig(fig, NB, "instability")
 swing = {name: float(np.std(np.diff(h.steps["loss_G"]))) for name, h in
          [("lr 0.001", hist_bal), ("lr 0.01", hist_hot)]}
-print("step-to-step std of loss_G:", {k: round(v, 3) for k, v in swing.items()})
+print(tr("step-to-step std of loss_G:", "loss_G 相邻两步之差的标准差："), {lr_shown[k]: round(v, 3) for k, v in swing.items()})
 artifacts.save_metrics(NB, {"loss_G_swing_lr1e-3": swing["lr 0.001"],
                             "loss_G_swing_lr1e-2": swing["lr 0.01"]})
 # measured at cpu over seeds 0-4: 4.4, 3.3, 5.7, 4.6, 4.4
 # (a dry run has a single step difference, std 0: hence the floor in the denominator)
-quality.at_least("loss_G swing, lr 0.01 / lr 0.001", swing["lr 0.01"] / max(swing["lr 0.001"], 1e-12),
+quality.at_least(tr("loss_G swing, lr 0.01 / lr 0.001", "loss_G 的波动，学习率 0.01 / 学习率 0.001"),
+                 swing["lr 0.01"] / max(swing["lr 0.001"], 1e-12),
                  cpu=2, full=2)
 
 # %% [markdown] slideshow={"slide_type": "slide"}

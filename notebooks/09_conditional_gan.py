@@ -23,8 +23,9 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from course_utils import artifacts, checkpoints, data, metrics, plotting, profile, quality
+from course_utils import artifacts, checkpoints, data, evaluation, metrics, plotting, profile, quality
 from course_utils.exercises import neural_models as ex
+from course_utils.i18n import tr  # tr(English, Chinese): the words a figure or a line shows, in the notebook's language
 from course_utils.neural import gan
 from course_utils.train import fit
 
@@ -114,11 +115,11 @@ def make_cgan_step(G, D, opt_G, opt_D, z_dim, n_classes):
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The evaluation classifier (评估分类器)
-# A small CNN trained once on the real training digits (`course_utils.metrics`, cached in
+# A small CNN trained once on the real training digits (`course_utils.evaluation`, cached in
 # data/checkpoints). Its accuracy on real test digits is the ceiling for what it can certify.
 
 # %% slideshow={"slide_type": "fragment"}
-clf = metrics.evaluation_classifier()
+clf = evaluation.evaluation_classifier()
 y_eval = torch.arange(K).repeat_interleave(100)  # 100 samples per class
 z_eval = torch.randn(len(y_eval), cfg.z_dim, generator=torch.Generator().manual_seed(3))
 
@@ -130,7 +131,7 @@ def conditional_accuracy(G):
     G.eval()
     x = gan.to_unit_range(G(z_eval.to(device), y_eval.to(device))).cpu()
     G.train(was_training)
-    return metrics.classifier_accuracy(clf.model, x, y_eval), x
+    return evaluation.classifier_accuracy(clf.model, x, y_eval), x
 
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -140,6 +141,9 @@ def conditional_accuracy(G):
 # run, the concatenation discriminator.
 
 # %% slideshow={"slide_type": "fragment"}
+D_NAMES = {"projection": tr("projection D", "投影判别网络"), "concat": tr("concat D", "拼接判别网络")}  # shown names
+
+
 def train_cgan(run: Config):
     """Train (or load) the cGAN of ``run``; returns G, D, the history and the accuracy curve."""
     torch.manual_seed(run.seed)
@@ -163,7 +167,7 @@ def train_cgan(run: Config):
     history = fit(make_cgan_step(G, D, opt_G, opt_D, run.z_dim, K), (x_train, y_train),
                   epochs=run.epochs, batch_size=run.batch_size, modules={"G": G, "D": D},
                   optimizers={"G": opt_G, "D": opt_D}, checkpoint=key, seed=run.seed,
-                  desc=f"cGAN ({run.conditioning})", on_epoch_end=on_epoch_end)
+                  desc=f"cGAN ({D_NAMES[run.conditioning]})", on_epoch_end=on_epoch_end)
     if history.resumed_from:  # a cached run: reload its curve (or keep just the end point)
         curve = checkpoints.load(curve_key) or {
             "seconds": [history.seconds], "accuracy": [conditional_accuracy(G)[0]],
@@ -178,24 +182,28 @@ concat = replace(cfg, conditioning="concat", epochs=cfg.compare_epochs)
 G, D, history, curve = train_cgan(cfg)
 G_cat, _, history_cat, curve_cat = train_cgan(concat)
 accuracy, samples = conditional_accuracy(G)
-print(f"conditional accuracy (projection D, {cfg.epochs} epochs, "
-      f"{history.seconds:.0f} s): {accuracy:.3f}")
-print(f"conditional accuracy (concat D, {cfg.compare_epochs} epochs, "
-      f"{history_cat.seconds:.0f} s): {curve_cat['accuracy'][-1]:.3f}")
+print(tr(f"conditional accuracy (projection D, {cfg.epochs} epochs, {history.seconds:.0f} s): {accuracy:.3f}",
+         f"条件准确率（投影判别网络，{cfg.epochs} 个迭代周期，{history.seconds:.0f} 秒）：{accuracy:.3f}"))
+print(tr(f"conditional accuracy (concat D, {cfg.compare_epochs} epochs, "
+         f"{history_cat.seconds:.0f} s): {curve_cat['accuracy'][-1]:.3f}",
+         f"条件准确率（拼接判别网络，{cfg.compare_epochs} 个迭代周期，"
+         f"{history_cat.seconds:.0f} 秒）：{curve_cat['accuracy'][-1]:.3f}"))
 
 # %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-axes[0].plot(curve["seconds"], curve["accuracy"], "o-", ms=3, label="projection D")
-axes[0].plot(curve_cat["seconds"], curve_cat["accuracy"], "s-", ms=3, label="concat D")
-axes[0].axhline(clf.test_accuracy, ls="--", c="k", lw=0.8, label="classifier on real test digits")
-axes[0].axhline(0.1, ls=":", c="grey", lw=0.8, label="chance")
-axes[0].set_xlabel("training time (s)")
-axes[0].set_ylabel("conditional accuracy")
-axes[0].set_title("Does G(z, y) show digit y?")
+axes[0].plot(curve["seconds"], curve["accuracy"], "o-", ms=3, label=D_NAMES["projection"])
+axes[0].plot(curve_cat["seconds"], curve_cat["accuracy"], "s-", ms=3, label=D_NAMES["concat"])
+axes[0].axhline(clf.test_accuracy, ls="--", c="k", lw=0.8,
+                label=tr("classifier on real test digits", "分类器在真实测试数字上的准确率"))
+axes[0].axhline(0.1, ls=":", c="grey", lw=0.8, label=tr("chance", "随机猜测"))
+axes[0].set_xlabel(tr("training time (s)", "训练时间（秒）"))
+axes[0].set_ylabel(tr("conditional accuracy", "条件准确率"))
+axes[0].set_title(tr("Does G(z, y) show digit y?", "G(z, y) 画的是数字 y 吗？"))
 axes[0].legend(fontsize=8)
 plotting.plot_history(history, ["loss_D", "loss_G"], per="epoch", ax=axes[1],
-                      title="cGAN losses (projection D), per-epoch means")
-axes[1].set_ylabel("loss")
+                      title=tr("cGAN losses (projection D), per-epoch means",
+                               "cGAN 的损失（投影判别网络），每个迭代周期的平均"))
+axes[1].set_ylabel(tr("loss", "损失"))
 fig.tight_layout()
 plotting.savefig(fig, NB, "accuracy_vs_time")
 plt.show()
@@ -219,7 +227,7 @@ with torch.no_grad():
     z_grid = z10.repeat(K, 1).to(device)                       # same 10 styles in every row
     y_grid = torch.arange(K).repeat_interleave(10).to(device)  # row k asks for digit k
     grid = gan.to_unit_range(G(z_grid, y_grid)).cpu()
-fig = plotting.image_grid(grid, nrow=10, title="cGAN: row = requested class, column = z",
+fig = plotting.image_grid(grid, nrow=10, title=tr("cGAN: row = requested class, column = z", "cGAN：行 = 要求的类别，列 = z"),
                           row_labels=train.classes, scale=0.9)
 plotting.savefig(fig, NB, "class_rows")
 plt.show()
@@ -228,7 +236,7 @@ plt.show()
 # ### Which digits come out wrong? Per-class accuracy and classifier-FID
 
 # %% slideshow={"slide_type": "fragment"}
-pred = metrics.classifier_predict(clf.model, samples)
+pred = evaluation.classifier_predict(clf.model, samples)
 per_class = torch.stack([(pred[y_eval == k] == k).float().mean() for k in range(K)])
 # as many samples as test digits, evenly over the classes (samples are ordered by class)
 balanced = samples[torch.linspace(0, len(samples) - 1, len(test.images)).long()]
@@ -238,18 +246,20 @@ fid_floor = metrics.classifier_fid(clf.model, real_ref, test.images)
 fig, ax = plt.subplots(figsize=(6, 2.8))
 ax.bar(range(K), per_class.numpy())
 ax.set_xticks(range(K), train.classes)
-ax.set_xlabel("requested class y")
-ax.set_ylabel("accuracy")
+ax.set_xlabel(tr("requested class y", "要求的类别 y"))
+ax.set_ylabel(tr("accuracy", "准确率"))
 ax.set_ylim(0, 1)
-ax.set_title("Per-class conditional accuracy")
+ax.set_title(tr("Per-class conditional accuracy", "每个类别的条件准确率"))
 plotting.savefig(fig, NB, "per_class_accuracy")
-print(f"classifier-FID cGAN vs test {fid:.2f} (real train vs test: {fid_floor:.2f})")
+print(tr(f"classifier-FID cGAN vs test {fid:.2f} (real train vs test: {fid_floor:.2f})",
+         f"cGAN 样本与测试集的分类器 FID {fid:.2f}（真实训练集与测试集：{fid_floor:.2f}）"))
 
 # %% slideshow={"slide_type": "skip"}
 reached = [t for t, acc in zip(curve["seconds"], curve["accuracy"]) if acc >= 0.90]
 seconds_to_90 = reached[0] if reached else float("nan")
-print(f"first evaluation with conditional accuracy >= 0.90: "
-      f"{seconds_to_90:.0f} s of training" if reached else "conditional accuracy 0.90 not reached")
+print(tr(f"first evaluation with conditional accuracy >= 0.90: {seconds_to_90:.0f} s of training",
+         f"条件准确率第一次 >= 0.90 的评估：训练了 {seconds_to_90:.0f} 秒") if reached
+      else tr("conditional accuracy 0.90 not reached", "条件准确率没有达到 0.90"))
 artifacts.save_samples(NB, samples, y_eval)
 artifacts.save_metrics(NB, {
     "conditional_accuracy": accuracy, "conditional_accuracy_concat": curve_cat["accuracy"][-1],
@@ -261,13 +271,33 @@ artifacts.save_metrics(NB, {
 # Measured at cpu: conditional accuracy 0.949 (0.90 first reached after 72 s of training);
 # classifier-FID 11.1 against a real-vs-real floor of 4.6 (ratio 2.4); after the concat run's
 # 20 epochs, the projection D's accuracy was 0.81 and the concat D's 0.16.
-quality.at_least("conditional accuracy (projection D)", accuracy, cpu=0.90, full=0.97)
-quality.at_most("classifier-FID / real-vs-real floor", fid / fid_floor, cpu=5)
+quality.at_least(tr("conditional accuracy (projection D)", "条件准确率（投影判别网络）"), accuracy, cpu=0.90, full=0.97)
+quality.at_most(tr("classifier-FID / real-vs-real floor", "分类器 FID / 真实对真实的下限"), fid / fid_floor, cpu=5)
 same = max(i for i, ep in enumerate(curve["epoch"]) if ep <= concat.epochs)   # same epochs
-print(f"after {curve['epoch'][same]} epochs: projection D {curve['accuracy'][same]:.3f}, "
-      f"concat D {curve_cat['accuracy'][-1]:.3f}")
-quality.at_least("accuracy, projection − concat D after the same epochs",
+print(tr(f"after {curve['epoch'][same]} epochs: projection D {curve['accuracy'][same]:.3f}, "
+         f"concat D {curve_cat['accuracy'][-1]:.3f}",
+         f"{curve['epoch'][same]} 个迭代周期之后：投影判别网络 {curve['accuracy'][same]:.3f}，"
+         f"拼接判别网络 {curve_cat['accuracy'][-1]:.3f}"))
+quality.at_least(tr("accuracy, projection − concat D after the same epochs",
+                    "准确率，相同迭代周期后投影判别网络 − 拼接判别网络"),
                  curve["accuracy"][same] - curve_cat["accuracy"][-1], cpu=0.3)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## From a label to a sentence (潜在应用：条件生成)
+# The lecture's slide on what conditioning is for, 根据条件针对性的生成数据, shows faces drawn from
+# sentences: **"Girl with red hair and red eyes"**, **"Girl with yellow ribbon"**. The game is the
+# one above with a richer condition: a text encoder turns the sentence $c$ into a vector $g(c)$,
+# and $G(z, g(c))$ and $D(x, g(c))$ take that vector where this notebook feeds $\mathrm{onehot}(y)$
+# (a one-hot code is the embedding of a ten-word vocabulary). $D$ must now judge whether $x$ fits
+# the sentence, so it is also shown real images with *wrong* sentences as fakes (Reed et al. 2016,
+# "Generative Adversarial Text to Image Synthesis": the matching-aware discriminator), the
+# sentence version of "a fine 3 asked to be a 7 is a fake".
+#
+# Forward in this course: notebook 13 trains a text encoder (a small CLIP) and conditions a
+# diffusion model on its $g(c)$ where notebook 12 used a class label (notebook 13's section 4,
+# GLIDE-style), with prompts that, like the slide's, add attributes to an object: "a dark {class}",
+# "a light {class}" (13's section 6 measures whether the samples follow them). Notebook 14 does
+# the same for clips: "a three moving right".
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises (练习)
@@ -338,7 +368,7 @@ def conditional_accuracy_from_logits(logits, y):
     return (predicted == y).float().mean()
 
 
-# on the cGAN's samples it gives the conditional accuracy measured above by course_utils.metrics
+# on the cGAN's samples it gives the conditional accuracy measured above by course_utils.evaluation
 with torch.no_grad():
     _logits = clf.model(samples.to(device)).cpu()
 assert abs(conditional_accuracy_from_logits(_logits, y_eval).item() - accuracy) < 1e-6

@@ -27,6 +27,7 @@ from torch import nn
 
 from course_utils import artifacts, checkpoints, data, plotting, profile, quality
 from course_utils.exercises import neural_models as ex
+from course_utils.i18n import tr  # tr(English, Chinese): the words a figure or a line shows, in the notebook's language
 from course_utils.neural import gan
 from course_utils.train import fit
 
@@ -70,7 +71,7 @@ cfg
 # %% slideshow={"slide_type": "subslide"}
 # 32×32 for the embedded 25×25 LFW faces, 64×64 for a folder of real photos; the folder's images
 # are resized while they are read (a folder of CelebA-sized photos would not fit in memory otherwise)
-size = 32 if faces_dir is None and data.sources()["faces"].startswith("embedded") else 64
+size = 32 if faces_dir is None and data.sources(shown=False)["faces"].startswith("embedded") else 64
 faces = data.load("faces", path=faces_dir, size=size)
 channels = faces.images.shape[1]
 G = gan.DCGANGenerator(z_dim=cfg.z_dim, channels=channels, image_size=size, ngf=cfg.ngf)
@@ -83,20 +84,21 @@ print(D)
 g_mods, d_mods = list(G.modules()), list(D.modules())
 pooling = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
 checks = {
-    "1 no pooling; ConvTranspose2d in G, stride-2 Conv2d in D":
+    tr("1 no pooling; ConvTranspose2d in G, stride-2 Conv2d in D",
+       "1 不用池化；G 用 ConvTranspose2d，D 用步幅为 2 的 Conv2d"):
         not any(isinstance(m, pooling) for m in g_mods + d_mods)
         and any(isinstance(m, nn.ConvTranspose2d) and m.stride == (2, 2) for m in g_mods)
         and any(isinstance(m, nn.Conv2d) and m.stride == (2, 2) for m in d_mods),
-    "2 batch norm in G and D": any(isinstance(m, nn.BatchNorm2d) for m in g_mods)
+    tr("2 batch norm in G and D", "2 G 和 D 都用批量归一化"): any(isinstance(m, nn.BatchNorm2d) for m in g_mods)
         and any(isinstance(m, nn.BatchNorm2d) for m in d_mods),
-    "3 no Linear layer": not any(isinstance(m, nn.Linear) for m in g_mods + d_mods),
-    "4 ReLU in G, tanh last": any(isinstance(m, nn.ReLU) for m in g_mods)
+    tr("3 no Linear layer", "3 没有全连接层（Linear）"): not any(isinstance(m, nn.Linear) for m in g_mods + d_mods),
+    tr("4 ReLU in G, tanh last", "4 G 用 ReLU，最后一层用 tanh"): any(isinstance(m, nn.ReLU) for m in g_mods)
         and isinstance(G.net[-1], nn.Tanh),
-    "5 LeakyReLU in D": any(isinstance(m, nn.LeakyReLU) for m in d_mods)
+    tr("5 LeakyReLU in D", "5 D 用 LeakyReLU"): any(isinstance(m, nn.LeakyReLU) for m in d_mods)
         and not any(type(m) is nn.ReLU for m in d_mods),
 }
 for rule, ok in checks.items():
-    print(f"{'✓' if ok else '✗'} rule {rule}")
+    print(f"{'✓' if ok else '✗'} " + tr(f"rule {rule}", f"规则 {rule}"))
 assert all(checks.values())
 with torch.no_grad():
     x_probe = G(torch.randn(2, cfg.z_dim))
@@ -119,10 +121,13 @@ x_faces = faces.images  # size × size, resized by data.load
 x_train = gan.to_tanh_range(torch.cat([x_faces, x_faces.flip(-1)]))  # flips: 2× the faces
 batch_size = min(cfg.batch_size, len(x_train))
 epochs = max(1, -(-cfg.steps // (len(x_train) // batch_size)))
-print(f"{len(x_faces)} faces ({faces.source}) -> {len(x_train)} training images "
-      f"{tuple(x_train.shape[1:])}, range [{x_train.min():.1f}, {x_train.max():.1f}]; "
-      f"{epochs} epochs of {len(x_train) // batch_size} steps")
-fig = plotting.image_grid(x_faces[:32], nrow=16, title="real faces (before flips)")
+print(tr(f"{len(x_faces)} faces ({faces.source}) -> {len(x_train)} training images "
+         f"{tuple(x_train.shape[1:])}, range [{x_train.min():.1f}, {x_train.max():.1f}]; "
+         f"{epochs} epochs of {len(x_train) // batch_size} steps",
+         f"{len(x_faces)} 张人脸（{data.shown_source(faces.source)}）-> {len(x_train)} 张训练图像 "
+         f"{tuple(x_train.shape[1:])}，取值范围 [{x_train.min():.1f}, {x_train.max():.1f}]；"
+         f"{epochs} 个迭代周期，每个 {len(x_train) // batch_size} 步"))
+fig = plotting.image_grid(x_faces[:32], nrow=16, title=tr("real faces (before flips)", "真实人脸（翻转之前）"))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The same game, with convolutions (逻辑不变)
@@ -186,10 +191,10 @@ if not snapshots:  # a finished run loaded from its checkpoint: only the final m
 fig, axes = plt.subplots(1, len(snapshots) + 1, figsize=(3.4 * (len(snapshots) + 1), 3.4),
                          squeeze=False)
 for ax, (ep, imgs) in zip(axes[0], snapshots.items()):
-    plotting.image_grid(imgs[:16], nrow=4, ax=ax, title=f"epoch {ep}")
+    plotting.image_grid(imgs[:16], nrow=4, ax=ax, title=tr(f"epoch {ep}", f"第 {ep} 个迭代周期"))
 plotting.plot_history(history, ["loss_D", "loss_G"], per="epoch", ax=axes[0][-1],
-                      title="losses (epoch means)")
-axes[0][-1].set_ylabel("loss")
+                      title=tr("losses (epoch means)", "损失（每个迭代周期的平均）"))
+axes[0][-1].set_ylabel(tr("loss", "损失"))
 fig.tight_layout()
 plotting.savefig(fig, NB, "training")
 plt.show()
@@ -214,10 +219,13 @@ d_nn, idx_nn = torch.cdist(samples.flatten(1), train_unit.flatten(1)).min(dim=1)
 d_real = torch.cdist(x_faces.flatten(1), x_faces.flatten(1))
 d_real.fill_diagonal_(float("inf"))
 d_real_nn = d_real.min(dim=1).values  # each real face to its nearest *other* real face
-print(f"mean distance sample -> nearest training image {d_nn.mean():.2f}; "
-      f"real face -> nearest other real face {d_real_nn.mean():.2f}")
+print(tr(f"mean distance sample -> nearest training image {d_nn.mean():.2f}; "
+         f"real face -> nearest other real face {d_real_nn.mean():.2f}",
+         f"平均距离：样本 -> 最近的训练图像 {d_nn.mean():.2f}；"
+         f"真实人脸 -> 最近的另一张真实人脸 {d_real_nn.mean():.2f}"))
 fig = plotting.image_grid(torch.cat([samples[:16], train_unit[idx_nn[:16]]]), nrow=16,
-                          title="DCGAN samples (top) and their nearest training faces (bottom)")
+                          title=tr("DCGAN samples (top) and their nearest training faces (bottom)",
+                                   "DCGAN 的样本（上）和离它们最近的训练人脸（下）"))
 plotting.savefig(fig, NB, "samples_and_nearest")
 artifacts.save_samples(NB, samples)
 artifacts.save_metrics(NB, {
@@ -231,9 +239,10 @@ artifacts.save_metrics(NB, {
 # 1.03 and 1.07; targets 0.6 and 0.5. (No full target for the first: 20,000 steps on the 200
 # embedded images may well memorise, which is what this measures; with a folder of faces it is
 # reported.)
-quality.at_least("sample→nearest training face / real face→nearest other",
+quality.at_least(tr("sample→nearest training face / real face→nearest other",
+                    "样本→最近的训练人脸 / 真实人脸→最近的另一张"),
                  d_nn.mean() / d_real_nn.mean(), cpu=0.6)
-quality.at_least("pixel std across samples / across real faces",
+quality.at_least(tr("pixel std across samples / across real faces", "样本之间像素的标准差 / 真实人脸之间像素的标准差"),
                  samples.std(dim=0).mean() / x_faces.std(dim=0).mean(), cpu=0.5, full=0.5)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -254,7 +263,7 @@ with torch.no_grad():
     for _ in range(4):
         z0, z1 = torch.randn(cfg.z_dim, generator=g), torch.randn(cfg.z_dim, generator=g)
         rows.append(gan.to_unit_range(G(interpolate(z0, z1, 10).to(device))).cpu())
-fig = plotting.image_grid(torch.cat(rows), nrow=10, title="latent interpolation: t = 0 … 1")
+fig = plotting.image_grid(torch.cat(rows), nrow=10, title=tr("latent interpolation: t = 0 … 1", "隐空间中的插值：t = 0 … 1"))
 plotting.savefig(fig, NB, "interpolation")
 plt.show()
 
@@ -273,11 +282,12 @@ def show_face(seed=0, a=0.0, b=0.0):
     with torch.no_grad():
         face = gan.to_unit_range(G(z.to(device))).cpu()
     fig, ax = plt.subplots(figsize=(2.2, 2.2))
-    plotting.image_grid(face, nrow=1, ax=ax, title=f"seed {seed}, a={a:.1f}, b={b:.1f}")
+    plotting.image_grid(face, nrow=1, ax=ax, title=tr(f"seed {seed}, a={a:.1f}, b={b:.1f}",
+                                                      f"种子 {seed}，a={a:.1f}，b={b:.1f}"))
     plt.show()
 
 
-_ = widgets.interact(show_face, seed=widgets.IntSlider(0, 0, 50),
+_ = widgets.interact(show_face, seed=widgets.IntSlider(0, 0, 50, description=tr("seed", "种子")),
                      a=widgets.FloatSlider(0.0, min=-1.5, max=1.5, step=0.1),
                      b=widgets.FloatSlider(0.0, min=-1.5, max=1.5, step=0.1))
 
@@ -312,8 +322,10 @@ _ = ex.conv_transpose_size(convT_out)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 10.2 — slerp (练习 10.2)
-# Straight lines pass through the low-density middle of a Gaussian in many dimensions
-# ($\|z_t\|$ shrinks near $t = 1/2$). Write spherical interpolation
+# In many dimensions a straight line between two codes cuts through the middle of the
+# Gaussian ($\|z_t\|$ shrinks near $t = 1/2$). The density is highest there, but almost every $z$
+# G was trained on lies on a thin shell at radius about $\sqrt{d}$ (here $d = 64$: radius 8), and
+# codes that short are ones G has rarely seen. Write spherical interpolation
 # $\mathrm{slerp}(z_0, z_1, t) = \frac{\sin((1-t)\Omega)}{\sin\Omega} z_0
 # + \frac{\sin(t\Omega)}{\sin\Omega} z_1$ with $\cos\Omega = \frac{z_0\cdot z_1}{\|z_0\|\|z_1\|}$.
 

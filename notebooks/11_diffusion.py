@@ -28,7 +28,7 @@ import matplotlib.pyplot as plt
 import torch
 from scipy.integrate import solve_ivp
 
-from course_utils import artifacts, checkpoints, data, metrics, plotting, profile, quality, train
+from course_utils import artifacts, checkpoints, data, evaluation, metrics, plotting, profile, quality, train
 from course_utils.diffusion import MLPEpsModel, NoiseSchedule, ddpm, per_example, toy_mixture
 from course_utils.exercises import diffusion as ex
 from course_utils.neural.autoencoders import gaussian_kl
@@ -781,7 +781,7 @@ plt.show()
 # floor that real training digits reach.
 
 # %% slideshow={"slide_type": "fragment"}
-clf = metrics.evaluation_classifier("mnist")
+clf = evaluation.evaluation_classifier("mnist")
 n_fid = sized(cfg.n_fid, 4)
 batch_size = min(n_fid, 100 if device.type == "cpu" else 1000)
 # The floor: as many real training digits as each sampler makes, against the real test digits. With

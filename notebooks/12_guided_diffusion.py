@@ -28,7 +28,7 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from course_utils import artifacts, checkpoints, data, metrics, plotting, profile, quality, train
+from course_utils import artifacts, checkpoints, data, evaluation, metrics, plotting, profile, quality, train
 from course_utils.diffusion import ddpm, guidance
 from course_utils.diffusion.clip import class_words, load_with_words
 from course_utils.exercises import guidance as ex
@@ -167,19 +167,19 @@ quality.at_most("noisy classifier: test accuracy at t = T (chance is 0.1)", nois
 # Algorithm 2 walks $t = T, \dots, 1$. To sample in $n$ steps instead of 1000, keep $n$ of the
 # timesteps $t_1 > \dots > t_n$ and define the DDPM that steps only through them
 # (Nichol & Dhariwal 2021): its $\bar\alpha$ are the original ones at those steps, so
-# $\beta'_i = 1 - \bar\alpha_{t_i}/\bar\alpha_{t_{i+1}}$ (`guidance.respace`, unit-tested to reproduce a
+# $\beta'_i = 1 - \bar\alpha_{t_i}/\bar\alpha_{t_{i+1}}$ (`NoiseSchedule.respace`, unit-tested to reproduce a
 # Gaussian's mean with the exact ε). Each step is the slide's
 # $x_{t_{i+1}} = \mu + \Sigma^{1/2} z$ with $\Sigma = \tilde\beta'_i I$, the posterior variance. As in
 # notebook 11, $\hat x_0$ is clipped to the pixel range before the step (then
 # $\mu = \tilde\mu(x_t, \mathrm{clip}\,\hat x_0)$).
 #
-# **Evaluation**: the course's evaluation classifier (`metrics.evaluation_classifier`), a separate
+# **Evaluation**: the course's evaluation classifier (`evaluation.evaluation_classifier`), a separate
 # CNN trained on clean images of the same data set, never on samples and never used for guidance.
 
 # %% slideshow={"slide_type": "fragment"}
 ts = S.ddim_timesteps(cfg.sample_steps)  # t_1 = T > … > t_n = 1
-R = guidance.respace(S, ts).to(device)   # index n − i of R ↔ original timestep ts[i]
-eval_clf = metrics.evaluation_classifier(DS)
+R = S.respace(ts).to(device)            # index n − i of R ↔ original timestep ts[i]
+eval_clf = evaluation.evaluation_classifier(DS)
 n_eval = K * cfg.n_per_class
 labels = torch.arange(K).repeat_interleave(cfg.n_per_class).to(device)  # n_per_class prompts per class
 batch = min(n_eval, 100 if device.type == "cpu" else 1000)
@@ -286,7 +286,7 @@ print("autograd's ∇ log p_φ = finite differences; a step along it raises log 
 cg = {}
 for s in cfg.scales_s:
     images, sec = run(sample_classifier_guided, seed=100, s=s)
-    cg[s] = {"images": images, "sec": sec, "acc": metrics.classifier_accuracy(eval_clf.model, images, y_cpu),
+    cg[s] = {"images": images, "sec": sec, "acc": evaluation.classifier_accuracy(eval_clf.model, images, y_cpu),
              "fid": metrics.classifier_fid(eval_clf.model, images, real_a),
              "spread": metrics.feature_spread(eval_clf.model, images, y_cpu)}
     print(f"s = {s:5.1f}: accuracy {cg[s]['acc']:.3f}, classifier-FID {cg[s]['fid']:.2f} "
@@ -433,7 +433,7 @@ def sample_cfg(x, y, g, w):
 cfgs = {}
 for w in cfg.weights_w:
     images, sec = run(sample_cfg, seed=100, w=w)
-    cfgs[w] = {"images": images, "sec": sec, "acc": metrics.classifier_accuracy(eval_clf.model, images, y_cpu),
+    cfgs[w] = {"images": images, "sec": sec, "acc": evaluation.classifier_accuracy(eval_clf.model, images, y_cpu),
                "fid": metrics.classifier_fid(eval_clf.model, images, real_a),
                "spread": metrics.feature_spread(eval_clf.model, images, y_cpu)}
     print(f"w = {w:4.1f}: accuracy {cfgs[w]['acc']:.3f}, classifier-FID {cfgs[w]['fid']:.2f} "
@@ -510,13 +510,13 @@ for w in cfg.weights_w:
 print(f"{'real test images':28s} {eval_clf.test_accuracy:8.3f} {1.0:9.2f} {real_spread:7.2f}")
 
 # accuracy per prompt: which words the guided samples answer, and real test images for comparison
-pred_real = metrics.classifier_predict(eval_clf.model, test_set.images).cpu()
+pred_real = evaluation.classifier_predict(eval_clf.model, test_set.images).cpu()
 per_class = {}
 for c, word in enumerate(WORDS):
     sel = y_cpu == c
     per_class[word] = (
-        (metrics.classifier_predict(eval_clf.model, best["images"][sel]).cpu() == c).float().mean().item(),
-        (metrics.classifier_predict(eval_clf.model, cg[s_max]["images"][sel]).cpu() == c).float().mean().item(),
+        (evaluation.classifier_predict(eval_clf.model, best["images"][sel]).cpu() == c).float().mean().item(),
+        (evaluation.classifier_predict(eval_clf.model, cg[s_max]["images"][sel]).cpu() == c).float().mean().item(),
         (pred_real[test_set.labels == c] == c).float().mean().item())
 print(f"\n{'prompt':12s} {'CFG w=' + format(cfg.w_target, 'g'):>9s} {'CG s=' + format(s_max, 'g'):>9s} {'real':>6s}")
 for word, (a_cfg, a_cg, a_real) in per_class.items():

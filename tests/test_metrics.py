@@ -1,10 +1,11 @@
-"""Tests of course_utils.metrics: the Fréchet distance against closed forms, the classifier."""
+"""Tests of course_utils.metrics (the Fréchet distance against closed forms, spread, floor) and
+course_utils.evaluation (the classifier)."""
 
 import numpy as np
 import pytest
 import torch
 
-from course_utils import metrics
+from course_utils import evaluation, metrics
 
 
 def _samples_with_exact_moments(mu: np.ndarray, cov: np.ndarray, n: int,
@@ -66,10 +67,10 @@ def test_frechet_distance_rejects_mismatched_features():
 
 
 def test_eval_cnn_shapes_and_resizing():
-    model = metrics.EvalCNN()
+    model = evaluation.EvalCNN()
     x = torch.rand(6, 1, 28, 28)
     assert model(x).shape == (6, 10)
-    assert metrics.classifier_features(model, x).shape == (6, metrics.EvalCNN.feature_dim)
+    assert evaluation.classifier_features(model, x).shape == (6, evaluation.EvalCNN.feature_dim)
     # 32×32 inputs are resized to 28×28
     assert model(torch.rand(3, 1, 32, 32)).shape == (3, 10)
 
@@ -82,12 +83,12 @@ def test_classifier_learns_a_separable_toy_task():
     x = 0.2 * torch.rand(n, 1, 28, 28, generator=g)
     x[y == 0, :, :, :14] += 0.7
     x[y == 1, :, :, 14:] += 0.7
-    untrained = metrics.EvalCNN(2)
-    cfg = metrics.ClassifierConfig(epochs=2, batch_size=32, augment_shift=0)
-    model = metrics.train_classifier(x, y, cfg)
-    acc = metrics.classifier_accuracy(model, x, y)
+    untrained = evaluation.EvalCNN(2)
+    cfg = evaluation.ClassifierConfig(epochs=2, batch_size=32, augment_shift=0)
+    model = evaluation.train_classifier(x, y, cfg)
+    acc = evaluation.classifier_accuracy(model, x, y)
     assert acc > 0.95
-    assert acc > metrics.classifier_accuracy(untrained, x, y)
+    assert acc > evaluation.classifier_accuracy(untrained, x, y)
     # the same class gives a small FD, different classes a large one
     same = metrics.classifier_fid(model, x[y == 0][:60], x[y == 0][60:])
     diff = metrics.classifier_fid(model, x[y == 0], x[y == 1])
@@ -95,7 +96,8 @@ def test_classifier_learns_a_separable_toy_task():
 
 
 def test_feature_spread_is_the_mean_within_class_rms_distance():
-    from course_utils.metrics import EvalCNN, classifier_features, feature_spread
+    from course_utils.evaluation import EvalCNN, classifier_features
+    from course_utils.metrics import feature_spread
 
     torch.manual_seed(0)
     model = EvalCNN().eval()
@@ -111,7 +113,8 @@ def test_feature_spread_is_the_mean_within_class_rms_distance():
 
 
 def test_real_fid_floor_draws_per_class_from_the_pool():
-    from course_utils.metrics import EvalCNN, real_fid_floor
+    from course_utils.evaluation import EvalCNN
+    from course_utils.metrics import real_fid_floor
 
     torch.manual_seed(0)
     model = EvalCNN().eval()

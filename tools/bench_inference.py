@@ -79,9 +79,15 @@ def _best(fns: dict, repeats: int, before=None) -> tuple[dict[str, float], dict]
 def bench_network(name: str, n_queries: int, n_sets: int, repeats: int) -> dict[str, float]:
     from pgmpy.inference import VariableElimination
 
-    from course_utils.pgm import BayesianNetwork, JunctionTree, clear_plan_cache, renormalized, variable_elimination
+    from course_utils.pgm import (
+        JunctionTree,
+        clear_plan_cache,
+        example_network,
+        renormalized,
+        variable_elimination,
+    )
 
-    bn = renormalized(BayesianNetwork.example(name))
+    bn = renormalized(example_network(name))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = bn.to_pgmpy()
@@ -149,11 +155,11 @@ def _bp_child(name: str, memory_gib: float) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     from pgmpy.inference import BeliefPropagation
 
-    from course_utils.pgm import BayesianNetwork, renormalized
+    from course_utils.pgm import example_network, renormalized
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = renormalized(BayesianNetwork.example(name)).to_pgmpy()
+        model = renormalized(example_network(name)).to_pgmpy()
         t = time.perf_counter()
         bp = BeliefPropagation(model)
         t_build = time.perf_counter() - t

@@ -154,12 +154,14 @@ def build(sources: list[Path], force: bool = False) -> int:
     import jupytext
 
     refused = 0
+    english = {}
     for py in sources:
         nb = _notebook_from(py)
         generated_hash = cells_hash(nb)
         nb.metadata[RECORD] = {"source": py.name, "cells_sha256": generated_hash}
         target = py.with_suffix(".ipynb")
         nb.metadata["language_info"] = _language_info(target)
+        english[py] = nb
         text = jupytext.writes(nb, fmt="ipynb")
         if target.exists() and target.read_text(encoding="utf-8") == text:
             _not_newer_than(target, py)
@@ -173,6 +175,7 @@ def build(sources: list[Path], force: bool = False) -> int:
         target.write_text(text, encoding="utf-8")
         _not_newer_than(target, py)
         print(f"{py} -> {target}")
+    refused += _i18n().build_all(english, force=force)  # notebooks/zh/NN.ipynb where a translation exists
     if refused:
         print(f"{refused} notebook(s) left alone: see above", file=sys.stderr)
     return 1 if refused else 0
@@ -199,11 +202,20 @@ def check(sources: list[Path]) -> int:
             problems.append(f"{ipynb} is out of sync with {py}: run `make notebooks`")
     for p in problems:
         print(p)
+    zh_failed = _i18n().check_all(sources, _notebook_from)  # the Chinese notebooks: drift, glossary, sync
     if notes:  # a note, not a failure: regenerating is the fix, and it is not urgent
         print(f"note: {len(notes)} notebook(s) lack language_info, so JupyterLab marks them changed as soon as "
               f"they open ({', '.join(notes)}): run `make notebooks`")
     print(f"checked {len(sources)} notebooks: {'OK' if not problems else f'{len(problems)} problem(s)'}")
-    return 1 if problems else 0
+    return 1 if problems or zh_failed else 0
+
+
+def _i18n():
+    """tools/i18n_build.py: the Chinese notebooks, built and checked beside the English ones."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import i18n_build
+
+    return i18n_build
 
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"

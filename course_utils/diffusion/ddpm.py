@@ -1,4 +1,4 @@
-"""The MNIST DDPM shared by the diffusion notebooks: its config per profile, builder and checkpoint key.
+"""The DDPM of the diffusion notebooks: one config and one builder for images and clips; the MNIST DDPM per profile.
 
 Notebook 11 trains it (Algorithm 1 written out in the notebook); later notebooks rebuild the same
 model from the same config, get the same checkpoint key and load the cached weights:
@@ -11,6 +11,10 @@ model from the same config, get the same checkpoint key and load the cached weig
 ``train_step`` is the library's copy of Algorithm 1 (ε-prediction loss at a uniform t, AdamW with
 warm-up and cosine decay, EMA), for a notebook that needs the model when no cache exists;
 notebook 11 checks that its own step, written from the slide, takes exactly the same step.
+
+The same ``DDPMConfig`` and ``build`` serve the text-to-video DDPM of notebook 14: its ``unet`` is a
+``video.VideoUNetConfig`` and ``build`` makes a ``video.VideoUNet`` (ε over clips (B, 1, F, H, W));
+the schedule, optimizer, EMA, learning rate and checkpoint key are the image DDPM's.
 With ``p_uncond > 0`` and labels, it drops each label to the null label ∅ with that probability
 (classifier-free guidance, Ho & Salimans 2022); a conditioning vector (a CLIP embedding) is dropped
 to the zero vector.
@@ -28,27 +32,32 @@ from torch import Tensor, nn
 from course_utils import checkpoints, profile
 from course_utils.diffusion.schedule import NoiseSchedule, per_example
 from course_utils.diffusion.unet import EMA, UNet, UNetConfig
+from course_utils.diffusion.video import VideoUNet, VideoUNetConfig
 
 NOTEBOOK = "11_diffusion"  # the checkpoint folder of the MNIST DDPM (data/checkpoints/11_diffusion/)
 
 
 @dataclass(frozen=True)
 class DDPMConfig:
-    """Everything that defines a trained DDPM (it is hashed into the checkpoint key)."""
+    """Everything that defines a trained DDPM (it is hashed into the checkpoint key).
 
-    unet: UNetConfig = field(default_factory=UNetConfig)  # the ε-network's sizes
+    The defaults are the MNIST DDPM at ``cpu``; the network's config says what it denoises.
+    """
+
+    unet: UNetConfig | VideoUNetConfig = field(default_factory=UNetConfig)  # the ε-network's sizes: images
+    #                            (UNetConfig → UNet) or clips (VideoUNetConfig → video.VideoUNet)
     T: int = 1000              # diffusion steps
     beta_1: float = 1e-4       # β at t = 1 (Ho et al. 2020)
     beta_T: float = 0.02       # β at t = T (the slide's 0.002 leaves a visible digit at t = T)
-    epochs: int = 40           # passes over the training digits
-    batch_size: int = 128      # digits per optimisation step
+    epochs: int = 40           # passes over the training examples (digits or clips)
+    batch_size: int = 128      # examples per optimisation step
     lr: float = 3e-3           # AdamW's peak learning rate
     warmup: int = 100          # steps of linear warm-up, then cosine decay to 0 at the last step
     weight_decay: float = 0.0  # AdamW's decoupled weight decay
     grad_clip: float = 1.0     # clip the gradient's norm (a high learning rate needs it)
     ema_decay: float = 0.999   # the sampled weights are this EMA of the trained ones
     n_train: int | None = None  # training digits (None: all the data source has)
-    p_uncond: float = 0.0      # probability of dropping a label to ∅ (classifier-free guidance; 0: none)
+    p_uncond: float = 0.0      # probability of dropping the condition to ∅ (classifier-free guidance; 0: none)
     seed: int = 0              # initialisation and batch order
 
 
@@ -73,7 +82,7 @@ class DDPM:
     """A DDPM ready to train or sample: its config, ε-network, EMA copy, optimizer and schedule."""
 
     config: DDPMConfig
-    eps_model: UNet
+    eps_model: UNet | VideoUNet
     ema: EMA
     optimizer: torch.optim.Optimizer
     schedule: NoiseSchedule
@@ -88,23 +97,35 @@ class DDPM:
         return {"adamw": self.optimizer}
 
 
+#: the ε-network each network config builds
+NETWORKS: dict[type, type[nn.Module]] = {UNetConfig: UNet, VideoUNetConfig: VideoUNet}
+
+
 def build(config: DDPMConfig) -> DDPM:
-    """A freshly initialised DDPM (seeded by ``config.seed``; the caller's random numbers are untouched)."""
+    """A freshly initialised DDPM (seeded by ``config.seed``; the caller's random numbers are untouched).
+
+    The ε-network is the one its config names (``NETWORKS``): a ``UNet`` for a ``UNetConfig``, a
+    ``video.VideoUNet`` for a ``video.VideoUNetConfig``.
+    """
+    if type(config.unet) not in NETWORKS:
+        raise TypeError(f"config.unet must be one of {', '.join(t.__name__ for t in NETWORKS)}, "
+                        f"got {type(config.unet).__name__}")
     with profile.seeded(config.seed):
-        net = UNet(config.unet)
+        net = NETWORKS[type(config.unet)](config.unet)
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     return DDPM(config, net, EMA(net, config.ema_decay), opt,
                 NoiseSchedule.linear(config.T, config.beta_1, config.beta_T))
 
 
-def checkpoint_key(model: DDPM, data, name: str = "ddpm_mnist") -> checkpoints.Key:
-    """The checkpoint key of ``model`` trained on ``data`` (an ImageSet): config, modules, optimizer, data."""
-    return checkpoints.key(NOTEBOOK, name, config=model.config, modules=model.modules,
+def checkpoint_key(model: DDPM, data, name: str = "ddpm_mnist", notebook: str = NOTEBOOK) -> checkpoints.Key:
+    """The checkpoint key of ``model`` trained on ``data`` (an ImageSet, or tensors): config, modules,
+    optimizer, data, under data/checkpoints/``notebook``/."""
+    return checkpoints.key(notebook, name, config=model.config, modules=model.modules,
                            optimizers=model.optimizers, data=data)
 
 
 def steps_per_epoch(config: DDPMConfig, n: int) -> int:
-    """Optimisation steps in one pass over n digits (``train.fit`` drops the last partial batch)."""
+    """Optimisation steps in one pass over n examples (``train.fit`` drops the last partial batch)."""
     return n // config.batch_size if n >= config.batch_size else 1
 
 

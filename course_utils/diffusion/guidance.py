@@ -1,5 +1,5 @@
-"""Guided diffusion (notebook 12): the class-conditional DDPM's config, a noise-conditional
-classifier p_φ(y | x_t, t), and a respaced schedule for sampling in fewer steps.
+"""Guided diffusion (notebook 12): the class-conditional DDPM's config and a noise-conditional
+classifier p_φ(y | x_t, t).
 
 - ``conditional_config(dataset)``: the class-conditional DDPM (labels dropped to ∅ with
   probability ``p_uncond``, as classifier-free guidance needs) at each profile, for Fashion-MNIST
@@ -8,16 +8,13 @@ classifier p_φ(y | x_t, t), and a respaced schedule for sampling in fewer steps
 - ``NoisyClassifier``: the encoder half of the UNet (GroupNorm residual blocks with the same
   sinusoidal time embedding), pooled to K logits: it classifies *noised* images x_t at any t, which
   is what classifier guidance differentiates (Dhariwal & Nichol 2021).
-- ``respace(schedule, timesteps)``: the DDPM whose steps are a subset t_1 > … > t_n of the
-  original ones (Nichol & Dhariwal 2021): ᾱ is kept at those steps and β'_i = 1 − ᾱ_{t_i}/ᾱ_{t_{i+1}},
-  so Algorithm 2 with the new tables samples the same model in n steps.
 
-The guided sampling loops themselves (the slide's formula) are written in the notebook.
+Sampling in fewer steps (``NoiseSchedule.respace``) belongs to the schedule; the guided sampling
+loops themselves (the slide's formula) are written in the notebook.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -25,7 +22,6 @@ from torch import Tensor, nn
 
 from course_utils import profile
 from course_utils.diffusion.ddpm import DDPMConfig
-from course_utils.diffusion.schedule import NoiseSchedule
 from course_utils.diffusion.unet import ResBlock, UNetConfig, timestep_embedding
 
 #: The class-conditional DDPM per data set and profile. cpu: the lean ≈0.25 M UNet, steps of 128
@@ -120,20 +116,3 @@ def classifier_config(dataset: str, profile_name: str | None = None) -> Classifi
     """The noise-conditional classifier's config for ``dataset`` at the active profile."""
     return _per_dataset(NOISY_CLASSIFIER, dataset, profile_name)
 
-
-def respace(schedule: NoiseSchedule, timesteps: Sequence[int]) -> NoiseSchedule:
-    """The schedule of the DDPM that steps only through ``timesteps`` (decreasing, from T, ending ≥ 1).
-
-    Step i of the new schedule goes from t_i to t_{i+1} (t_{n+1} = 0): β'_i = 1 − ᾱ_{t_i}/ᾱ_{t_{i+1}},
-    so its ᾱ' is the original ᾱ at t_n, …, t_1 (index i of the result ↔ original timestep
-    ``timesteps[n − i]``), and its posterior q(x_{t_{i+1}} | x_{t_i}, x_0) is the original one
-    between those two steps. With every timestep it is the original schedule.
-    """
-    ts = [int(t) for t in timesteps]
-    if not ts or any(a <= b for a, b in zip(ts, ts[1:])) or ts[-1] < 1 or ts[0] > schedule.T:
-        raise ValueError(f"timesteps must decrease strictly within 1..{schedule.T}, got {ts[:5]}…")
-    ab = schedule.alpha_bar.to(torch.float64)
-    chain = list(reversed(ts))  # increasing: t_n < … < t_1
-    prev = [0, *chain[:-1]]
-    beta = torch.stack([1 - ab[t] / ab[p] for t, p in zip(chain, prev)])
-    return NoiseSchedule(beta, dtype=schedule.beta.dtype)

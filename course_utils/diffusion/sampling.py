@@ -10,7 +10,7 @@ CLIP guidance), so here it is once:
 
 At each kept timestep t_i (T = t_1 > … > t_n = 1), x̂_0 = (x_t − √(1−ᾱ) ε̂)/√ᾱ is clipped to
 [−1, 1] (``clip_x0``), the step's mean is the posterior mean μ̃(x_t, x̂_0) of the respaced chain
-(``guidance.respace``), Σ = β̃' I, and x ← μ + Σ^{1/2} z with z = 0 at the last step.
+(``NoiseSchedule.respace``), Σ = β̃' I, and x ← μ + Σ^{1/2} z with z = 0 at the last step.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from course_utils.diffusion.guidance import respace
 from course_utils.diffusion.schedule import NoiseSchedule
 
 EpsFn = Callable[[Tensor, int], Tensor]
@@ -34,7 +33,7 @@ class RespacedSampler:
             raise ValueError(f"n_steps must be in 1..{schedule.T}, got {n_steps}")
         self.schedule = schedule
         self.timesteps = schedule.ddim_timesteps(n_steps)  # t_1 = T > … > t_n = 1
-        self.respaced = respace(schedule, self.timesteps)  # index n − i ↔ timesteps[i]
+        self.respaced = schedule.respace(self.timesteps)  # index n − i ↔ timesteps[i]
         self.clip_x0 = clip_x0
 
     def to(self, device: torch.device | str) -> RespacedSampler:

@@ -13,6 +13,7 @@ t ≥ 1 and a DDIM step to t_prev = 0 lands on the clean x_0:
     ε form          μ_θ = (x_t − β_t/√(1−ᾱ_t) ε_θ)/√α_t                (p_mean)
     x_0 from ε      x̂_0 = (x_t − √(1−ᾱ_t) ε)/√ᾱ_t                     (predict_x0)
     DDIM step       x_{t'} = √ᾱ_{t'} x̂_0 + √(1−ᾱ_{t'}−σ²) ε + σ z     (ddim_step, σ from η)
+    respacing       β'_i = 1 − ᾱ_{t_i}/ᾱ_{t_{i+1}} on kept steps t_1 > … > t_n  (respace)
 
 diffusers numbers its timesteps from 0: its ``timestep k`` is this module's t = k + 1
 (tests/diffusion/test_against_diffusers.py checks the two against each other).
@@ -21,6 +22,8 @@ LongTensor (B,), broadcast over the trailing dimensions.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -173,3 +176,20 @@ class NoiseSchedule:
             return [self.T]
         # spacing (T−1)/(n−1) >= 1, so the rounded steps are distinct
         return torch.linspace(self.T, 1, n_steps, dtype=torch.float64).round().long().tolist()
+
+    def respace(self, timesteps: Sequence[int]) -> NoiseSchedule:
+        """The schedule of the DDPM that steps only through ``timesteps`` (decreasing, from ≤ T, ending ≥ 1).
+
+        Step i of the new schedule goes from t_i to t_{i+1} (t_{n+1} = 0): β'_i = 1 − ᾱ_{t_i}/ᾱ_{t_{i+1}}
+        (Nichol & Dhariwal 2021), so its ᾱ' is the original ᾱ at t_n, …, t_1 (index i of the result ↔
+        original timestep ``timesteps[n − i]``), and its posterior q(x_{t_{i+1}} | x_{t_i}, x_0) is the
+        original one between those two steps. With every timestep it is the original schedule.
+        """
+        ts = [int(t) for t in timesteps]
+        if not ts or any(a <= b for a, b in zip(ts, ts[1:])) or ts[-1] < 1 or ts[0] > self.T:
+            raise ValueError(f"timesteps must decrease strictly within 1..{self.T}, got {ts[:5]}…")
+        ab = self.alpha_bar.to(torch.float64)
+        chain = list(reversed(ts))  # increasing: t_n < … < t_1
+        prev = [0, *chain[:-1]]
+        beta = torch.stack([1 - ab[t] / ab[p] for t, p in zip(chain, prev)])
+        return NoiseSchedule(beta.cpu(), dtype=self.beta.dtype).to(self.device)

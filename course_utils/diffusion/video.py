@@ -5,12 +5,17 @@
   (``DIRECTIONS``); ``prompt(digit, direction)`` is its caption, "a three moving right".
 - ``tokenize``: a prompt's words → token ids over the closed vocabulary ``VOCAB`` (the text encoder
   is the network's ``PromptEncoder``: an embedding per word, summed).
-- ``VideoUNet``: ε_θ(x_t, t, tokens) over (frames, height, width), factorised as Video Diffusion
-  Models (Ho et al. 2022) do: 2-D convolutions within each frame, 1-D (dilated) convolutions across
-  frames at every pixel, and attention across frames (with a learned frame position) at the lowest
-  resolution; the time step, the prompt and each frame's index scale and shift the features (FiLM).
-- ``centre_of_mass``, ``motion``, ``frame_windows``: the measurements the notebook's checks use
-  (where the digit is in each frame, which way it went, the digit cut back out of each frame).
+- ``VideoUNet``: ε_θ(x_t, t, tokens) over (frames, height, width), factorised over space and time:
+  2-D convolutions within each frame followed by 1-D (dilated) convolutions across frames at every
+  pixel (the (2+1)-D convolutions of Tran et al. 2018, the pseudo-3-D convolutions of Make-A-Video,
+  Singer et al. 2022), and attention across frames (with a learned frame position) at the lowest
+  resolution (Video Diffusion Models, Ho et al. 2022, relate frames by this attention alone: their
+  convolutions are space-only, 1×3×3); the time step, the prompt and each frame's index scale and
+  shift the features (FiLM). Its training config is ``ddpm.DDPMConfig`` with a ``VideoUNetConfig``
+  as the network, built by ``ddpm.build``.
+- ``centre_of_mass``, ``motion``, ``follows``, ``direction_score``, ``frame_windows``: the
+  measurements the notebook's checks use (where the digit is in each frame, which way it went,
+  whether that is the prompt's way, the digit cut back out of each frame).
 
 Image coordinates: rows grow downwards, so "down" is +row and "up" is −row.
 """
@@ -30,6 +35,8 @@ from course_utils.diffusion.unet import timestep_embedding
 DIRECTIONS = ("right", "left", "down", "up")
 #: (Δrow, Δcol) of one step in each direction (rows grow downwards)
 VELOCITY = torch.tensor([[0.0, 1.0], [0.0, -1.0], [1.0, 0.0], [-1.0, 0.0]])
+#: the index of the opposite direction: right ↔ left, down ↔ up
+OPPOSITE = torch.tensor([1, 0, 3, 2])
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 PAD, NULL = 0, 1  # token ids: padding (embeds to 0) and the empty prompt ∅ (classifier-free guidance)
 VOCAB = ("<pad>", "<null>", "a", "moving", *DIGIT_WORDS, *DIRECTIONS)
@@ -162,6 +169,20 @@ def follows(clips: Tensor, directions: Tensor, min_shift: float) -> Tensor:
     return (direction == directions.to(direction.device)) & (along >= min_shift)
 
 
+def direction_score(clips: Tensor, directions: Tensor, min_shift: float) -> float:
+    """How much more often clips (N, 1, F, H, W) move their named way than the opposite way, in [−1, 1].
+
+    score = P(follows(d)) − P(follows(opposite of d)), over the N clips with named directions d (N,).
+    +1: every clip moves its named way; −1: every clip moves backwards (a clip played in reverse);
+    ≈ 0 for clips that do not depend on the named direction when the four directions are named
+    equally often (the clips named d and those named its opposite are then alike).
+    """
+    d = directions.long().cpu()
+    named = follows(clips, d, min_shift).float().mean()
+    backwards = follows(clips, OPPOSITE[d], min_shift).float().mean()
+    return (named - backwards).item()
+
+
 def frame_windows(clips: Tensor, window: int, out: int = 28) -> Tensor:
     """The digit cut back out of every frame: a window×window crop centred on the frame's centre
     of mass (rounded to a pixel; outside the frame is 0), resized to out×out (bilinear) → (N, F, 1, out, out).
@@ -203,7 +224,8 @@ class VideoUNetConfig:
 
 
 class SpatialConv(nn.Module):
-    """A 2-D convolution applied to every frame alone: (B, F, C, H, W) → (B, F, C', H', W').
+    """A 2-D convolution applied to every frame alone: (B, F, C, H, W) → (B, F, C', H', W'); a 3-D
+    convolution with a 1×k×k kernel (Video Diffusion Models' "space-only" convolution).
 
     Inside the network a clip is laid out frames-first, (B, F, C, H, W), so that the per-frame
     layers see a batch of B·F images without copying.
@@ -233,7 +255,9 @@ class FrameNorm(nn.Module):
 class TemporalConv(nn.Module):
     """A 1-D convolution across frames at every pixel (zero padding, so F frames stay F):
     (B, F, C, H, W) → (B, F, C', H, W); a 3-D convolution with a k×1×1 kernel. With ``dilation`` d
-    it reads frames f − d, f, f + d (k = 3): blocks with dilations 1, 2, 4 see 1 + 2·(1+2+4) = 15 frames."""
+    it reads frames f − d, f, f + d (k = 3): blocks with dilations 1, 2, 4 see 1 + 2·(1+2+4) = 15 frames.
+    After a ``SpatialConv`` it makes a (2+1)-D, or pseudo-3-D, convolution (Make-A-Video's): one
+    3-D convolution whose k×k×k kernel is the product of the two kernels, summed over the channels between."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int = 3, dilation: int = 1) -> None:
         super().__init__()
@@ -325,7 +349,7 @@ class VideoUNet(nn.Module):
     def __init__(self, config: VideoUNetConfig = VideoUNetConfig()) -> None:
         super().__init__()
         self.config = config
-        ch, d, g, k = config.channels, config.emb_dim, config.groups, config.temporal_kernel
+        ch, d, groups, k = config.channels, config.emb_dim, config.groups, config.temporal_kernel
         ss = config.scale_shift
         f = config.frames if config.temporal_attention else 0
         n_blocks = 2 * len(ch) + 1
@@ -340,20 +364,20 @@ class VideoUNet(nn.Module):
         self.downsample = nn.ModuleList()
         c_prev = ch[0]
         for i, c in enumerate(ch):
-            self.down.append(SpaceTimeBlock(c_prev, c, d, g, k, f if i > 0 else 0, dil[i], ss))
+            self.down.append(SpaceTimeBlock(c_prev, c, d, groups, k, f if i > 0 else 0, dil[i], ss))
             c_prev = c
             if i < len(ch) - 1:
                 self.downsample.append(SpatialConv(c, c, stride=2))
-        self.mid = SpaceTimeBlock(c_prev, c_prev, d, g, k, f, dil[len(ch)], ss)
+        self.mid = SpaceTimeBlock(c_prev, c_prev, d, groups, k, f, dil[len(ch)], ss)
         self.up = nn.ModuleList()
         self.upsample = nn.ModuleList()
         for j, (i, c) in enumerate(reversed(list(enumerate(ch)))):
-            self.up.append(SpaceTimeBlock(c_prev + c, c, d, g, k, f if i > 0 else 0, dil[len(ch) + 1 + j], ss))
+            self.up.append(SpaceTimeBlock(c_prev + c, c, d, groups, k, f if i > 0 else 0, dil[len(ch) + 1 + j], ss))
             c_prev = c
             if i > 0:
                 self.upsample.append(SpatialConv(c, ch[i - 1]))
                 c_prev = ch[i - 1]
-        self.norm_out = FrameNorm(ch[0], g)
+        self.norm_out = FrameNorm(ch[0], groups)
         self.conv_out = SpatialConv(ch[0], 1)
         nn.init.zeros_(self.conv_out.conv.weight)  # start by predicting ε = 0
         nn.init.zeros_(self.conv_out.conv.bias)
@@ -382,27 +406,3 @@ class VideoUNet(nn.Module):
                 h = F.interpolate(h.flatten(0, 1), scale_factor=2, mode="nearest")
                 h = self.upsample[i](h.reshape(b, f, *h.shape[1:]))
         return self.conv_out(F.silu(self.norm_out(h))).transpose(1, 2)
-
-
-# ------------------------------------------------------------------------------------------ the DDPM's config
-
-@dataclass(frozen=True)
-class VideoDDPMConfig:
-    """Everything that defines a trained text-to-video DDPM (hashed into its checkpoint key).
-
-    ``lr`` and ``warmup`` mean what they mean in ``ddpm.DDPMConfig``, so ``ddpm.learning_rate``
-    serves this config too.
-    """
-
-    net: VideoUNetConfig = VideoUNetConfig()  # the space-time ε-network's sizes
-    T: int = 1000               # diffusion steps
-    beta_1: float = 1e-4        # β at t = 1 (Ho et al. 2020)
-    beta_T: float = 0.02        # β at t = T
-    epochs: int = 4             # passes over the training clips
-    batch_size: int = 64        # clips per optimisation step
-    lr: float = 2e-3            # AdamW's peak learning rate
-    warmup: int = 50            # steps of linear warm-up, then cosine decay to 0
-    grad_clip: float = 1.0      # clip the gradient's norm
-    ema_decay: float = 0.995    # the sampled weights are this EMA of the trained ones
-    p_uncond: float = 0.1       # probability of training on the empty prompt ∅ (classifier-free guidance)
-    seed: int = 0               # initialisation and batch order

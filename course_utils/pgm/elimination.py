@@ -1,5 +1,5 @@
-"""Variable elimination (lecture: 精确推断 → 变量消去法): evidence, elimination orders and costs,
-cached einsum plans, and sum-product over a list of factors.
+"""Variable elimination (lecture: 精确推断 → 变量消去法): cached einsum plans for a network's
+queries, and sum-product over a list of factors (orders: :mod:`~course_utils.pgm.ordering`).
 
 The hot loops work on plain ``(variables, ndarray)`` tables and do each product-and-sum-out in
 one ``np.einsum`` call. A query's plan (pruning, elimination order, einsum subscripts) depends
@@ -12,200 +12,23 @@ its scores instead of recomputing them, and the einsum steps follow from the eli
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from itertools import chain
-from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 
 from course_utils.pgm.factor import Factor
 from course_utils.pgm.network import BayesianNetwork
-
-if TYPE_CHECKING:
-    from course_utils.pgm.junction_tree import JunctionTree
+from course_utils.pgm.ordering import (
+    Heuristic,
+    check_heuristic,
+    elimination_cost,
+    greedy_elimination,
+    greedy_order,
+)
+from course_utils.pgm.queries import as_names, check_query, check_variables, evidence_indices
 from course_utils.pgm.tables import LETTERS, Scope, einsum_tables, reduce_table, subscripts
-
-Heuristic = Literal["min_fill", "min_weight", "min_neighbors"]
-HEURISTICS: tuple[str, ...] = get_args(Heuristic)
-
-
-def _check_heuristic(heuristic: str) -> None:
-    if heuristic not in HEURISTICS:
-        raise ValueError(f"unknown heuristic {heuristic!r}: valid values are {', '.join(HEURISTICS)}")
-
-
-def evidence_indices(bn: BayesianNetwork | JunctionTree, evidence: Mapping[str, int | str] | None) -> dict[str, int]:
-    """Evidence as state indices: ``{"smoke": "yes"}`` → ``{"smoke": 0}`` (ints pass through).
-
-    A state is a state name or an integer index, nothing else: ``True`` or ``1.7`` would pass
-    ``int(s)`` and silently mean another state (as in ``Factor.reduce``, a TypeError).
-    ``bn`` is anything with ``card`` and ``states`` (None when it has no state names).
-    """
-    out: dict[str, int] = {}
-    for v, s in (evidence or {}).items():
-        if v not in bn.card:
-            raise ValueError(f"unknown evidence variable {v!r}: valid variables are {', '.join(bn.card)}")
-        names = bn.states[v] if bn.states else None
-        valid = (f"one of {', '.join(map(repr, names))} or an index 0..{bn.card[v] - 1}" if names
-                 else f"an index 0..{bn.card[v] - 1}")
-        if isinstance(s, str):
-            if names is None or s not in names:
-                has = f"states {', '.join(map(repr, names))}" if names else "no state names"
-                raise ValueError(f"{v!r} has {has}, not {s!r}: give {valid}")
-            s = names.index(s)
-        elif isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)):
-            raise TypeError(f"evidence for {v!r} must be a state name or an integer index ({valid}), "
-                            f"got {s!r} of type {type(s).__name__}")
-        if not 0 <= s < bn.card[v]:
-            raise ValueError(f"state index {s} out of range for {v!r} ({bn.card[v]} states): give {valid}")
-        out[v] = int(s)
-    return out
-
-
-def _names(variables: str | Iterable[str]) -> tuple[str, ...]:
-    """A variable name or a collection of names as a tuple (a string is one name, not its letters)."""
-    return (variables,) if isinstance(variables, str) else tuple(variables)
-
-
-def check_variables(names: Sequence[str], known: Collection[str], what: str) -> None:
-    """ValueError for names that are repeated or not among ``known`` (listing the valid ones)."""
-    unknown = [v for v in names if v not in known]
-    if unknown:
-        raise ValueError(f"{what}: unknown variable(s) {unknown}; valid variables are {', '.join(known)}")
-    if len(set(names)) != len(names):
-        repeated = sorted({v for v in names if names.count(v) > 1})
-        raise ValueError(f"{what}: repeated variable(s) {repeated}; name each variable once")
-
-
-def check_query(bn: BayesianNetwork, variables: Sequence[str], observed: Collection[str]) -> None:
-    """A query is a non-empty list of distinct variables of ``bn``, none of them observed."""
-    if not variables:
-        raise ValueError(f"the query needs a non-empty list of variables; valid variables are {', '.join(bn.card)}")
-    check_variables(variables, bn.card, "query")
-    both = [v for v in variables if v in observed]
-    if both:
-        raise ValueError(f"variables {both} are both queried and observed: drop them from the query "
-                         "(an observed variable's posterior is its observed state)")
-
-
-# ----------------------------------------------------------------------------- elimination order
-def greedy_order(scopes: Iterable[Scope], cardinality: Mapping[str, int],
-                 eliminate: Iterable[str], heuristic: Heuristic = "min_fill") -> tuple[str, ...]:
-    """Greedy elimination order on the interaction graph of ``scopes``.
-
-    min_fill: fewest edges added; min_weight: smallest Π card(neighbours ∪ v);
-    min_neighbors: fewest neighbours. Ties go to the smaller weight, then to the name.
-    """
-    return tuple(v for v, _ in greedy_elimination(scopes, cardinality, eliminate, heuristic))
-
-
-def greedy_elimination(scopes: Iterable[Scope], cardinality: Mapping[str, int], eliminate: Iterable[str],
-                       heuristic: Heuristic = "min_fill") -> list[tuple[str, set[str]]]:
-    """``greedy_order``, each variable with its neighbours when it is eliminated.
-
-    Those neighbours are the scope of τ_v = Σ_v Π_{φ ∋ v} φ, and with v a clique of the
-    triangulated graph (the junction tree's cliques). Scores are updated, not recomputed.
-    Eliminating v changes the neighbourhoods of v's neighbours only: those at the end of a
-    fill-in edge are rescored, the others just lose v (and for min_fill the pairs (v, x) with x
-    not next to v); and each fill-in edge (a, b) saves one pair to fill to every other vertex
-    next to both a and b.
-    """
-    _check_heuristic(heuristic)
-    adj: dict[str, set[str]] = {}  # the interaction graph: variables that share a scope
-    for scope in scopes:
-        for v in scope:
-            if v in adj:
-                adj[v].update(scope)
-            else:
-                adj[v] = set(scope)
-    for v, nb in adj.items():
-        nb.discard(v)
-    eliminate = list(eliminate)
-    for v in eliminate:
-        adj.setdefault(v, set())
-    card = cardinality.__getitem__
-    min_fill = heuristic == "min_fill"
-
-    def score(v: str) -> list:  # [heuristic's score, weight, name]: compared in this order
-        nb = adj[v]
-        weight = math.prod(map(card, nb)) * cardinality[v]
-        if min_fill:  # pairs of neighbours that are not adjacent: Σ_a |nb − adj(a) − {a}| / 2
-            return [(sum([len(nb - adj[a]) for a in nb]) - len(nb)) // 2, weight, v]
-        return [weight if heuristic == "min_weight" else len(nb), weight, v]
-
-    scores = {v: score(v) for v in eliminate}
-    order: list[tuple[str, set[str]]] = []
-    while scores:
-        v = min(scores, key=scores.__getitem__)
-        fill = scores.pop(v)[0]
-        nb = adj.pop(v)
-        order.append((v, nb))  # nb is not changed below: the other vertices' sets are
-        if min_fill and fill == 0:
-            # v is simplicial (its neighbours are a clique): a neighbour u loses v, and with it the
-            # pairs (v, x) for its neighbours x outside the clique: |adj(u)| − (|nb| − 1) of them
-            clique, card_v = len(nb) - 1, cardinality[v]
-            for u in nb:
-                adj_u = adj[u]
-                adj_u.discard(v)
-                if u in scores:
-                    score_u = scores[u]
-                    score_u[0] -= len(adj_u) - clique
-                    score_u[1] //= card_v
-            continue
-        added = [(a, b) for a in nb for b in nb - adj[a] if a < b] if min_fill else []
-        ends = set(chain.from_iterable(added))  # the neighbours that gain neighbours
-        for a in nb:  # connect the neighbours (the fill-in edges), drop v
-            adj[a] |= nb
-            adj[a].discard(a)
-            adj[a].discard(v)
-        for u in nb:
-            if u not in scores:
-                continue
-            if min_fill and u not in ends:  # as for a simplicial v: u only lost v
-                scores[u][0] -= len(adj[u]) - len(nb) + 1
-                scores[u][1] //= cardinality[v]
-            else:  # a new neighbourhood: rescore
-                scores[u] = score(u)
-        for a, b in added:  # a fill-in edge (a, b): one pair less to fill for vertices next to both
-            for u in adj[a] & adj[b]:
-                if u not in ends and u in scores:
-                    scores[u][0] -= 1
-    return order
-
-
-def elimination_cost(scopes: Iterable[Scope], cardinality: Mapping[str, int],
-                     order: Sequence[str]) -> dict[str, int]:
-    """Cost of eliminating ``order`` from factors with these scopes.
-
-    Returns ``largest_factor`` (entries of the biggest intermediate product ψ = Π φ before
-    Σ_v), ``multiplications`` (Σ over steps of |ψ|·(#factors − 1)) and ``additions``
-    (Σ |ψ| − |τ|, the sums of Σ_v).
-    """
-    pool = [frozenset(s) for s in scopes]
-    largest = mult = add = 0
-    for v in order:
-        used = [s for s in pool if v in s]
-        pool = [s for s in pool if v not in s]
-        psi = frozenset().union(*used) if used else frozenset({v})
-        size = math.prod(cardinality[u] for u in psi)
-        largest = max(largest, size)
-        mult += size * max(len(used) - 1, 0)
-        add += size - size // cardinality[v]
-        pool.append(psi - {v})
-    return {"largest_factor": largest, "multiplications": mult, "additions": add}
-
-
-def elimination_order(bn: BayesianNetwork, variables: Iterable[str] = (),
-                      evidence: Iterable[str] = (), heuristic: Heuristic = "min_fill",
-                      ) -> tuple[str, ...]:
-    """Order to eliminate every variable of ``bn`` that is neither queried nor observed."""
-    keep = set(variables) | set(evidence)
-    scopes = [tuple(u for u in (v, *bn.parents[v]) if u not in evidence) for v in bn.variables]
-    todo = [v for v in bn.variables if v not in keep]
-    return greedy_order(scopes, bn.card, todo, heuristic)
 
 
 # ----------------------------------------------------------------------------- variable elimination
@@ -346,9 +169,9 @@ def variable_elimination(bn: BayesianNetwork, variables: str | Sequence[str],
     evidence of probability zero raises ValueError only when it touches the query's part of
     the network; ``JunctionTree.log_partition`` gives log p(e) for all of it.
     """
-    variables = _names(variables)
+    variables = as_names(variables)
     ev = evidence_indices(bn, evidence)
-    _check_heuristic(heuristic)
+    check_heuristic(heuristic)
     check_query(bn, variables, ev)
     plan = _ve_plan(_structure(bn), variables, tuple(sorted(ev)), heuristic)
     cpds = bn.cpds
@@ -376,8 +199,8 @@ def clear_plan_cache(*, networks: bool = False) -> None:
 def ve_plan(bn: BayesianNetwork, variables: str | Sequence[str],
             evidence: Iterable[str] = (), heuristic: Heuristic = "min_fill") -> _VEPlan:
     """The cached plan (pruned CPDs, elimination order, cost) VE uses for this query shape."""
-    variables, evidence = _names(variables), _names(evidence)
-    _check_heuristic(heuristic)
+    variables, evidence = as_names(variables), as_names(evidence)
+    check_heuristic(heuristic)
     check_variables(evidence, bn.card, "evidence")
     check_query(bn, variables, evidence)
     return _ve_plan(_structure(bn), variables, tuple(sorted(evidence)), heuristic)
@@ -389,7 +212,7 @@ def sum_product(factors: Sequence[Factor], keep: str | Sequence[str] = (),
 
     ``keep`` is one variable name or a list of distinct variables of the factors.
     """
-    keep = _names(keep)
+    keep = as_names(keep)
     scopes = [f.variables for f in factors]
     card = {v: c for f in factors for v, c in zip(f.variables, f.cardinality)}
     check_variables(keep, card, "sum_product keep")
@@ -401,8 +224,6 @@ def sum_product(factors: Sequence[Factor], keep: str | Sequence[str] = (),
         out = tuple(dict.fromkeys(u for s, _ in used for u in s if u != v))
         pool.append((out, einsum_tables(used, out)))
     return Factor(keep, tuple(card[v] for v in keep), einsum_tables(pool, keep))
-
-
 
 
 def renormalized(bn: BayesianNetwork) -> BayesianNetwork:

@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from course_utils.pgm.elimination import Heuristic, evidence_indices, greedy_elimination
 from course_utils.pgm.factor import Factor
 from course_utils.pgm.network import BayesianNetwork
+from course_utils.pgm.ordering import Heuristic, greedy_elimination
+from course_utils.pgm.queries import evidence_indices
 from course_utils.pgm.tables import Scope, reduce_table, run_einsum, subscripts_for
 
 

@@ -1,28 +1,19 @@
 """Bayesian networks: a DAG plus one CPD per variable, p(x) = prod_k p(x_k | x_{pi_k}) (lecture eq. 11.8).
 
-Ancestral sampling, maximum likelihood by counting, the log-likelihood, pgmpy conversion, and
-the bundled example networks (read offline from data/networks/).
+Ancestral sampling, maximum likelihood by counting, the log-likelihood and pgmpy conversion. The
+bundled example networks (asia, alarm, ...) are in :mod:`~course_utils.pgm.examples`.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import warnings
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from course_utils.paths import ROOT, data_dir
+from course_utils.i18n import t
 from course_utils.pgm.factor import MAX_JOINT_ENTRIES, Factor
-
-#: Networks that ``BayesianNetwork.example`` loads offline (pgmpy's bundled .bif files).
-EXAMPLE_NETWORKS = (
-    "asia", "cancer", "earthquake", "survey", "sachs", "child", "insurance", "alarm",
-    "win95pts", "hailfinder", "hepar2", "andes", "pigs", "water", "link",
-)
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,8 +144,7 @@ class BayesianNetwork:
                    for v in self.variables)
 
     def __repr__(self) -> str:
-        return (f"BayesianNetwork({len(self.variables)} variables, {len(self.edges)} edges, "
-                f"{self.n_free_parameters()} free parameters)")
+        return t("pgm.network", n=len(self.variables), edges=len(self.edges), free=self.n_free_parameters())
 
     # ---- the joint -----------------------------------------------------------------------
     def joint(self) -> Factor:
@@ -297,54 +287,16 @@ class BayesianNetwork:
 
     @classmethod
     def example(cls, name: str) -> BayesianNetwork:
-        """A bundled network by name (offline): data/networks/<name>.bif(.gz) if present, else
-        pgmpy's bundled copy. See ``EXAMPLE_NETWORKS``."""
-        return _load_example(name.lower()).copy()
+        """``example_network(name)`` under its old name, kept for course_utils/exercises (not edited here).
+
+        The catalogue lives in :mod:`~course_utils.pgm.examples`; this method is the one import of
+        it from this module. Delete it once nothing calls ``BayesianNetwork.example``.
+        """
+        from course_utils.pgm.examples import example_network  # the old name: see the docstring
+
+        return example_network(name)
 
     def copy(self) -> BayesianNetwork:
         """An independent copy (factors are immutable and shared)."""
         return BayesianNetwork(self.parents, self.cpds, self.states)
-
-
-def _load_example(name: str) -> BayesianNetwork:
-    """The network ``name`` from the first .bif found (data dir, then the shipped copies), else pgmpy's.
-
-    Parsing is cached on everything it depends on: the file found (so the data folder that
-    ``COURSE_DATA_DIR`` points to) and its size and modification time.
-    """
-    # the shipped copies (data/networks/, survive pgmpy 1.3) and a user's data folder
-    folders = dict.fromkeys([data_dir() / "networks", ROOT / "data" / "networks"])
-    for path in (d / f"{name}{ext}" for d in folders for ext in (".bif", ".bif.gz")):
-        if path.is_file():
-            stat = path.stat()
-            return _read_example_file(str(path), stat.st_size, stat.st_mtime_ns)
-    return _pgmpy_example(name)
-
-
-@functools.lru_cache(maxsize=16)
-def _read_example_file(path: str, size: int, mtime_ns: int) -> BayesianNetwork:
-    from course_utils.pgm.bif import read_bif  # bif builds networks: import late
-
-    return read_bif(Path(path))
-
-
-@functools.lru_cache(maxsize=16)
-def _pgmpy_example(name: str) -> BayesianNetwork:
-    if name not in EXAMPLE_NETWORKS:
-        raise ValueError(f"unknown example network {name!r}: choose one of "
-                         f"{', '.join(EXAMPLE_NETWORKS)} (or put {name}.bif under "
-                         f"{data_dir() / 'networks'})")
-    try:
-        from pgmpy.utils import get_example_model
-    except ImportError as err:  # pragma: no cover - depends on the pgmpy version
-        raise RuntimeError(f"network {name!r}: no local copy under {data_dir() / 'networks'} "
-                           "and this pgmpy has no get_example_model (removed in 1.3; the "
-                           "course pins pgmpy 1.1.2)") from err
-    # get_example_model reads pgmpy's bundled .bif offline; it is deprecated (FutureWarning,
-    # removed in pgmpy 1.3 whose replacement downloads), hence the pin and the silenced warning.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        model = get_example_model(name)
-    return BayesianNetwork.from_pgmpy(model)
-
 

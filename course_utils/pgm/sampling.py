@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from course_utils.pgm.elimination import evidence_indices
 from course_utils.pgm.network import BayesianNetwork
+from course_utils.pgm.queries import evidence_indices
 
 
 @dataclass(frozen=True)

@@ -111,3 +111,32 @@ def test_fit_trains_saves_and_reloads_under_the_shared_key():
     again.ema.load_state_dict(state["modules"]["ema"])
     for pa, pb in zip(again.ema.model.parameters(), model.ema.model.parameters()):
         assert torch.equal(pa, pb)
+
+
+def test_one_config_and_one_builder_serve_the_video_ddpm():
+    from course_utils.diffusion.video import VideoUNet, VideoUNetConfig
+
+    net_cfg = VideoUNetConfig(channels=(8, 16), emb_dim=16, temporal_attention=False)
+    cfg = dataclasses.replace(_tiny(weight_decay=0.01, p_uncond=0.1), unet=net_cfg)
+    model = ddpm.build(cfg)
+    assert type(model.eps_model) is VideoUNet and model.eps_model.config == net_cfg
+    # the same network, seeded the same way, as building the VideoUNet directly: the builder adds nothing
+    torch.manual_seed(0)
+    direct = VideoUNet(net_cfg)
+    for pa, pb in zip(model.eps_model.parameters(), direct.parameters()):
+        assert torch.equal(pa, pb)
+    assert model.optimizer.param_groups[0]["weight_decay"] == 0.01 and model.schedule.T == 50
+    # its checkpoint key names the notebook it was trained in, and differs from the image DDPM's of the same settings
+    clips = (torch.rand(4, 1, 8, 16, 16), torch.zeros(4, 4, dtype=torch.long))
+    key = ddpm.checkpoint_key(model, clips, name="video_ddpm", notebook="14_text_to_video")
+    assert key.path.parent.name == "14_text_to_video" and key.name.startswith("video_ddpm-smoke-")
+    assert key == ddpm.checkpoint_key(ddpm.build(cfg), clips, name="video_ddpm", notebook="14_text_to_video")
+    image = ddpm.build(_tiny(weight_decay=0.01, p_uncond=0.1))
+    assert key.name != ddpm.checkpoint_key(image, clips, name="video_ddpm", notebook="14_text_to_video").name
+    assert key.name != ddpm.checkpoint_key(ddpm.build(dataclasses.replace(cfg, unet=dataclasses.replace(
+        net_cfg, temporal_attention=True))), clips, name="video_ddpm", notebook="14_text_to_video").name
+
+
+def test_build_names_the_valid_network_configs():
+    with pytest.raises(TypeError, match="UNetConfig, VideoUNetConfig"):
+        ddpm.build(_tiny(unet=(4, 8)))

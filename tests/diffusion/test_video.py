@@ -1,5 +1,6 @@
 """course_utils.diffusion.video: the clip maker against SciPy's centre of mass, the prompt's tokens,
-the measurements, and the space-time network (shapes, prompt, the order of the frames)."""
+the measurements (the direction score on boxes of known motion), and the space-time network (shapes,
+prompt, the order of the frames)."""
 
 from __future__ import annotations
 
@@ -222,3 +223,32 @@ def test_scale_shift_conditioning_is_film_on_the_normalised_features():
     xs = torch.randn(1, 1, 8, 16, 16).expand(2, -1, -1, -1, -1)
     out = net(xs, 50, video.tokenize(["a three moving right", "a three moving left"]))
     assert out.shape == xs.shape and not torch.allclose(out[0], out[1])
+
+
+def _box_clips(velocities: list[tuple[int, int]], frames: int = 8, size: int = 16) -> torch.Tensor:
+    """A 3×3 box moving (v_row, v_col) whole pixels per frame from the canvas's middle: (N, 1, F, S, S)."""
+    clips = torch.zeros(len(velocities), 1, frames, size, size)
+    for i, (vr, vc) in enumerate(velocities):
+        r0, c0 = (size - 3 - vr * (frames - 1)) // 2, (size - 3 - vc * (frames - 1)) // 2
+        for k in range(frames):
+            clips[i, 0, k, r0 + k * vr:r0 + k * vr + 3, c0 + k * vc:c0 + k * vc + 3] = 1.0
+    return clips
+
+
+def test_direction_score_is_plus_one_minus_one_and_zero_for_a_prompt_blind_model():
+    steps = {"right": (0, 1), "left": (0, -1), "down": (1, 0), "up": (-1, 0)}
+    assert [steps[DIRECTIONS[int(k)]] for k in video.OPPOSITE] == [(0, -1), (0, 1), (-1, 0), (1, 0)]
+    named = torch.arange(4).repeat(3)
+    follower = _box_clips([steps[DIRECTIONS[int(k)]] for k in named])
+    assert video.direction_score(follower, named, 3.5) == 1.0
+    assert video.direction_score(follower.flip(2), named, 3.5) == -1.0      # played backwards
+    # a model that ignores the prompt and always moves right: a quarter of the prompts followed, score 0
+    always_right = _box_clips([(0, 1)] * len(named))
+    assert video.follows(always_right, named, 3.5).float().mean() == 0.25
+    assert video.direction_score(always_right, named, 3.5) == 0.0
+    # right along the axis but backwards for the vertical prompts only: half of them +1, half −1
+    half = _box_clips([steps[DIRECTIONS[int(k)]] if k < 2 else steps[DIRECTIONS[int(video.OPPOSITE[k])]]
+                       for k in named])
+    assert video.direction_score(half, named, 3.5) == 0.0
+    # a still clip moves no way: 0
+    assert video.direction_score(_box_clips([(0, 0)] * 4), torch.arange(4), 3.5) == 0.0

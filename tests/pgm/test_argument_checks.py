@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from course_utils.pgm import (
-    BayesianNetwork,
     Factor,
     JunctionTree,
     evidence_indices,
+    example_network,
     forward_sample,
     gibbs_sampling,
     likelihood_weighting,
@@ -24,7 +24,7 @@ IMPOSSIBLE = {"tub": "yes", "either": "no"}  # asia: either = tub OR lung
 
 @pytest.fixture(scope="module")
 def asia():
-    return BayesianNetwork.example("asia")
+    return example_network("asia")
 
 
 # ------------------------------------------------------------------------ item 5: evidence states

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from course_utils.pgm import BayesianNetwork, Factor, read_bif
+from course_utils.pgm import BayesianNetwork, Factor, example_network, read_bif
 
 # pgmpy 1.1 warns (FutureWarning) about APIs it removes in 1.3; the course pins 1.1.2
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
@@ -38,7 +38,7 @@ def student() -> BayesianNetwork:
 
 @pytest.fixture(scope="module")
 def asia() -> BayesianNetwork:
-    return BayesianNetwork.example("asia")
+    return example_network("asia")
 
 
 @functools.cache
@@ -193,11 +193,11 @@ def test_bad_networks_raise_clear_errors():
     with pytest.raises(ValueError, match="out of range"):
         bn.log_likelihood(np.array([[0, 0, 3, 0, 0]]))
     with pytest.raises(ValueError, match="unknown example network"):
-        BayesianNetwork.example("no-such-net")
+        example_network("no-such-net")
 
 
 def test_joint_refuses_large_networks():
-    bn = BayesianNetwork.example("alarm")
+    bn = example_network("alarm")
     with pytest.raises(ValueError, match="variable elimination"):
         bn.joint()
 
@@ -242,7 +242,7 @@ def test_sampling_frequencies_match_joint():
 
 
 def test_mle_converges_on_alarm():
-    bn = BayesianNetwork.example("alarm")
+    bn = example_network("alarm")
     rng = np.random.default_rng(0)
     data = bn.sample(50_000, rng)
 
@@ -313,7 +313,7 @@ def test_pgmpy_marginals_on_child_by_sampling():
     """child (20 variables, 1e9-entry joint): compare sampled marginals with pgmpy's VE."""
     from pgmpy.inference import VariableElimination
 
-    bn = BayesianNetwork.example("child")
+    bn = example_network("child")
     model = _pgmpy("child")
     data = bn.sample(40_000, np.random.default_rng(3))
     ve = VariableElimination(model)
@@ -331,14 +331,14 @@ BNLEARN_PARAMETERS = {"asia": 18, "cancer": 10, "earthquake": 10, "survey": 21, 
 
 @pytest.mark.parametrize("name", list(BNLEARN_PARAMETERS))
 def test_shipped_networks_load_with_known_sizes(name):
-    bn = BayesianNetwork.example(name)  # data/networks/<name>.bif.gz through read_bif
+    bn = example_network(name)  # data/networks/<name>.bif.gz through read_bif
     assert bn.n_free_parameters() == BNLEARN_PARAMETERS[name]
-    assert BayesianNetwork.example(name) is not bn  # fresh copies of a cached network
+    assert example_network(name) is not bn  # fresh copies of a cached network
 
 
 @pytest.mark.parametrize("name", ["asia", "sachs", "child", "alarm"])
 def test_read_bif_matches_pgmpy(name):
-    bn = BayesianNetwork.example(name)
+    bn = example_network(name)
     model = _pgmpy(name)
     ref = BayesianNetwork.from_pgmpy(model)
     assert set(bn.variables) == set(ref.variables) == {str(v) for v in model.nodes()}
@@ -399,14 +399,14 @@ def test_example_cache_is_keyed_on_the_data_folder_and_file(tmp_path, monkeypatc
         (tmp_path / folder / "networks" / "mynet.bif").write_text(
             text.replace("P0", str(p)).replace("P1", str(1 - p)))
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "one"))
-    assert BayesianNetwork.example("mynet").cpds["A"].values[0] == 0.25
+    assert example_network("mynet").cpds["A"].values[0] == 0.25
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "two"))
-    assert BayesianNetwork.example("mynet").cpds["A"].values[0] == 0.6
+    assert example_network("mynet").cpds["A"].values[0] == 0.6
     # the file itself edited in place: read again
     path = tmp_path / "two" / "networks" / "mynet.bif"
     path.write_text(text.replace("P0", "0.125").replace("P1", "0.875"))
-    assert BayesianNetwork.example("mynet").cpds["A"].values[0] == 0.125
+    assert example_network("mynet").cpds["A"].values[0] == 0.125
     (tmp_path / "three").mkdir()
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "three"))
     with pytest.raises(ValueError, match="unknown example network 'mynet'"):
-        BayesianNetwork.example("mynet")
+        example_network("mynet")

@@ -13,6 +13,7 @@ from course_utils.pgm import (
     belief_propagation,
     elimination_cost,
     elimination_order,
+    example_network,
     gibbs_sampling,
     greedy_order,
     likelihood_weighting,
@@ -76,7 +77,7 @@ def test_ve_equals_brute_force_on_lecture_example_and_asia():
     brute = joint.marginalize(["x2", "x3"]).permute(["x1", "x4"]).normalize()
     assert np.allclose(variable_elimination(bn, ["x1", "x4"]).values, brute.values, atol=1e-12)
 
-    asia = BayesianNetwork.example("asia")
+    asia = example_network("asia")
     joint = asia.joint()
     for query, evidence in [("lung", {"dysp": "yes", "smoke": 0}), (["tub", "bronc"], {"xray": 1}),
                             ("either", None)]:
@@ -109,14 +110,14 @@ def test_elimination_cost_and_orders():
 
 
 def test_ve_plan_is_cached_and_prunes_barren_nodes():
-    asia = BayesianNetwork.example("asia")
+    asia = example_network("asia")
     plan = ve_plan(asia, "smoke", evidence=["lung"])
     assert set(plan.cpds) == {"smoke", "lung"}  # nothing below lung matters
     assert ve_plan(asia.copy(), "smoke", evidence=["lung"]) is plan
 
 
 def test_ve_errors():
-    asia = BayesianNetwork.example("asia")
+    asia = example_network("asia")
     with pytest.raises(ValueError, match="both queried and observed"):
         variable_elimination(asia, "lung", {"lung": 0})
     with pytest.raises(ValueError, match="probability zero"):  # either = tub OR lung
@@ -134,7 +135,7 @@ def test_ve_errors():
 def test_ve_and_junction_tree_match_pgmpy(name):
     from pgmpy.inference import VariableElimination
 
-    bn = renormalized(BayesianNetwork.example(name))
+    bn = renormalized(example_network(name))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pgmpy_ve = VariableElimination(bn.to_pgmpy())
@@ -160,7 +161,7 @@ def test_ve_and_junction_tree_match_pgmpy(name):
 
 # ------------------------------------------------------------------------ junction tree
 def test_junction_tree_log_partition_and_mrf():
-    asia = BayesianNetwork.example("asia")
+    asia = example_network("asia")
     joint = asia.joint()
     ev = {"dysp": 0, "xray": 1}
     assert math.isclose(JunctionTree(asia).log_partition(ev),
@@ -200,7 +201,7 @@ def test_loopy_bp_is_approximate_on_a_grid():
 
 # ------------------------------------------------------------------------ samplers
 def test_samplers_converge_to_the_exact_posterior():
-    asia = BayesianNetwork.example("asia")
+    asia = example_network("asia")
     ev = {"dysp": "yes", "smoke": "yes"}
     exact = variable_elimination(asia, "lung", ev).values
     p_e = math.exp(JunctionTree(asia).log_partition(ev))

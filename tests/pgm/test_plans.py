@@ -10,9 +10,9 @@ import pytest
 
 from course_utils.pgm import (
     HEURISTICS,
-    BayesianNetwork,
     JunctionTree,
     clear_plan_cache,
+    example_network,
     greedy_order,
     renormalized,
     variable_elimination,
@@ -61,7 +61,7 @@ def test_incremental_scores_give_the_reference_order():
         for h in HEURISTICS:
             assert greedy_order(scopes, card, eliminate, h) == reference_greedy_order(scopes, card, eliminate, h)
     for name in ("alarm", "insurance", "hailfinder"):
-        bn = BayesianNetwork.example(name)
+        bn = example_network(name)
         scopes = [(v, *bn.parents[v]) for v in bn.variables]
         for h in HEURISTICS:
             assert greedy_order(scopes, bn.card, bn.variables, h) == reference_greedy_order(
@@ -69,7 +69,7 @@ def test_incremental_scores_give_the_reference_order():
 
 
 def test_plans_are_rebuilt_after_clearing_and_give_the_same_answer():
-    alarm = BayesianNetwork.example("alarm")
+    alarm = example_network("alarm")
     ev = {"HRBP": "HIGH", "BP": "LOW", "CVP": "HIGH"}
     plan = ve_plan(alarm, "LVFAILURE", ev)
     before = variable_elimination(alarm, "LVFAILURE", ev)
@@ -85,7 +85,7 @@ def test_more_variables_than_einsum_letters():
     """hailfinder has 56 variables (einsum has 52 letters): plans fall back to letters per step."""
     from pgmpy.inference import VariableElimination
 
-    bn = renormalized(BayesianNetwork.example("hailfinder"))
+    bn = renormalized(example_network("hailfinder"))
     assert len(bn.variables) > 52
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -104,7 +104,7 @@ def test_more_variables_than_einsum_letters():
                                       {"tub": "no", "lung": "no", "xray": "yes"}, {"either": "yes", "asia": "yes"}])
 def test_junction_tree_with_impossible_states_in_messages(evidence):
     """asia's `either` is deterministic: messages hold zeros (the Hugin division's 0/0 = 0)."""
-    asia = BayesianNetwork.example("asia")
+    asia = example_network("asia")
     ev = {v: asia.states[v].index(s) for v, s in evidence.items()}
     joint = asia.joint().reduce(ev)
     marg = JunctionTree(asia).marginals(evidence)
@@ -118,7 +118,7 @@ def test_junction_tree_with_impossible_states_in_messages(evidence):
 
 def test_junction_tree_when_evidence_covers_a_whole_clique():
     """A clique with every variable observed is a 0-d table; its children's messages still multiply in."""
-    asia = BayesianNetwork.example("asia")
+    asia = example_network("asia")
     jt = JunctionTree(asia)
     rng = np.random.default_rng(0)
     for k in (2, 3, 4):
