@@ -23,7 +23,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 export COURSE_WEB_ASSETS ?= $(CURDIR)/$(VENV)/share/course-web
 
 .PHONY: help setup lab present notebooks translations test unit nbval test-cpu test-full-dry test-gpu test-student \
-	test-browser course slides site student web-assets bench lint clean pretrain install-models
+	test-browser course course-student slides site site-student student nbgrader-env web-assets bench lint clean \
+	pretrain install-models
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -97,9 +98,23 @@ test-gpu: setup $(IPYNBS)  ## every notebook at full size (needs a GPU), quality
 	$(MAKE) --no-print-directory unit
 	$(call run_nbval,nbval-full,COURSE_PROFILE=full,--nbval-cell-timeout=7200)
 
-test-student: setup $(IPYNBS)  ## every notebook's student version at smoke: runs, each checker says "not attempted"
-	@start=$$(date +%s); OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider -n $(NBVAL_JOBS) --dist load \
-	  tests/e2e/test_student_notebooks.py; rc=$$?; echo "student versions (smoke): $$(( $$(date +%s) - start )) s"; exit $$rc
+# nbgrader in its own venv on top of .venv (a .pth line to .venv's packages): its JupyterLab and server
+# extensions stay out of the course's JupyterLab, which students and the instructor use
+NBGRADER_VENV := .venv-nbgrader
+NBGRADER_STAMP := $(NBGRADER_VENV)/.installed
+$(NBGRADER_STAMP): requirements-nbgrader.txt $(STAMP)
+	@test -x $(NBGRADER_VENV)/bin/python || $(PY) -m venv $(NBGRADER_VENV)
+	$(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" \
+	  > "$$($(NBGRADER_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/course-venv.pth"
+	@$(NBGRADER_VENV)/bin/python -m pip install --disable-pip-version-check -q -r requirements-nbgrader.txt \
+	  && touch $(NBGRADER_STAMP) \
+	  || echo "warning: nbgrader could not be installed (it needs Python >= 3.11 and PyPI): make test-student skips its nbgrader tests, saying so"
+
+nbgrader-env: $(NBGRADER_STAMP)  ## nbgrader (pinned) in .venv-nbgrader, for grading and for make test-student
+
+test-student: setup nbgrader-env $(IPYNBS)  ## the student bundle in a fresh venv: no answer in it, every notebook runs; nbgrader
+	@start=$$(date +%s); OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider -rs -n $(NBVAL_JOBS) --dist load \
+	  tests/e2e/test_student_notebooks.py; rc=$$?; echo "student bundle (smoke): $$(( $$(date +%s) - start )) s"; exit $$rc
 
 test-browser: setup web-assets  ## JupyterLab, live slides, static slides and site in headless Chromium (offline)
 	@start=$$(date +%s); $(PY) -m pytest -q -p no:cacheprovider -rs tests/e2e/test_browser.py; \
@@ -111,8 +126,17 @@ course: setup web-assets $(IPYNBS)  ## execute every notebook in order into buil
 slides: setup web-assets $(IPYNBS)  ## render every notebook as reveal.js slides into build/slides/ (offline; figures after make course)
 	$(PY) tools/nbtools.py slides $(IPYNBS)
 
-site: setup web-assets $(IPYNBS)  ## one static site of the executed notebooks (after make course) in build/site/
+course-student: setup web-assets $(IPYNBS)  ## build/executed/ without solution cells, HTML beside: build/executed-student/ (after make course)
+	$(PY) tools/nbtools.py course-student $(IPYNBS)
+
+site: setup web-assets $(IPYNBS)  ## the instructor's site (with solutions) of the executed notebooks in build/site/ (after make course)
 	$(PY) tools/site.py $(IPYNBS)
+
+site-student: setup web-assets $(IPYNBS)  ## the students' site (no solutions) in build/site-student/ (after make course-student)
+	$(PY) tools/site.py --student $(IPYNBS)
+
+student: setup $(IPYNBS)  ## the student bundle to hand out, no answers in it, in build/student/ (never over a student's edits; FORCE=1)
+	$(PY) tools/nbtools.py $(if $(FORCE),--force) student $(IPYNBS)
 
 # `make pretrain` runs every notebook once at PROFILE (default cpu) with its own checkpoint folder, then packs
 # the checkpoints that run used into one file with a SHA-256 per checkpoint. A killed run continues where
@@ -132,8 +156,6 @@ install-models: setup  ## install PACK (a make pretrain file) into INTO, a folde
 	@test -n "$(PACK)" -a -n "$(INTO)" || { echo "usage: make install-models PACK=course-models-cpu.tar INTO=/srv/course-models" >&2; exit 2; }
 	$(PY) -m course_utils.pack install $(PACK) $(INTO)
 
-student: setup $(IPYNBS)  ## student versions of the notebooks (solutions replaced by stubs) in build/student/
-	$(PY) tools/nbtools.py student $(IPYNBS)
 
 bench: setup  ## run tools/bench_*.py (inference; a training step at 1, 2, all threads), gather every metrics file into build/bench.md
 	$(PY) -m course_utils.bench
@@ -142,6 +164,6 @@ lint: setup  ## ruff; every .ipynb in sync with its .py, free of outputs; the Ch
 	$(VENV)/bin/ruff check course_utils tests tools notebooks
 	$(PY) tools/nbtools.py check $(NOTEBOOKS)
 
-clean:  ## remove build outputs and caches (keeps .venv and data/)
+clean:  ## remove build outputs and caches (keeps .venv, .venv-nbgrader and data/)
 	rm -rf build .pytest_cache .ruff_cache
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

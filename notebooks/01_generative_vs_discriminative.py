@@ -356,7 +356,8 @@ _ = widgets.interact(show_alpha, digit=widgets.IntSlider(3, 0, 9),
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises (练习)
-# **1.** The class prior by counting: return the vector $\log p(y)$, shape (10,), from the
+# ### Exercise 01.1 — the log prior by counting (练习 01.1)
+# The class prior by counting: return the vector $\log p(y)$, shape (10,), from the
 # labels `y` alone (no `log_prior`, no scikit-learn). The check runs your function on three
 # label vectors and compares with scikit-learn's `BernoulliNB`.
 
@@ -366,21 +367,21 @@ def my_log_prior(y: np.ndarray) -> np.ndarray | None:
     return None
 
 
-_ = ex.log_prior(my_log_prior)
-
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-# Solution
 ### BEGIN SOLUTION
 def my_log_prior(y: np.ndarray) -> np.ndarray | None:
     return np.log(np.bincount(y, minlength=10) / len(y))
+
+
+assert np.allclose(my_log_prior(y), log_prior)   # and on our training labels it is the model's prior
 ### END SOLUTION
 
-
-assert ex.log_prior(my_log_prior)
-assert np.allclose(my_log_prior(y), log_prior)   # and on our training labels it is the model's prior
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.log_prior(my_log_prior)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **2.** Write $\log p(\mathbf{x}\mid y=c)=\sum_m [x_m\log\theta_{cm} + (1-x_m)\log(1-\theta_{cm})]$
+# ### Exercise 01.2 — log p(x | y) of naive Bayes (练习 01.2)
+# Write $\log p(\mathbf{x}\mid y=c)=\sum_m [x_m\log\theta_{cm} + (1-x_m)\log(1-\theta_{cm})]$
 # for one image `x` (shape (M,)) and every class, given `theta` (shape (C, M)); return shape (C,).
 # (The check compares with `scipy.stats.bernoulli` on three images and parameter tables.)
 
@@ -390,20 +391,18 @@ def my_log_px_given_y(x: np.ndarray, theta: np.ndarray) -> np.ndarray | None:
     return None
 
 
-_ = ex.log_px_given_y(my_log_px_given_y)
-
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-# Solution
 ### BEGIN SOLUTION
 def my_log_px_given_y(x: np.ndarray, theta: np.ndarray) -> np.ndarray | None:
     return (x * np.log(theta) + (1 - x) * np.log1p(-theta)).sum(axis=1)
 ### END SOLUTION
 
-
-assert ex.log_px_given_y(my_log_px_given_y)
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.log_px_given_y(my_log_px_given_y)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **3.** How many free parameters does naive Bayes have with $C$ classes and $M$ binary pixels?
+# ### Exercise 01.3 — counting the parameters of naive Bayes (练习 01.3)
+# How many free parameters does naive Bayes have with $C$ classes and $M$ binary pixels?
 # And $\log_{10}$ of the number a full table $p(\mathbf{x}, y)$ would need? Return both, as a
 # function of $(C, M)$. (The check builds naive Bayes as a Bayesian network $y \to x_m$ with
 # `course_utils.pgm` and counts its parameters from the tables; Python's integers are exact at
@@ -418,16 +417,15 @@ def my_nb_counts(C: int, M: int) -> tuple[int, float] | None:
     return None
 
 
-_ = ex.naive_bayes_counts(my_nb_counts)
-
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-# Solution
 ### BEGIN SOLUTION
 def my_nb_counts(C: int, M: int) -> tuple[int, float] | None:
     return (C - 1) + C * M, math.log10(C * 2**M - 1)
-### END SOLUTION
 
 
-assert ex.naive_bayes_counts(my_nb_counts)
 n_nb, log10_full = my_nb_counts(C, M)
 print(f"here: {n_nb:,} parameters instead of about 10^{log10_full:.0f}")
+### END SOLUTION
+
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.naive_bayes_counts(my_nb_counts)

@@ -666,7 +666,8 @@ _ = widgets.interact(show_mle,
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises (练习)
-# **1.** Count the free parameters of any discrete Bayesian network from its graph (`parents`,
+# ### Exercise 02.1 — the number of free parameters (练习 02.1)
+# Count the free parameters of any discrete Bayesian network from its graph (`parents`,
 # a dict of parent lists) and its numbers of states (`card`, a dict): $(|x_k|-1)$ times the
 # number of parent configurations, summed over $k$. Then answer: in the 7-variable network, let
 # $x_4$ have **3** states and all other variables 2; how many free parameters? (The check counts
@@ -678,23 +679,23 @@ def my_n_free_parameters(parents: dict[str, list[str]], card: dict[str, int]) ->
     return None
 
 
-_ = ex.n_free_parameters(my_n_free_parameters)
-
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-# Solution
 ### BEGIN SOLUTION
 def my_n_free_parameters(parents: dict[str, list[str]], card: dict[str, int]) -> int | None:
     return sum((card[v] - 1) * int(np.prod([card[p] for p in pa])) for v, pa in parents.items())
-### END SOLUTION
 
 
-assert ex.n_free_parameters(my_n_free_parameters)
 card_ex = {v: 3 if v == "x4" else 2 for v in parents7}
 # x1, x2, x3: 1 each; x4: 2 * 8; x5: 1 * 4; x6: 1 * 3; x7: 1 * (3 * 2)
 print("x4 with 3 states:", my_n_free_parameters(parents7, card_ex), "free parameters")
+### END SOLUTION
+
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.n_free_parameters(my_n_free_parameters)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **2.** From the 4-variable joint table `P` (axes $x_1..x_4$) alone, compute the table
+# ### Exercise 02.2 — p(x3 | x1) from the joint (练习 02.2)
+# From the 4-variable joint table `P` (axes $x_1..x_4$) alone, compute the table
 # $p(x_3\mid x_1)$, indexed `[x3, x1]`. What should it be equal to? (The check builds three
 # networks with the lecture's graph, random CPDs and some variables with 3 or 4 states, and
 # compares your table with the CPD of $x_3$ that built each joint.)
@@ -705,22 +706,23 @@ def my_p3_given_1(P: np.ndarray) -> np.ndarray | None:
     return None
 
 
-_ = ex.p3_given_1(my_p3_given_1)
-
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-# Solution: it is the network's own CPD of x3 (the factorisation is a set of conditionals)
 ### BEGIN SOLUTION
+# Solution: it is the network's own CPD of x3 (the factorisation is a set of conditionals)
 def my_p3_given_1(P: np.ndarray) -> np.ndarray | None:
     p13 = P.sum(axis=(1, 3))                       # p(x1, x3)
     return (p13 / p13.sum(axis=1, keepdims=True)).T
+
+
+assert np.allclose(my_p3_given_1(P), bn4.cpds["x3"].values)    # and on bn4's joint: its CPD
 ### END SOLUTION
 
-
-assert ex.p3_given_1(my_p3_given_1)
-assert np.allclose(my_p3_given_1(P), bn4.cpds["x3"].values)    # and on bn4's joint: its CPD
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.p3_given_1(my_p3_given_1)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **3.** Laplace smoothing: write the estimate of $p(\text{dysp}\mid\text{bronc},\text{either})$
+# ### Exercise 02.3 — a smoothed CPD (练习 02.3)
+# Laplace smoothing: write the estimate of $p(\text{dysp}\mid\text{bronc},\text{either})$
 # with pseudocount $a$, $\hat p(i\mid j) = (N(i,j)+a)/(N(j) + a\,|x|)$, from data with columns
 # in `asia.variables` order. Return an array indexed `[dysp, bronc, either]`. (The check uses
 # three samples of asia, with 20, 200 and 2,000 rows.)
@@ -731,10 +733,7 @@ def my_smoothed_dysp(data: np.ndarray, a: float) -> np.ndarray | None:
     return None
 
 
-_ = ex.smoothed_dysp(my_smoothed_dysp)
-
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-# Solution
 ### BEGIN SOLUTION
 def my_smoothed_dysp(data: np.ndarray, a: float) -> np.ndarray | None:
     col = {v: k for k, v in enumerate(asia.variables)}
@@ -744,5 +743,5 @@ def my_smoothed_dysp(data: np.ndarray, a: float) -> np.ndarray | None:
     return counts / counts.sum(axis=0, keepdims=True)
 ### END SOLUTION
 
-
-assert ex.smoothed_dysp(my_smoothed_dysp)
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.smoothed_dysp(my_smoothed_dysp)

@@ -488,7 +488,8 @@ _ = widgets.interact(show_iteration,
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises (练习)
-# **1.** *Posterior decoding.* Return, for one sequence `x` (shape (T,)) and HMM parameters
+# ### Exercise 03.1 — posterior decoding (练习 03.1)
+# *Posterior decoding.* Return, for one sequence `x` (shape (T,)) and HMM parameters
 # `pi, A, B`, the state that is most probable **at each time on its own**,
 # $\hat y_t = \arg\max_j p(y_t = j\mid\mathbf{x})$, using `forward` and `backward`. Is it the same
 # as the Viterbi path? (The check compares with hmmlearn's `decode(algorithm="map")` on two casino
@@ -500,24 +501,25 @@ def my_posterior_decode(x: np.ndarray, pi: np.ndarray, A: np.ndarray, B: np.ndar
     return None
 
 
-_ = ex.posterior_decode(my_posterior_decode)
-
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
+### BEGIN SOLUTION
 # Solution (the two decodings differ where a short excursion is likely step by step but
 # impossible as a whole path)
-### BEGIN SOLUTION
 def my_posterior_decode(x: np.ndarray, pi: np.ndarray, A: np.ndarray, B: np.ndarray) -> np.ndarray | None:
     la, lb = forward(x[None], pi, A, B)[0], backward(x[None], pi, A, B)[0]
     return (la + lb).argmax(axis=1)          # log gamma_t(j) + const: the same argmax
-### END SOLUTION
 
 
-assert ex.posterior_decode(my_posterior_decode)
 print("positions where posterior decoding != Viterbi on sequence 0:",
       int((my_posterior_decode(X_seq[0], pi, A, B) != path).sum()))
+### END SOLUTION
+
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.posterior_decode(my_posterior_decode)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **2.** *The E-step.* Write the responsibilities $r_{nk}$ for data `X` (N, D) and parameters
+# ### Exercise 03.2 — the responsibilities (练习 03.2)
+# *The E-step.* Write the responsibilities $r_{nk}$ for data `X` (N, D) and parameters
 # `w` (K,), `mu` (K, D), `cov` (K, D, D), without calling `e_step`.
 # `scipy.stats.multivariate_normal.pdf` is allowed. (The check compares with scikit-learn's
 # `predict_proba` on three mixtures, one of them in 3-D.)
@@ -528,25 +530,23 @@ def my_responsibilities(X, w, mu, cov) -> np.ndarray | None:
     return None
 
 
-_ = ex.responsibilities(my_responsibilities)
-
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-# Solution
+### BEGIN SOLUTION
 from scipy.stats import multivariate_normal
 
 
-### BEGIN SOLUTION
 def my_responsibilities(X, w, mu, cov) -> np.ndarray | None:
     dens = np.stack([w[k] * multivariate_normal.pdf(X, mu[k], cov[k]) for k in range(len(w))],
                     axis=1)
     return dens / dens.sum(axis=1, keepdims=True)
 ### END SOLUTION
 
-
-assert ex.responsibilities(my_responsibilities)
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.responsibilities(my_responsibilities)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **3.** How many free parameters does a $K$-component, full-covariance GMM in $D$ dimensions
+# ### Exercise 03.3 — the parameters of a GMM (练习 03.3)
+# How many free parameters does a $K$-component, full-covariance GMM in $D$ dimensions
 # have? Write it as a function of $(K, D)$; what is it for the fit above ($K = 3$, $D = 2$)? (The
 # check reads the number off scikit-learn's BIC,
 # $\mathrm{BIC} = -2\log p(X) + n_{\text{params}}\log N$, for three $(K, D)$.)
@@ -557,17 +557,16 @@ def my_n_gmm(K: int, D: int) -> int | None:
     return None
 
 
-_ = ex.gmm_parameters(my_n_gmm)
-
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-# Solution
 ### BEGIN SOLUTION
 def my_n_gmm(K: int, D: int) -> int | None:
     return (K - 1) + K * D + K * D * (D + 1) // 2    # weights, means, symmetric covariances
-### END SOLUTION
 
 
-assert ex.gmm_parameters(my_n_gmm)
 n_params_sklearn = (sk_gmm.bic(Xg) + 2 * sk_gmm.score(Xg) * len(Xg)) / np.log(len(Xg))
 print(f"K = 3, D = 2: {my_n_gmm(3, 2)} parameters (scikit-learn's BIC of the fit above: {n_params_sklearn:.6f})")
 assert np.isclose(my_n_gmm(3, 2), n_params_sklearn)
+### END SOLUTION
+
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.gmm_parameters(my_n_gmm)

@@ -213,6 +213,59 @@ ax.legend(fontsize=8)
 plotting.savefig(fig, NOTEBOOK, "cost_of_a_sum")
 plt.show()
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 04.1 — the cost of eliminating x3 first (练习 04.1)
+# Eliminate the lecture's example in the other order, $x_3$ first, then $x_2$:
+# $p(x_1)\sum_{x_2} p(x_2 \mid x_1) \sum_{x_3} p(x_3 \mid x_1) p(x_4 \mid x_2, x_3)$, with factor
+# algebra. How many multiplications (entries of each product table, as above) when every variable
+# has $k$ states? Write it as a function of $k$. Is it cheaper than $x_2$ first? (The check
+# multiplies the tables out with $k = 2, 3, 5$ and counts.)
+
+# %% slideshow={"slide_type": "fragment"}
+def my_mults_x3_first(k: int) -> int | None:
+    # YOUR CODE HERE
+    return None
+
+
+# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
+### BEGIN SOLUTION
+# Solution: ψ(x1,x2,x3,x4) = p(x3|x1) p(x4|x2,x3) has k⁴ entries, ψ(x1,x2,x4) = p(x2|x1) τ(x1,x2,x4)
+# k³, and p(x1) τ(x1,x4) k²: the same as x2 first (the example is symmetric in x2 and x3).
+def my_mults_x3_first(k: int) -> int | None:
+    return k**4 + k**3 + k**2
+
+
+assert my_mults_x3_first(2) == ops["multiplications"]     # x2 first, counted above: the same
+### END SOLUTION
+
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.cost_x3_first(my_mults_x3_first)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 04.2 — one elimination step (练习 04.2)
+# Write one elimination step: given a list of factors and a variable $v$, return the new
+# factor $\tau = \sum_v \prod_{f \ni v} f$ (use `*` and `.marginalize`). The check compares
+# $\tau$ with `course_utils.pgm.sum_product` on four cases.
+
+# %% slideshow={"slide_type": "fragment"}
+def my_eliminate_one(factors: list[Factor], v: str) -> Factor | None:
+    # YOUR CODE HERE
+    return None
+
+
+# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
+### BEGIN SOLUTION
+def my_eliminate_one(factors: list[Factor], v: str) -> Factor | None:
+    used = [f for f in factors if v in f.variables]
+    psi = used[0]
+    for f in used[1:]:
+        psi = psi * f
+    return psi.marginalize([v])
+### END SOLUTION
+
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.eliminate_one(my_eliminate_one)
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2 · General variable elimination
 #
@@ -555,61 +608,8 @@ _ = widgets.interact(show_posteriors, **{v: widgets.Dropdown(options=["—", *as
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises (练习)
-# **1.** Eliminate the lecture's example in the other order, $x_3$ first, then $x_2$:
-# $p(x_1)\sum_{x_2} p(x_2 \mid x_1) \sum_{x_3} p(x_3 \mid x_1) p(x_4 \mid x_2, x_3)$, with factor
-# algebra. How many multiplications (entries of each product table, as above) when every variable
-# has $k$ states? Write it as a function of $k$. Is it cheaper than $x_2$ first? (The check
-# multiplies the tables out with $k = 2, 3, 5$ and counts.)
-
-# %% slideshow={"slide_type": "fragment"}
-def my_mults_x3_first(k: int) -> int | None:
-    # YOUR CODE HERE
-    return None
-
-
-_ = ex.cost_x3_first(my_mults_x3_first)
-
-# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-# Solution: ψ(x1,x2,x3,x4) = p(x3|x1) p(x4|x2,x3) has k⁴ entries, ψ(x1,x2,x4) = p(x2|x1) τ(x1,x2,x4)
-# k³, and p(x1) τ(x1,x4) k²: the same as x2 first (the example is symmetric in x2 and x3).
-### BEGIN SOLUTION
-def my_mults_x3_first(k: int) -> int | None:
-    return k**4 + k**3 + k**2
-### END SOLUTION
-
-
-assert ex.cost_x3_first(my_mults_x3_first)
-assert my_mults_x3_first(2) == ops["multiplications"]     # x2 first, counted above: the same
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# **2.** Write one elimination step: given a list of factors and a variable $v$, return the new
-# factor $\tau = \sum_v \prod_{f \ni v} f$ (use `*` and `.marginalize`). The check compares
-# $\tau$ with `course_utils.pgm.sum_product` on four cases.
-
-# %% slideshow={"slide_type": "fragment"}
-def my_eliminate_one(factors: list[Factor], v: str) -> Factor | None:
-    # YOUR CODE HERE
-    return None
-
-
-_ = ex.eliminate_one(my_eliminate_one)
-
-# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-# Solution
-### BEGIN SOLUTION
-def my_eliminate_one(factors: list[Factor], v: str) -> Factor | None:
-    used = [f for f in factors if v in f.variables]
-    psi = used[0]
-    for f in used[1:]:
-        psi = psi * f
-    return psi.marginalize([v])
-### END SOLUTION
-
-
-assert ex.eliminate_one(my_eliminate_one)
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# **3.** A factor-to-variable message: for a pairwise factor $f(x_a, x_b)$ (array `f[a, b]`) and
+# ### Exercise 04.3 — a factor-to-variable message (练习 04.3)
+# A factor-to-variable message: for a pairwise factor $f(x_a, x_b)$ (array `f[a, b]`) and
 # the incoming message $m_{a \to f}(x_a)$, return $m_{f \to b}(x_b) = \sum_{x_a} f(x_a, x_b)\,
 # m_{a \to f}(x_a)$, normalised to sum to 1. (The check runs `belief_propagation` on the same
 # two-factor graph, three cases.)
@@ -620,18 +620,15 @@ def my_message(f: np.ndarray, m_a: np.ndarray) -> np.ndarray | None:
     return None
 
 
-_ = ex.message(my_message)
-
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-# Solution
 ### BEGIN SOLUTION
 def my_message(f: np.ndarray, m_a: np.ndarray) -> np.ndarray | None:
     m = f.T @ m_a
     return m / m.sum()
 ### END SOLUTION
 
-
-assert ex.message(my_message)
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.message(my_message)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary

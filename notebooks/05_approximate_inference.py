@@ -583,7 +583,8 @@ _ = artifacts.save_metrics(NOTEBOOK, {
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises (练习)
-# **1.** The likelihood weight of one sample: given a network `bn`, a full sample `x` (state
+# ### Exercise 05.1 — the likelihood weight (练习 05.1)
+# The likelihood weight of one sample: given a network `bn`, a full sample `x` (state
 # indices in `bn.variables` order, the evidence already clamped) and the evidence `ev` (a dict of
 # state indices), return $w = \prod_{v \in E} p(e_v \mid x_{\pi_v})$. (The check uses four
 # ALARM samples and two asia samples.)
@@ -594,10 +595,7 @@ def my_weight(bn: BayesianNetwork, x: np.ndarray, ev: dict[str, int]) -> float |
     return None
 
 
-_ = ex.likelihood_weight(my_weight)
-
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-# Solution
 ### BEGIN SOLUTION
 def my_weight(bn: BayesianNetwork, x: np.ndarray, ev: dict[str, int]) -> float | None:
     col = {v: i for i, v in enumerate(bn.variables)}
@@ -605,16 +603,19 @@ def my_weight(bn: BayesianNetwork, x: np.ndarray, ev: dict[str, int]) -> float |
     for v, s in ev.items():
         w *= bn.cpds[v].values[(s, *[x[col[u]] for u in bn.parents[v]])]
     return w
-### END SOLUTION
 
 
-assert ex.likelihood_weight(my_weight)
 # the same weights as the library's likelihood weighting gives its own samples
 x_lw, log_w = forward_sample(alarm, 5, np.random.default_rng(8), ev_idx)
 assert np.allclose([my_weight(alarm, row, ev_idx) for row in x_lw], np.exp(log_w))
+### END SOLUTION
+
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.likelihood_weight(my_weight)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **2.** In the conjugate Gaussian model above, which $Q = \mathcal N(m, s^2)$ maximises the
+# ### Exercise 05.2 — the best Q (练习 05.2)
+# In the conjugate Gaussian model above, which $Q = \mathcal N(m, s^2)$ maximises the
 # ELBO? Return `(m, s)` for data `X`, prior $\mathcal N(\mu_0, \tau_0^2)$ and noise $\sigma$.
 # (Hint: where is KL = 0? The check maximises the ELBO numerically on three data sets.)
 
@@ -624,24 +625,25 @@ def my_best_q(X: np.ndarray, mu0: float, tau0: float, sigma: float) -> tuple[flo
     return None
 
 
-_ = ex.best_q(my_best_q)
-
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-# Solution: the posterior itself, N(mu_n, tau_n²): precisions add, means are precision-weighted
 ### BEGIN SOLUTION
+# Solution: the posterior itself, N(mu_n, tau_n²): precisions add, means are precision-weighted
 def my_best_q(X: np.ndarray, mu0: float, tau0: float, sigma: float) -> tuple[float, float] | None:
     precision = 1 / tau0**2 + len(X) / sigma**2
     return (mu0 / tau0**2 + X.sum() / sigma**2) / precision, math.sqrt(1 / precision)
-### END SOLUTION
 
 
-assert ex.best_q(my_best_q)
 best = my_best_q(X, mu0, tau0, sigma)
 assert abs(elbo_gauss(*best) - log_pX) < 1e-8          # at the best Q the bound is tight: KL = 0
 assert elbo_gauss(*best) > elbo_gauss(best[0] + 0.1, best[1])
+### END SOLUTION
+
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.best_q(my_best_q)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **3.** One CAVI update: given the field `h_i`, the coupling `J`, the current means `m` and a
+# ### Exercise 05.3 — one CAVI update (练习 05.3)
+# One CAVI update: given the field `h_i`, the coupling `J`, the current means `m` and a
 # pixel's neighbour indices `nb`, return the new $m_i = \tanh(h_i + J \sum_{j \in nb} m_j)$.
 # (The check uses three pixels of a 4×4 grid.)
 
@@ -651,17 +653,14 @@ def my_cavi_update(h_i: float, J: float, m: np.ndarray, nb: list[int]) -> float 
     return None
 
 
-_ = ex.cavi_update(my_cavi_update)
-
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-# Solution
 ### BEGIN SOLUTION
 def my_cavi_update(h_i: float, J: float, m: np.ndarray, nb: list[int]) -> float | None:
     return float(np.tanh(h_i + J * m[nb].sum()))
 ### END SOLUTION
 
-
-assert ex.cavi_update(my_cavi_update)
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.cavi_update(my_cavi_update)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary

@@ -131,6 +131,26 @@ def train_autoencoder(name: str, model: torch.nn.Module, x: torch.Tensor, *, epo
 # (the top-$M$ principal axes of the centred data; Baldi & Hornik, 1989), and its error is PCA's.
 # Gradient descent does not know this; let us train one and compare.
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 06.1 — reconstruct with PCA (练习 06.1)
+# Write the rank-$M$ PCA reconstruction $x' = \bar{x} + (x - \bar{x})\,U U^\top$ for a batch
+# `x` (N, D), the mean `mean` (D,) and orthonormal axes `U` (D, M).
+
+# %% slideshow={"slide_type": "fragment"}
+def pca_reconstruct(x, mean, U):
+    return None  # your code here
+
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
+### BEGIN SOLUTION
+def pca_reconstruct(x, mean, U):
+    coefficients = (x - mean) @ U          # (N, M): the coordinates along the axes
+    return mean + coefficients @ U.T       # back to pixel space, mean added back
+### END SOLUTION
+
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.pca_reconstruction(pca_reconstruct)
+
 # %% slideshow={"slide_type": "subslide"}
 M = cfg.code
 linear_ae = LinearAutoencoder(784, M)
@@ -204,30 +224,6 @@ plotting.image_grid(as_images(linear_ae.dictionary), nrow=M, ax=axes[0],
 plotting.image_grid(as_images(U), nrow=M, ax=axes[1], title=tr("PCA: principal axes u_m", "PCA：主轴 u_m"))
 plt.show()
 plotting.savefig(fig, NB, "linear_dictionary")
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 1 — reconstruct with PCA
-# Write the rank-$M$ PCA reconstruction $x' = \bar{x} + (x - \bar{x})\,U U^\top$ for a batch
-# `x` (N, D), the mean `mean` (D,) and orthonormal axes `U` (D, M).
-
-# %% slideshow={"slide_type": "fragment"}
-def pca_reconstruct(x, mean, U):
-    return None  # your code here
-
-
-_ = ex.pca_reconstruction(pca_reconstruct)
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
-### BEGIN SOLUTION
-def pca_reconstruct(x, mean, U):
-    coefficients = (x - mean) @ U          # (N, M): the coordinates along the axes
-    return mean + coefficients @ U.T       # back to pixel space, mean added back
-### END SOLUTION
-
-
-assert ex.pca_reconstruction(pca_reconstruct)
-# on the digits too: the solution gives the error PCA reached above
-assert abs(sq_err(pca_reconstruct(x_train_d, mean, U), x_train_d).item() - err_pca) < 1e-4 * err_pca
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The lecture's MLP autoencoder: `autoencoder1`
@@ -305,7 +301,7 @@ plotting.savefig(fig, NB, "ae2_reconstructions")
 # against `autoencoder2`'s 4.0 per image).
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 2 — the size of `autoencoder2`'s code
+# ### Exercise 06.2 — the size of the code of autoencoder2 (练习 06.2)
 # For a `side`×`side` image with one channel and `hidden_features` channels in the code, how many
 # numbers are in `autoencoder2`'s code `en`? Work it out from the layers (the check compares with
 # running the model on several sizes).
@@ -315,18 +311,18 @@ def code_size(side, hidden_features):
     return None  # your code here
 
 
-_ = ex.code_size(code_size)
-
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
 ### BEGIN SOLUTION
 def code_size(side, hidden_features):
     # Conv2d(3, padding=1) keeps side × side; MaxPool2d(2) halves each side; one map per channel
     return hidden_features * (side // 2) * (side // 2)
+
+
+assert code_size(28, C) == en2[0].numel()  # the model trained above
 ### END SOLUTION
 
-
-assert ex.code_size(code_size)
-assert code_size(28, C) == en2[0].numel()  # the model trained above
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.code_size(code_size)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Reconstruction error against the code size (降维)

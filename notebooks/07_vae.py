@@ -150,6 +150,27 @@ for m, v in [(torch.tensor(0.2, **f64), torch.tensor(0.9, **f64)), (post_mu, pos
 assert abs(elbo_toy(post_mu, post_var) - log_px) < 1e-10  # the bound is tight at q = p(z|x)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 07.1 — the KL term (练习 07.1)
+# The ELBO's KL term in closed form: write $\mathrm{KL}(\mathcal N(\mu, \operatorname{diag}\sigma^2)
+# \,\|\, \mathcal N(0, I))$ for tensors `mu`, `logvar` $= \log\sigma^2$ of shape (B, J), summed over
+# the J coordinates (result: shape (B,)). The next slide checks the KL between two Gaussians.
+
+# %% slideshow={"slide_type": "fragment"}
+def kl_term(mu, logvar):
+    return None  # your code here
+
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
+### BEGIN SOLUTION
+def kl_term(mu, logvar):
+    # per coordinate −½ (1 + log σ² − μ² − σ²), summed over the J coordinates
+    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - torch.exp(logvar), dim=-1)
+### END SOLUTION
+
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.kl_term(kl_term)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The KL between two Gaussians (两个正态分布之间的 KL 散度)
 # $$\mathrm{KL}\big(\mathcal N(\mu_1, \sigma_1^2) \,\|\, \mathcal N(\mu_2, \sigma_2^2)\big)
 #   = \log\frac{\sigma_2}{\sigma_1} + \frac{\sigma_1^2 + (\mu_1 - \mu_2)^2}{2\sigma_2^2} - \frac12,$$
@@ -178,6 +199,27 @@ torch.testing.assert_close(special, gaussian_kl(mu1, logvar1, torch.tensor(0.0),
                                                 torch.tensor(0.0)).sum())
 torch.testing.assert_close(special, kl_divergence(q1, Normal(0.0, 1.0)).sum())
 print(tr("special case ", "特例 ") + f"−½Σ(log σ² − σ² − μ² + 1) = {special:.5f}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 07.2 — the reparameterisation (练习 07.2)
+# Sampling $z \sim \mathcal N(\mu, \sigma^2)$ as $z = \mu + \sigma \cdot \varepsilon$ with
+# $\varepsilon \sim \mathcal N(0, I)$ (the next slide says why). Return $z$ for given `mu`,
+# `logvar` $= \log\sigma^2$ and `eps` (all the same shape), with the right $\sigma$.
+
+# %% slideshow={"slide_type": "fragment"}
+def reparameterize(mu, logvar, eps):
+    return None  # your code here
+
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
+### BEGIN SOLUTION
+def reparameterize(mu, logvar, eps):
+    std = torch.exp(0.5 * logvar)          # σ = exp(½ log σ²), not ½·exp(log σ²)
+    return mu + std * eps
+### END SOLUTION
+
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.reparameterisation(reparameterize)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The reparameterisation trick
@@ -293,28 +335,6 @@ for slip, shown in slips.items():
     print(tr(f"  control, {shown:18s}: mean {z_mean:+9.1f} SE, variance {z_var:7.1f} SE from a right estimator's",
              f"  对照，{shown}：均值偏离正确估计量 {z_mean:+.1f} 个标准误，方差偏离 {z_var:.1f} 个标准误"))
     assert abs(z_mean) > 4 or z_var > 4
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 1 — the KL term
-# Write $\mathrm{KL}(\mathcal N(\mu, \operatorname{diag}\sigma^2) \,\|\, \mathcal N(0, I))$ for
-# tensors `mu`, `logvar` of shape (B, J), summed over the J coordinates (result: shape (B,)).
-
-# %% slideshow={"slide_type": "fragment"}
-def kl_term(mu, logvar):
-    return None  # your code here
-
-
-_ = ex.kl_term(kl_term)
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
-### BEGIN SOLUTION
-def kl_term(mu, logvar):
-    # per coordinate −½ (1 + log σ² − μ² − σ²), summed over the J coordinates
-    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - torch.exp(logvar), dim=-1)
-### END SOLUTION
-
-
-assert ex.kl_term(kl_term)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The lecture's code (VAE实现概览) — and its bugs
@@ -484,28 +504,6 @@ if torch.cuda.is_available():                             # the real thing, on a
 #
 # The corrected model is `course_utils.neural.autoencoders.VAE` (its `reparameterize` uses
 # `torch.exp(0.5 * logvar)` and noise on `std`'s device; its decoder returns logits).
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 2 — fix the reparameterisation
-# Return $z = \mu + \sigma \cdot \varepsilon$ for given `mu`, `logvar`, `eps` (all the same
-# shape), with the right $\sigma$.
-
-# %% slideshow={"slide_type": "fragment"}
-def reparameterize(mu, logvar, eps):
-    return None  # your code here
-
-
-_ = ex.reparameterisation(reparameterize)
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
-### BEGIN SOLUTION
-def reparameterize(mu, logvar, eps):
-    std = torch.exp(0.5 * logvar)          # σ = exp(½ log σ²), not ½·exp(log σ²)
-    return mu + std * eps
-### END SOLUTION
-
-
-assert ex.reparameterisation(reparameterize)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Training (训练): minimise −ELBO
@@ -871,7 +869,7 @@ quality.at_least(tr("test ELBO (nats)", "测试集 ELBO（奈特）"), test_elbo
 quality.at_most(tr("IWAE NLL (nats)", "IWAE 负对数似然（奈特）"), iwae_nll, cpu=106, full=86.76 + 5)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 3 — the IWAE bound, stably
+# ### Exercise 07.3 — the IWAE bound, stably (练习 07.3)
 # Given log weights `log_w` of shape (B, k), return $\log \frac1k \sum_i w_i$ per row, shape (B,).
 # The weights themselves under- or overflow (log weights are around −100 nats); do not
 # exponentiate them directly.
@@ -881,8 +879,6 @@ def iwae_from_log_weights(log_w):
     return None  # your code here
 
 
-_ = ex.iwae_bound(iwae_from_log_weights)
-
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
 ### BEGIN SOLUTION
 def iwae_from_log_weights(log_w):
@@ -890,8 +886,8 @@ def iwae_from_log_weights(log_w):
     return m[:, 0] + torch.log(torch.exp(log_w - m).mean(dim=1))
 ### END SOLUTION
 
-
-assert ex.iwae_bound(iwae_from_log_weights)
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.iwae_bound(iwae_from_log_weights)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary

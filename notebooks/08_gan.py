@@ -87,6 +87,26 @@ cfg
 # For a fixed G the best discriminator is $D^*(x) = p_r(x)/(p_r(x) + p_g(x))$, and then
 # $V(D^*, G) = 2\,\mathrm{JS}(p_r \| p_g) - \log 4$: G minimises a Jensen-Shannon divergence.
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 08.1 — the loss of the discriminator (练习 08.1)
+# Write the discriminator loss from probabilities $D(x_r)$ and $D(x_f)$ (tensors of
+# numbers in (0, 1)): the mean of $-[\log D(x_r) + \log(1 - D(x_f))]$.
+
+# %% slideshow={"slide_type": "fragment"}
+def discriminator_loss(D_real, D_fake):
+    return None  # your code here
+
+
+# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
+### BEGIN SOLUTION
+def discriminator_loss(D_real, D_fake):
+    # real samples carry the label 1: log D(x_r); fakes the label 0: log(1 − D(x_f))
+    return -(torch.log(D_real) + torch.log(1 - D_fake)).mean()
+### END SOLUTION
+
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.discriminator_loss(discriminator_loss)
+
 # %% slideshow={"slide_type": "subslide"}
 def d_loss(logit_real: torch.Tensor, logit_fake: torch.Tensor) -> torch.Tensor:
     """-[log D(x_r) + log(1 - D(x_f))], averaged: BCE with labels real = 1, fake = 0."""
@@ -475,31 +495,8 @@ quality.at_least(tr("loss_G swing, lr 0.01 / lr 0.001", "loss_G 的波动，学�
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises (练习)
-# **1.** Write the discriminator loss from probabilities $D(x_r)$ and $D(x_f)$ (tensors of
-# numbers in (0, 1)): the mean of $-[\log D(x_r) + \log(1 - D(x_f))]$.
-
-# %% slideshow={"slide_type": "fragment"}
-def discriminator_loss(D_real, D_fake):
-    return None  # your code here
-
-
-_ = ex.discriminator_loss(discriminator_loss)
-
-# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-### BEGIN SOLUTION
-def discriminator_loss(D_real, D_fake):
-    # real samples carry the label 1: log D(x_r); fakes the label 0: log(1 − D(x_f))
-    return -(torch.log(D_real) + torch.log(1 - D_fake)).mean()
-### END SOLUTION
-
-
-assert ex.discriminator_loss(discriminator_loss)
-# and it is what d_loss (above) computes from the logits
-_D_r, _D_f = torch.tensor([0.9, 0.2, 0.6]), torch.tensor([0.1, 0.7, 0.4])
-assert torch.allclose(d_loss(torch.logit(_D_r), torch.logit(_D_f)), discriminator_loss(_D_r, _D_f))
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# **2.** The optimal discriminator. Real data $p_r = \mathcal N(0, 1)$, generator
+# ### Exercise 08.2 — the optimal discriminator (练习 08.2)
+# The optimal discriminator. Real data $p_r = \mathcal N(0, 1)$, generator
 # $p_g = \mathcal N(\mu_g, 1)$. Write $D^*(x) = p_r(x)/(p_r(x) + p_g(x))$ for a tensor of points
 # `x` and a number `mu_g`.
 
@@ -508,8 +505,6 @@ def D_star(x, mu_g):
     return None  # your code here
 
 
-_ = ex.optimal_discriminator(D_star)
-
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 ### BEGIN SOLUTION
 def D_star(x, mu_g):
@@ -517,11 +512,12 @@ def D_star(x, mu_g):
     return torch.sigmoid(mu_g ** 2 / 2 - mu_g * x)
 ### END SOLUTION
 
-
-assert ex.optimal_discriminator(D_star)
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.optimal_discriminator(D_star)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **3.** The value of the game for the best D. With $p_r = \mathcal N(0, 1)$ and
+# ### Exercise 08.3 — the value of the game at D* (练习 08.3)
+# The value of the game for the best D. With $p_r = \mathcal N(0, 1)$ and
 # $p_g = \mathcal N(\mu_g, 1)$, compute
 # $V(D^*, G) = \int p_r \log D^* \,dx + \int p_g \log(1 - D^*)\,dx$ numerically (a fine grid
 # and `torch.trapezoid`). At $\mu_g = 0$ ($p_g = p_r$, $D^* = \tfrac12$ everywhere) it is
@@ -532,8 +528,6 @@ def V_of_D_star(mu_g):
     return None  # your code here
 
 
-_ = ex.game_value(V_of_D_star)
-
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 ### BEGIN SOLUTION
 def V_of_D_star(mu_g):
@@ -543,12 +537,14 @@ def V_of_D_star(mu_g):
     a = mu_g ** 2 / 2 - mu_g * x            # log p_r − log p_g, so D* = sigmoid(a)
     # log D* = logsigmoid(a), log(1 − D*) = logsigmoid(−a): no log 0 where D* rounds to 1
     return torch.trapezoid(p_r * F.logsigmoid(a) + p_g * F.logsigmoid(-a), x).item()
-### END SOLUTION
 
 
-assert ex.game_value(V_of_D_star)
 print(f"V(D*, G) at μ_g = 0: {V_of_D_star(0.0):.6f}  (−log 4 = {-np.log(4):.6f}); "
       f"at μ_g = 2: {V_of_D_star(2.0):.4f}")
+### END SOLUTION
+
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.game_value(V_of_D_star)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary (小结)

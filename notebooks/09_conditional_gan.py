@@ -301,15 +301,14 @@ quality.at_least(tr("accuracy, projection − concat D after the same epochs",
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises (练习)
-# **1.** Write G's input: concatenate $z$ (N×d) and the one-hot code of $y$ (N,) into an
+# ### Exercise 09.1 — the input of the generator (练习 09.1)
+# Write G's input: concatenate $z$ (N×d) and the one-hot code of $y$ (N,) into an
 # N×(d+K) tensor.
 
 # %% slideshow={"slide_type": "fragment"}
 def g_input(z, y, n_classes=10):
     return None  # your code here: torch.cat([...], dim=1)
 
-
-_ = ex.g_input(g_input)
 
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 ### BEGIN SOLUTION
@@ -318,12 +317,12 @@ def g_input(z, y, n_classes=10):
     return torch.cat([z, onehot], dim=1)
 ### END SOLUTION
 
-
-assert ex.g_input(g_input)
-
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.g_input(g_input)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **2.** The projection discriminator's logit: given features $\phi$ (N×F), the output weight
+# ### Exercise 09.2 — the projection logit (练习 09.2)
+# The projection discriminator's logit: given features $\phi$ (N×F), the output weight
 # $w$ (F,), bias $b$ and the class embeddings $E$ (K×F), return $a = \phi w + b + \sum_f
 # E_{y}\odot\phi$ (N,).
 
@@ -332,17 +331,13 @@ def projection_logit(phi, w, b, E, y):
     return None  # your code here
 
 
-_ = ex.projection_logit(projection_logit)
-
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 ### BEGIN SOLUTION
 def projection_logit(phi, w, b, E, y):
     e_y = E[y]                                   # N×F: each sample's own class embedding
     return phi @ w + b + (e_y * phi).sum(dim=1)
-### END SOLUTION
 
 
-assert ex.projection_logit(projection_logit)
 # the library's projection discriminator computes exactly this
 D_small = gan.ConditionalDiscriminator(10, x_shape=(4,), hidden=(4,), dropout=0.0,
                                        conditioning="projection").eval()
@@ -351,10 +346,14 @@ with torch.no_grad():
     assert torch.allclose(D_small(_x, _y), projection_logit(
         D_small.phi(_x), D_small.out.weight[0], D_small.out.bias[0], D_small.embed.weight, _y),
         atol=1e-6)
+### END SOLUTION
 
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.projection_logit(projection_logit)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **3.** Conditional accuracy by hand: given the classifier's logits for the samples (N×K)
+# ### Exercise 09.3 — the conditional accuracy (练习 09.3)
+# Conditional accuracy by hand: given the classifier's logits for the samples (N×K)
 # and the requested labels (N,), return the fraction classified as requested.
 
 # %% slideshow={"slide_type": "fragment"}
@@ -362,21 +361,21 @@ def conditional_accuracy_from_logits(logits, y):
     return None  # your code here
 
 
-_ = ex.conditional_accuracy(conditional_accuracy_from_logits)
-
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 ### BEGIN SOLUTION
 def conditional_accuracy_from_logits(logits, y):
     predicted = logits.argmax(dim=1)             # the class the classifier picks
     return (predicted == y).float().mean()
-### END SOLUTION
 
 
-assert ex.conditional_accuracy(conditional_accuracy_from_logits)
 # on the cGAN's samples it gives the conditional accuracy measured above by course_utils.evaluation
 with torch.no_grad():
     _logits = clf.model(samples.to(device)).cpu()
 assert abs(conditional_accuracy_from_logits(_logits, y_eval).item() - accuracy) < 1e-6
+### END SOLUTION
+
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.conditional_accuracy(conditional_accuracy_from_logits)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary (小结)

@@ -293,7 +293,8 @@ _ = widgets.interact(show_face, seed=widgets.IntSlider(0, 0, 50, description=tr(
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises (练习)
-# **1.** The side of a transposed convolution's output: with input side $n$, kernel $k$,
+# ### Exercise 10.1 — the size after a transposed convolution (练习 10.1)
+# The side of a transposed convolution's output: with input side $n$, kernel $k$,
 # stride $s$ and padding $p$, $n_{out} = (n - 1)s - 2p + k$. Write it; the check compares with
 # what `nn.ConvTranspose2d` really produces.
 
@@ -302,26 +303,26 @@ def convT_out(n, k, s, p):
     return None  # your code here
 
 
-_ = ex.conv_transpose_size(convT_out)
-
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 ### BEGIN SOLUTION
 def convT_out(n, k, s, p):
     # input pixels sit s apart: (n − 1)·s + 1 positions, the kernel adds k − 1, padding trims 2p
     return (n - 1) * s - 2 * p + k
-### END SOLUTION
 
 
-assert ex.conv_transpose_size(convT_out)
 # G's layers: 1 → 4 (k=4, s=1, p=0), then doubling (k=4, s=2, p=1) up to the image size
 side = convT_out(1, 4, 1, 0)
 while side < size:
     side = convT_out(side, 4, 2, 1)
 assert side == size == x_probe.shape[-1]
+### END SOLUTION
 
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.conv_transpose_size(convT_out)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **2.** In many dimensions a straight line between two codes cuts through the middle of the
+# ### Exercise 10.2 — slerp (练习 10.2)
+# In many dimensions a straight line between two codes cuts through the middle of the
 # Gaussian ($\|z_t\|$ shrinks near $t = 1/2$). The density is highest there, but almost every $z$
 # G was trained on lies on a thin shell at radius about $\sqrt{d}$ (here $d = 64$: radius 8), and
 # codes that short are ones G has rarely seen. Write spherical interpolation
@@ -333,18 +334,14 @@ def slerp(z0, z1, t):
     return None  # your code here
 
 
-_ = ex.slerp(slerp)
-
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 ### BEGIN SOLUTION
 def slerp(z0, z1, t):
     cos_omega = torch.dot(z0, z1) / (z0.norm() * z1.norm())
     omega = torch.arccos(cos_omega.clamp(-1.0, 1.0))        # the angle between z0 and z1
     return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
-### END SOLUTION
 
 
-assert ex.slerp(slerp)
 # the point of it: halfway between two latent codes, the straight line is much shorter than a
 # typical code (‖z‖ ≈ √64 = 8), the great circle is not
 _g = torch.Generator().manual_seed(8)
@@ -354,6 +351,10 @@ print(f"‖z‖ at t = ½: straight line {interpolate(_z0, _z1, 3)[1].norm():.2f
       f"{slerp(_z0, _z1, 0.5).norm():.2f}, endpoints {_typical:.2f}")
 assert interpolate(_z0, _z1, 3)[1].norm() < 0.8 * _typical
 assert abs(slerp(_z0, _z1, 0.5).norm() - _typical) < 0.1 * _typical
+### END SOLUTION
+
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.slerp(slerp)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary (小结)

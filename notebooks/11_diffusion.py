@@ -218,7 +218,7 @@ slider = widgets.interact(lambda t: (show_noised(t), plt.show()),
                           t=widgets.IntSlider(value=250, min=0, max=T, step=10, description="t"))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 1: the closed form (练习 1)
+# ### Exercise 11.1 — the closed form (练习 11.1)
 # Write `q_sample(x0, t, eps, S)` returning $x_t = \sqrt{\bar\alpha_t}x_0 + \sqrt{1-\bar\alpha_t}\varepsilon$
 # for an integer $t$, using the tables of the schedule `S` (`S.alpha_bar`, `S.alpha`, `S.beta`). It
 # must work for 2-D points and for images alike.
@@ -229,8 +229,6 @@ def q_sample(x0, t, eps, S):
     return None
 
 
-_ = ex.q_sample(q_sample)
-
 # %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
 ### BEGIN SOLUTION
 def q_sample(x0, t, eps, S):
@@ -238,8 +236,8 @@ def q_sample(x0, t, eps, S):
     return ab.sqrt() * x0 + (1 - ab).sqrt() * eps
 ### END SOLUTION
 
-
-assert ex.q_sample(q_sample)
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.q_sample(q_sample)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3 · The reverse step by Bayes (反向去噪过程：贝叶斯公式)
@@ -310,6 +308,26 @@ print(tr(f"t = {t}: ∫ (slide's sign) dx_(t−1) = {float(slide_version.sum() *
 # mean of the reverse step.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 11.2 — the ε form of the posterior mean (练习 11.2)
+# Write `posterior_mean_eps(x_t, t, eps, S)` $= \frac{1}{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\varepsilon\big)$.
+# The checker knows the slide's slips.
+
+# %% slideshow={"slide_type": "fragment"}
+def posterior_mean_eps(x_t, t, eps, S):
+    # your code here
+    return None
+
+
+# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
+### BEGIN SOLUTION
+def posterior_mean_eps(x_t, t, eps, S):
+    return (x_t - S.beta[t] / torch.sqrt(1 - S.alpha_bar[t]) * eps) / torch.sqrt(S.alpha[t])
+### END SOLUTION
+
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.posterior_mean_eps(posterior_mean_eps)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # > **Pitfall (lecture slide "扩散模型去噪过程": $1-\bar\alpha_t$ instead of $\sqrt{1-\bar\alpha_t}$).** The slide
 # > writes $\frac{1}{\sqrt{\alpha_t}}(x_t - \frac{\beta_t}{1-\bar\alpha_t}\epsilon_t)$ and repeats it on
 # > the Algorithm slide, right beside its own Algorithm 2, whose line 4 has the square root
@@ -338,28 +356,6 @@ for t in [1, 2, 10, 100, 500, 1000]:
         assert errs[1] > 1e-3, "the slide's ε form should differ from μ̃ here"
     if t >= 100:  # √α_t and √ᾱ_t part ways as t grows (equal at t = 1)
         assert errs[2] > 1e-2, "the slide's x_0 should differ from x_0 here"
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 2: the ε form of the posterior mean (练习 2)
-# Write `posterior_mean_eps(x_t, t, eps, S)` $= \frac{1}{\sqrt{\alpha_t}}\big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\varepsilon\big)$.
-# The checker knows the slide's slips.
-
-# %% slideshow={"slide_type": "fragment"}
-def posterior_mean_eps(x_t, t, eps, S):
-    # your code here
-    return None
-
-
-_ = ex.posterior_mean_eps(posterior_mean_eps)
-
-# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-### BEGIN SOLUTION
-def posterior_mean_eps(x_t, t, eps, S):
-    return (x_t - S.beta[t] / torch.sqrt(1 - S.alpha_bar[t]) * eps) / torch.sqrt(S.alpha[t])
-### END SOLUTION
-
-
-assert ex.posterior_mean_eps(posterior_mean_eps)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4 · Training and sampling: the two algorithms of the slide (扩散模型训练采样过程)
@@ -600,6 +596,27 @@ assert z[2] > 4, "the spread check should catch the slide's coefficient"
 # to the step, so $n\cdot$error must stay about constant as the number of steps $n$ grows (within a
 # factor 1.5 of its value at $n = 1000$), and at $n = 1000$ DDIM must land on the ODE's $x_0$.
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 11.3 — one DDIM step (练习 11.3)
+# Write `ddim_step(x_t, t, t_prev, eps, S)`: from $x_t$ and the predicted noise, $\hat x_0$ and then
+# $x_{t'}$ at $t' =$ `t_prev` ($\eta = 0$).
+
+# %% slideshow={"slide_type": "fragment"}
+def ddim_step(x_t, t, t_prev, eps, S):
+    # your code here
+    return None
+
+
+# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
+### BEGIN SOLUTION
+def ddim_step(x_t, t, t_prev, eps, S):
+    x0_hat = (x_t - torch.sqrt(1 - S.alpha_bar[t]) * eps) / torch.sqrt(S.alpha_bar[t])
+    return torch.sqrt(S.alpha_bar[t_prev]) * x0_hat + torch.sqrt(1 - S.alpha_bar[t_prev]) * eps
+### END SOLUTION
+
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.ddim_step(ddim_step)
+
 # %% slideshow={"slide_type": "fragment"}
 def eps_with_clipped_x0(x_t, t, eps, lo=-1.0, hi=1.0):
     """The ε that corresponds to x̂_0 clipped to the data range [lo, hi] (used for digits, section 9)."""
@@ -706,29 +723,6 @@ plt.show()
 # Left: the Markov chain wanders (fresh noise z at every step) and ends on a component.
 # Middle: DDIM's paths are smooth curves, a deterministic map from x_T to x_0; nearby starting
 # points end nearby. Right: the same with the trained network, close to the middle.
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 3: one DDIM step (练习 3)
-# Write `ddim_step(x_t, t, t_prev, eps, S)`: from $x_t$ and the predicted noise, $\hat x_0$ and then
-# $x_{t'}$ at $t' =$ `t_prev` ($\eta = 0$).
-
-# %% slideshow={"slide_type": "fragment"}
-def ddim_step(x_t, t, t_prev, eps, S):
-    # your code here
-    return None
-
-
-_ = ex.ddim_step(ddim_step)
-
-# %% slideshow={"slide_type": "skip"} jupyter={"source_hidden": true}
-### BEGIN SOLUTION
-def ddim_step(x_t, t, t_prev, eps, S):
-    x0_hat = (x_t - torch.sqrt(1 - S.alpha_bar[t]) * eps) / torch.sqrt(S.alpha_bar[t])
-    return torch.sqrt(S.alpha_bar[t_prev]) * x0_hat + torch.sqrt(1 - S.alpha_bar[t_prev]) * eps
-### END SOLUTION
-
-
-assert ex.ddim_step(ddim_step)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6 · Digits: Algorithm 1 with a UNet (MNIST)

@@ -535,17 +535,15 @@ quality.at_most(tr("classifier guidance: feature spread at the largest s / at s 
                 cg[s_max]["spread"] / cg[0.0]["spread"], cpu=0.7, full=0.8)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 12.2: one classifier-guided mean
-# Write $\hat\mu = \mu_\theta(x_t) + s\,\Sigma\,\nabla_{x_t}\log p_\phi(y\mid x_t)$ for one step:
-# $\mu_\theta = (x_t - \beta_t\varepsilon/\sqrt{1-\bar\alpha_t})/\sqrt{\alpha_t}$, $\Sigma = \tilde\beta_t$
-# (`S.beta_tilde[t]`); the gradient is given as `grad`.
+# ### Exercise 12.1 — one classifier-guided mean (练习 12.1)
+# Write $\hat\mu = \mu_\theta(x_t) + s\,\Sigma\,g$ for one step: $\mu_\theta = (x_t -
+# \beta_t\varepsilon/\sqrt{1-\bar\alpha_t})/\sqrt{\alpha_t}$, $\Sigma = \tilde\beta_t$ (`S.beta_tilde[t]`),
+# $g = \nabla_{x_t}\log p_\phi(y\mid x_t)$ given.
 
 # %% slideshow={"slide_type": "fragment"}
 def guided_mean(x_t, t, eps, grad, s, S):
     return None  # your code here
 
-
-_ = ex.guided_mean(guided_mean)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
 ### BEGIN SOLUTION
@@ -554,11 +552,11 @@ def guided_mean(x_t, t, eps, grad, s, S):
     return mu + s * S.beta_tilde[t] * grad
 ### END SOLUTION
 
-
-assert ex.guided_mean(guided_mean)
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.guided_mean(guided_mean)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 12.3: the gradient by hand
+# ### Exercise 12.2 — the gradient by hand (练习 12.2)
 # For a linear softmax classifier, logits $= Wx + b$, derive $\nabla_x\log p(y\mid x)$ (the checker
 # compares with autograd). Inputs `W` (K, D), `b` (K,), `x` (B, D), `y` (B,); return (B, D).
 
@@ -567,8 +565,6 @@ def log_prob_gradient(W, b, x, y):
     return None  # your code here
 
 
-_ = ex.log_prob_gradient(log_prob_gradient)
-
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
 ### BEGIN SOLUTION
 def log_prob_gradient(W, b, x, y):
@@ -576,8 +572,8 @@ def log_prob_gradient(W, b, x, y):
     return W[y] - p @ W                    # ∇ (W x + b)_y − ∇ log Σ_k exp(W x + b)_k
 ### END SOLUTION
 
-
-assert ex.log_prob_gradient(log_prob_gradient)
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.log_prob_gradient(log_prob_gradient)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6 · Classifier-free guidance: no classifier at all (无分类器引导)
@@ -586,6 +582,30 @@ assert ex.log_prob_gradient(log_prob_gradient)
 #   = -\frac{\varepsilon_\theta(x_t, y) - \varepsilon_\theta(x_t, \varnothing)}{\sqrt{1-\bar\alpha_t}},$$
 # since $\varepsilon_\theta \approx -\sqrt{1-\bar\alpha_t}\,\nabla\log q(x_t)$ (notebook 11). Guiding the
 # conditional model with this *implicit* classifier at weight $w$ gives Ho & Salimans' (2022)
+# classifier-free guidance: one combination $\hat\varepsilon$ of the two predictions (Exercise 12.3 below).
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 12.3 — the classifier-free combination (练习 12.3)
+# Guidance at weight $w$ follows the score $\nabla\log p(x_t\mid c) + w\,\nabla\log p(c\mid x_t)$, with
+# the implicit classifier above for $\nabla\log p(c\mid x_t)$. Given $\varepsilon_\theta(x_t, c)$,
+# $\varepsilon_\theta(x_t, \varnothing)$ and $w$, return the $\hat\varepsilon$ of that score
+# ($\varepsilon = -\sqrt{1-\bar\alpha_t}\cdot$score).
+
+# %% slideshow={"slide_type": "fragment"}
+def cfg_combination(eps_cond, eps_uncond, w):
+    return None  # your code here
+
+
+# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
+### BEGIN SOLUTION
+def cfg_combination(eps_cond, eps_uncond, w):
+    return (1 + w) * eps_cond - w * eps_uncond
+### END SOLUTION
+
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.cfg_combination(cfg_combination)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # $$\hat\varepsilon = (1+w)\,\varepsilon_\theta(x_t, c) - w\,\varepsilon_\theta(x_t, \varnothing),$$
 # used in place of ε in the ordinary sampler. Nothing is trained but the diffusion model (its labels
 # dropped to ∅ 10% of the time); no classifier of noisy images is needed, and the "gradient" is
@@ -726,26 +746,6 @@ a2.legend()
 fig.tight_layout()
 plotting.savefig(fig, NB, "cfg_sweep")
 plt.show()
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 12.1: the classifier-free combination
-# Given $\varepsilon_\theta(x_t, c)$, $\varepsilon_\theta(x_t, \varnothing)$ and $w$, return $\hat\varepsilon$.
-
-# %% slideshow={"slide_type": "fragment"}
-def guided_eps(eps_cond, eps_uncond, w):
-    return None  # your code here
-
-
-_ = ex.cfg_combination(guided_eps)
-
-# %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
-### BEGIN SOLUTION
-def guided_eps(eps_cond, eps_uncond, w):
-    return (1 + w) * eps_cond - w * eps_uncond
-### END SOLUTION
-
-
-assert ex.cfg_combination(guided_eps)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7 · Quality targets, cost, and the artifacts

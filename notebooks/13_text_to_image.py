@@ -211,7 +211,7 @@ print(f"CLIP: {sum(p.numel() for p in clip.image.parameters()):,} image-encoder 
       f"τ = {1 / clip.scale().item():.3f} (started at 0.07)")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 13.1: the InfoNCE loss
+# ### Exercise 13.1 — the InfoNCE loss (练习 13.1)
 # Given unit image embeddings `F` (B, D), unit text embeddings `G` (B, D) (row $i$ of each is a
 # pair) and the inverse temperature `scale`, return CLIP's symmetric loss (a scalar).
 
@@ -219,8 +219,6 @@ print(f"CLIP: {sum(p.numel() for p in clip.image.parameters()):,} image-encoder 
 def clip_loss(F_img, G_txt, scale):
     return None  # your code here
 
-
-_ = ex.clip_loss(clip_loss)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
 ### BEGIN SOLUTION
@@ -231,8 +229,8 @@ def clip_loss(F_img, G_txt, scale):
     return -(log_p_text.mean() + log_p_image.mean()) / 2
 ### END SOLUTION
 
-
-assert ex.clip_loss(clip_loss)
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.clip_loss(clip_loss)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Checking the loss CLIP trained with
@@ -415,7 +413,7 @@ for name, acc, unk in rows:
 # bounded by the captions it was trained on.**
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 13.2: zero-shot prediction
+# ### Exercise 13.2 — zero-shot prediction (练习 13.2)
 # Given image embeddings `F` (N, D) and one text embedding per class `G` (K, D), neither of them
 # necessarily unit length, return the predicted class of each image (N,) by cosine similarity.
 
@@ -424,8 +422,6 @@ def zero_shot_predict(F_img, G_txt):
     return None  # your code here
 
 
-_ = ex.zero_shot_predict(zero_shot_predict)
-
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
 ### BEGIN SOLUTION
 def zero_shot_predict(F_img, G_txt):
@@ -433,8 +429,8 @@ def zero_shot_predict(F_img, G_txt):
     return cos.argmax(dim=1)
 ### END SOLUTION
 
-
-assert ex.zero_shot_predict(zero_shot_predict)
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.zero_shot_predict(zero_shot_predict)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4 · GLIDE's shape: a text-conditional decoder, and CLIP guidance (CLIP 引导)
@@ -787,7 +783,7 @@ quality.at_least("CLIP guidance: accuracy gain from s = 0 to the best s", gain, 
 # network to fool; the stronger weight $w$ trades diversity for accuracy, as in notebook 12.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 13.3: the CLIP-guidance gradient by hand
+# ### Exercise 13.3 — the CLIP-guidance gradient by hand (练习 13.3)
 # For a linear image encoder $f(x) = Wx/\lVert Wx\rVert$ and a unit text embedding $g$, derive
 # $\nabla_x\big(f(x)\cdot g\big)$ (the checker compares with autograd). `W` (D, P), `x` (B, P),
 # `g` (D,); return (B, P).
@@ -796,8 +792,6 @@ quality.at_least("CLIP guidance: accuracy gain from s = 0 to the best s", gain, 
 def clip_gradient(W, x, g):
     return None  # your code here
 
-
-_ = ex.clip_gradient(clip_gradient)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
 ### BEGIN SOLUTION
@@ -809,8 +803,8 @@ def clip_gradient(W, x, g):
     return ((g - cos * f) / norm) @ W            # Wᵀ (I − f fᵀ) g / |u|: the part of g across f, through W
 ### END SOLUTION
 
-
-assert ex.clip_gradient(clip_gradient)
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.clip_gradient(clip_gradient)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### GLIDE's editing: inpainting (图像编辑)

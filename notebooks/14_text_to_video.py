@@ -559,15 +559,13 @@ quality.at_most("frame difference of generated clips / independent frames", diff
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7 · Exercises (练习)
-# ### Exercise 14.1: the centre of mass of a frame
+# ### Exercise 14.1 — the centre of mass of a frame (练习 14.1)
 # Return the (row, column) centre of mass of a non-negative frame (H, W), pixel indices from 0.
 
 # %% slideshow={"slide_type": "fragment"}
 def centre_of_mass(frame):
     return None  # your code here
 
-
-_ = ex.centre_of_mass(centre_of_mass)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
 ### BEGIN SOLUTION
@@ -578,11 +576,11 @@ def centre_of_mass(frame):
     return torch.stack([(frame.sum(1) * rows).sum() / mass, (frame.sum(0) * cols).sum() / mass])
 ### END SOLUTION
 
-
-assert ex.centre_of_mass(centre_of_mass)
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.centre_of_mass(centre_of_mass)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 14.2: move a frame
+# ### Exercise 14.2 — move a frame (练习 14.2)
 # The clip maker's step: move the content of a frame (H, W) by `d_row` pixels down and `d_col`
 # pixels right (negative: up, left); what leaves the frame is lost, uncovered pixels are 0.
 
@@ -590,8 +588,6 @@ assert ex.centre_of_mass(centre_of_mass)
 def shift(frame, d_row, d_col):
     return None  # your code here
 
-
-_ = ex.shift(shift)
 
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
 ### BEGIN SOLUTION
@@ -603,11 +599,11 @@ def shift(frame, d_row, d_col):
     return out
 ### END SOLUTION
 
-
-assert ex.shift(shift)
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.shift(shift)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 14.3: a temporal convolution
+# ### Exercise 14.3 — a temporal convolution (练习 14.3)
 # Apply a 1-D convolution across frames at every pixel: `x` (B, C, F, H, W), `weight`
 # (C_out, C, k) with k odd, `bias` (C_out,), zero padding of k // 2 frames on each side, so the
 # output is (B, C_out, F, H, W). Use `torch.nn.functional.conv1d` (the checker compares with a
@@ -618,8 +614,6 @@ def temporal_conv(x, weight, bias):
     return None  # your code here
 
 
-_ = ex.temporal_conv(temporal_conv)
-
 # %% jupyter={"source_hidden": true} slideshow={"slide_type": "skip"}
 ### BEGIN SOLUTION
 def temporal_conv(x, weight, bias):
@@ -629,8 +623,8 @@ def temporal_conv(x, weight, bias):
     return y.reshape(b, h, w, -1, f).permute(0, 3, 4, 1, 2)
 ### END SOLUTION
 
-
-assert ex.temporal_conv(temporal_conv)
+# %% slideshow={"slide_type": "fragment"}
+_ = ex.temporal_conv(temporal_conv)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8 · Metrics and artifacts

@@ -6,7 +6,9 @@
     python tools/nbtools.py check notebooks/*.py       # .ipynb in sync with .py, no outputs
     python tools/nbtools.py execute notebooks/*.ipynb  # -> build/executed/*.ipynb + .html
     python tools/nbtools.py slides notebooks/*.ipynb   # -> build/slides/*.slides.html
-    python tools/nbtools.py student notebooks/*.ipynb  # -> build/student/*.ipynb, solutions stubbed
+    python tools/nbtools.py student notebooks/*.ipynb  # -> build/student/: the student's copy, no answers in it
+    python tools/nbtools.py course-student notebooks/*.ipynb  # build/executed/ -> build/executed-student/,
+                                                       # the pages without solution cells
     python tools/nbtools.py present notebooks/*.ipynb  # -> build/present/*.ipynb, copies to present from
 """
 
@@ -411,26 +413,70 @@ def slides(notebooks: list[Path]) -> int:
     return 0
 
 
-def student(notebooks: list[Path]) -> int:
-    """Write each notebook's student version (solutions replaced by stubs, tools/student.py) to build/student/."""
+def _write_student(nb: dict, target: Path, force: bool) -> bool:
+    """Write a student notebook, never over one whose cells changed since `make student` wrote it.
+
+    The same record as `build` keeps (a hash of the cells in the notebook's metadata) tells a student's
+    work apart from the copy written before; outputs and metadata do not count (running or saving it is
+    not an edit). Returns False when the notebook was left alone.
+    """
+    import nbformat
+
+    generated_hash = cells_hash(nb)
+    nb.setdefault("metadata", {})[RECORD] = {"source": f"{target.name} (student version)",
+                                             "cells_sha256": generated_hash}
+    if target.exists() and not force:
+        edited, _ = _edits(target, generated_hash)
+        if edited:
+            print(f"{target} was NOT rewritten: its cells changed since `make student` wrote it (a student's "
+                  "work?). Nothing was overwritten.\n"
+                  f"  keep it and get a fresh copy too: rename it, then `make student`\n"
+                  f"  discard the edits: `make student FORCE=1`")
+            return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nbformat.from_dict(nb), target)
+    return True
+
+
+def student(notebooks: list[Path], force: bool = False, out: Path | None = None) -> int:
+    """Write the student's copy (tools/student.py) to build/student/ (or ``out``): notebooks without solutions,
+    the package with its checkers as data, requirements, a README; never over a student's edited notebook."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from student import build_bundle
+
+    out = out or build_dir() / "student"
+    refused = build_bundle(out, notebooks, write=lambda nb, target: _write_student(nb, target, force))
+    if refused:
+        print(f"{refused} student notebook(s) left alone: see above", file=sys.stderr)
+    return 1 if refused else 0
+
+
+def course_student(notebooks: list[Path]) -> int:
+    """build/executed/ (`make course`) -> build/executed-student/: the same pages without solution cells.
+
+    Each executed notebook goes through the student transformation with its outputs kept (those of the
+    check cells, which reported on the solution, are cleared), then to HTML beside it.
+    """
     import nbformat
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from student import student_notebook
 
-    out = build_dir() / "student"
+    executed, out = build_dir() / "executed", build_dir() / "executed-student"
+    missing = [p.name for p in notebooks if not (executed / p.name).exists()]
+    if missing:
+        print(f"no executed copy in {executed} of: {', '.join(missing)}. Run `make course` first.", file=sys.stderr)
+        return 1
     out.mkdir(parents=True, exist_ok=True)
-    total = 0
+    exporter = html_exporter(out)
     for path in notebooks:
-        nb, report = student_notebook(nbformat.read(path, as_version=4), path.name)
+        nb, report = student_notebook(nbformat.read(executed / path.name, as_version=4), path.name,
+                                      keep_outputs=True)
+        nb = nbformat.from_dict(nb)
         nbformat.write(nb, out / path.name)
-        total += report.solution_blocks
-        what = (f"{report.solution_blocks} solution(s) removed ({report.dropped_cells} instructor cell(s) left out, "
-                f"{report.stubbed_blocks} stubbed in place)" if report.solution_blocks else "no exercises")
-        if report.hidden_blocks:
-            what += f", {report.hidden_blocks} hidden test block(s) removed"
-        print(f"{path.name}: {what} -> {out / path.name}")
-    print(f"{len(notebooks)} student notebooks, {total} exercises, in {out}")
+        html, _ = exporter.from_notebook_node(nb)
+        (out / path.with_suffix(".html").name).write_text(html, encoding="utf-8")
+        print(f"{path.name}: {report.solution_blocks} solution(s) left out -> {out / path.stem}.html")
     return 0
 
 
@@ -456,15 +502,18 @@ def present(notebooks: list[Path]) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("command", choices=["build", "check", "execute", "slides", "student",
+    parser.add_argument("command", choices=["build", "check", "execute", "slides", "student", "course-student",
                                                        "present"])
     parser.add_argument("paths", nargs="*", type=Path)
     parser.add_argument("--force", action="store_true",
-                        help="build: overwrite notebooks even where they have edits (they are lost)")
+                        help="build, student: overwrite notebooks even where they have edits (they are lost)")
     args = parser.parse_args()
     if args.command == "build":
         return build(args.paths, force=args.force)
-    commands = {"check": check, "execute": execute, "slides": slides, "student": student, "present": present}
+    if args.command == "student":
+        return student(args.paths, force=args.force)
+    commands = {"check": check, "execute": execute, "slides": slides, "course-student": course_student,
+                "present": present}
     return commands[args.command](args.paths)
 
 

@@ -1,6 +1,10 @@
 """The course as one static site: the executed notebooks in lecture order (Sphinx + myst-nb), offline.
 
     python tools/site.py notebooks/[0-9][0-9]_*.ipynb     # -> build/site/index.html (make site)
+    python tools/site.py --student notebooks/[0-9][0-9]_*.ipynb  # -> build/site-student/ (make site-student)
+
+The student's site is made the same way from build/executed-student/ (`make course-student`: the
+executed notebooks without their solution cells); the instructor's, build/site/, shows the solutions.
 
 Each notebook's executed copy (build/executed/, from `make course`) becomes a page with its outputs
 and figures; widgets show the state they had when the notebook ran (the local widget manager); the
@@ -29,7 +33,7 @@ import webassets  # noqa: E402
 from course_utils.paths import build_dir  # noqa: E402
 
 TITLE = "Generative models · 生成式模型"
-HEADING = re.compile(r"^(#{1,2})\s+(.+?)\s*$", re.MULTILINE)
+HEADING = re.compile(r"^(#{1,2}|###(?= Exercise \d))\s+(.+?)\s*$", re.MULTILINE)  # exercises: their number
 
 
 def headings(nb: dict) -> tuple[str, list[str]]:
@@ -43,7 +47,7 @@ def headings(nb: dict) -> tuple[str, list[str]]:
         for hashes, text in HEADING.findall(src):
             if len(hashes) == 1 and title is None:
                 title = text
-            elif len(hashes) == 2:
+            elif len(hashes) >= 2:
                 sections.append(text)
     return title or "", sections
 
@@ -114,16 +118,20 @@ mathjax2_config = {{
 '''
 
 
-def build(notebooks: list[Path], out: Path | None = None, strict: bool = False) -> int:
-    """Write the Sphinx sources under build/site-src from the executed notebooks and build build/site."""
-    executed = build_dir() / "executed"
-    src = build_dir() / "site-src"
-    out = out or build_dir() / "site"
+def build(notebooks: list[Path], out: Path | None = None, strict: bool = False, student: bool = False) -> int:
+    """Write the Sphinx sources under build/site-src from the executed notebooks and build build/site.
+
+    ``student``: from build/executed-student/ (no solution cells) into build/site-student/.
+    """
+    suffix = "-student" if student else ""
+    executed = build_dir() / f"executed{suffix}"
+    src = build_dir() / f"site-src{suffix}"
+    out = out or build_dir() / f"site{suffix}"
     missing = [p.name for p in notebooks if not (executed / p.name).exists()]
     if missing:
         print(f"no executed copy in {executed} of: {', '.join(missing)}.\n"
-              "Run `make course` first (every notebook at your profile; `COURSE_PROFILE=smoke make course` "
-              "takes about a minute).", file=sys.stderr)
+              f"Run `make course{' course-student' if student else ''}` first (every notebook at your profile; "
+              "`COURSE_PROFILE=smoke make course` takes about a minute).", file=sys.stderr)
         return 1
     shutil.rmtree(src, ignore_errors=True)
     src.mkdir(parents=True)
@@ -153,8 +161,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--strict", action="store_true", help="Sphinx warnings are errors")
+    parser.add_argument("--student", action="store_true",
+                        help="the students' site: build/executed-student/ (no solutions) -> build/site-student/")
     args = parser.parse_args()
-    return build(args.notebooks, strict=args.strict)
+    return build(args.notebooks, strict=args.strict, student=args.student)
 
 
 if __name__ == "__main__":

@@ -1,148 +1,150 @@
-"""Checked exercises: a student's answer is compared with a reference, with a hint on failure.
+"""Checked exercises: a student's function is run on fixed test cases and compared with expected outputs.
 
-An exercise cell in a notebook leaves a stub that returns ``None`` (or ``...``); the check
-then says "not attempted yet" instead of failing, so the notebook still runs top to bottom.
-A wrong answer raises ``AssertionError`` with a message that says what is wrong.
+Each exercise is numbered after its notebook, "Exercise 07.1 — the KL term": the notebook's heading,
+the checker's output and the site's contents show the same string. In a notebook::
 
-Each exercise's checker is an :class:`Exercise` in a topic module of this package
-(``course_utils.exercises.<topic>``), registered in ``REGISTRY`` with the plausible mistakes it
-must catch (the lecture's own slips among them) and the message each must give. The notebook
-writes the solution out in its solution cell and checks it there (nbval proves the written
-solution passes); ``tests/test_exercises.py`` proves, for every registered exercise, that the
-checker accepts a right answer, rejects each mistake with its message, and reports "not
-attempted" for a stub.
+    from course_utils.exercises import neural_models as ex
+    ex.kl_term(kl_term)        # ✓ / … not attempted / ✗ with a diagnosis
+    ex.kl_term.hint()          # the next hint; the last one is the formula
+
+In the repository (the instructor's copy) each topic module (``graphical_models``, ``neural_models``,
+``diffusion``, ``guidance``, ``text_to_image``, ``video``) registers its exercises with
+:func:`exercise`: a reference implementation written independently of the notebook's solution (a
+library, brute force, a loop, autograd), the test cases, a right answer, the plausible mistakes it
+must catch (the lecture's own slips among them) with the diagnosis each gets, and the hints. The
+reference computes a :class:`~course_utils.exercises.checking.Record` (expected outputs, each
+mistake's outputs), and the same :class:`~course_utils.exercises.checking.Checker` that a student
+runs checks against it, strictly: a wrong solution raises, so nbval fails on it.
+
+``make student`` (tools/student.py) writes those records as data into the student's copy and
+replaces each topic module by one line per exercise that loads its data: what a student receives
+holds no code that computes an answer. ``tests/test_exercises.py`` proves, for every registered
+exercise and on the stored data, that a right answer passes, each mistake gets its diagnosis, and a
+stub is "not attempted".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from course_utils.exercises.checking import Checker, Record, decode, encode
 
-
-def _is_unanswered(value: Any) -> bool:
-    return value is None or value is Ellipsis
-
-
-def _as_array(value: Any) -> np.ndarray:
-    if hasattr(value, "detach"):  # torch tensor
-        value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=float)
-
-
-def check_value(name: str, answer: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1e-6,
-                hint: str = "") -> bool:
-    """Check a numeric answer (scalar or array) against the expected value.
-
-    Returns True when right, False when not attempted; raises AssertionError when wrong.
-    """
-    if _is_unanswered(answer):
-        print(f"[{name}] not attempted yet: fill in the cell above and run it again.")
-        return False
-    got, want = _as_array(answer), _as_array(expected)
-    if got.shape != want.shape:
-        raise AssertionError(f"[{name}] shape {got.shape}, expected {want.shape}. {hint}".strip())
-    if not np.allclose(got, want, atol=atol, rtol=rtol):
-        err = float(np.max(np.abs(got - want)))
-        raise AssertionError(f"[{name}] not right yet (largest error {err:.3g}). {hint}".strip())
-    print(f"[{name}] correct ✓")
-    return True
-
-
-def check_function(name: str, fn: Callable[..., Any] | None, reference: Callable[..., Any],
-                   cases: Iterable[tuple], *, atol: float = 1e-6, rtol: float = 1e-6,
-                   hint: str = "") -> bool:
-    """Check a function against a reference on a list of argument tuples.
-
-    A function that returns None on the first case counts as not attempted.
-    """
-    if fn is None:
-        print(f"[{name}] not attempted yet: fill in the function above and run it again.")
-        return False
-    for i, args in enumerate(cases):
-        got = fn(*args)
-        if i == 0 and _is_unanswered(got):
-            print(f"[{name}] not attempted yet: your function returns None.")
-            return False
-        want = reference(*args)
-        got_a, want_a = _as_array(got), _as_array(want)
-        if got_a.shape != want_a.shape or not np.allclose(got_a, want_a, atol=atol, rtol=rtol):
-            raise AssertionError(
-                f"[{name}] wrong on test case {i + 1}: got {np.round(got_a, 6).tolist()}"
-                f" expected {np.round(want_a, 6).tolist()}. {hint}".strip()
-            )
-    print(f"[{name}] correct on all test cases ✓")
-    return True
+#: The modules of this package that hold exercises (the rest is the checking machinery).
+NOT_TOPICS = {"checking"}
 
 
 @dataclass(frozen=True)
 class Mistake:
-    """A plausible wrong answer, and a fragment of the message the checker must give for it."""
+    """A plausible wrong answer, and the diagnosis the checker gives when an answer behaves like it."""
 
-    answer: Any
-    says: str  # e.g. "sqrt(1 - alpha_bar)": the hint that names what is wrong
+    answer: Callable[..., Any]
+    says: str
 
 
-@dataclass(frozen=True)
 class Exercise:
-    """A checked exercise: ``check(answer)`` is True when right, False when not attempted, raises when wrong."""
+    """A registered exercise of the instructor's copy: its reference computes the record on first use."""
 
-    name: str
-    check: Callable[[Any], bool]
-    right: Any  # a right answer (for the unit test; the notebook's solution is written out there)
-    mistakes: tuple[Mistake, ...] = field(default_factory=tuple)
+    def __init__(self, number: str, title: str, reference: Callable[..., Any],
+                 cases: Sequence[tuple] | Callable[[], Sequence[tuple]], *, right: Callable[..., Any],
+                 mistakes: Iterable[Mistake], hints: Sequence[str], atol: float, rtol: float, module: str):
+        self.number, self.title, self.module = number, title, module
+        self.reference, self.right, self.mistakes = reference, right, tuple(mistakes)
+        self.hints, self.atol, self.rtol = tuple(hints), atol, rtol
+        self._cases = cases
+        self.checker = Checker(self.record, strict=True)
+        self._record: Record | None = None
 
-    def __call__(self, answer: Any) -> bool:
-        return self.check(answer)
+    @property
+    def name(self) -> str:
+        """``Exercise 07.1 — the KL term``."""
+        return f"Exercise {self.number} — {self.title}"
+
+    def cases(self) -> list[tuple]:
+        return [tuple(c) for c in (self._cases() if callable(self._cases) else self._cases)]
+
+    def attr(self) -> str:
+        """The name the exercise has in its topic module (``kl_term``: ``ex.kl_term(...)``)."""
+        module = importlib.import_module(self.module)
+        for name, obj in vars(module).items():
+            if obj is self:
+                return name
+        raise LookupError(f"{self.name} is not a module-level name of {self.module}")
+
+    def record(self) -> Record:
+        """Expected outputs and each mistake's outputs on the cases, computed by the reference (once)."""
+        if self._record is not None:
+            return self._record
+        cases = [encode(c, f"{self.name}, case {i + 1}") for i, c in enumerate(self.cases())]
+        expected = [encode(self.reference(*decode(c)), f"{self.name}, expected output {i + 1}")
+                    for i, c in enumerate(cases)]
+        mistakes = []
+        for m in self.mistakes:
+            outputs = []
+            for i, c in enumerate(cases):
+                try:
+                    outputs.append(encode(m.answer(*decode(c)), f"{self.name}, mistake output {i + 1}"))
+                except Exception as err:  # a mistake that cannot run a case: it matches no answer there
+                    outputs.append({"__error__": f"{type(err).__name__}: {err}"})
+            mistakes.append((m.says, outputs))
+        self._record = Record(self.number, self.title, self.attr(), cases, expected, mistakes, self.hints,
+                              self.atol, self.rtol)
+        return self._record
+
+    def __call__(self, answer: Callable[..., Any] | None) -> bool:
+        __tracebackhide__ = True
+        return self.checker(answer)
+
+    def hint(self) -> None:
+        """Print the next hint (the last one is the formula)."""
+        self.checker.hint()
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
 
 
-#: Every exercise of the course, by name ("08.1 discriminator loss"); filled when a topic module is imported.
+#: Every exercise of the course by number ("08.1"); filled when a topic module is imported.
 REGISTRY: dict[str, Exercise] = {}
 
 
-def register(name: str, check: Callable[[Any], bool], *, right: Any, mistakes: Iterable[Mistake]) -> Exercise:
-    """Register (and return) an exercise; a name may be registered once."""
-    if name in REGISTRY:
-        raise ValueError(f"exercise {name!r} is registered twice")
-    ex = Exercise(name, check, right, tuple(mistakes))
-    if not ex.mistakes:
-        raise ValueError(f"exercise {name!r} needs at least one plausible mistake that its checker catches")
-    REGISTRY[name] = ex
+def exercise(number: str, title: str, reference: Callable[..., Any],
+             cases: Sequence[tuple] | Callable[[], Sequence[tuple]], *, right: Callable[..., Any],
+             mistakes: Iterable[tuple[Callable[..., Any], str]], hints: str | Sequence[str], module: str,
+             atol: float = 1e-6, rtol: float = 1e-6) -> Exercise:
+    """Register (and return) exercise ``number``, checked against ``reference`` on ``cases``.
+
+    ``mistakes``: (a plausible wrong function, its diagnosis): the diagnosis says what is wrong, not the
+    formula. ``hints``: one or more, from a nudge to the formula, given one per ``hint()`` call.
+    """
+    if number in REGISTRY:
+        raise ValueError(f"exercise {number!r} is registered twice")
+    hints = (hints,) if isinstance(hints, str) else tuple(hints)
+    mistakes = [Mistake(fn, says) for fn, says in mistakes]
+    if not mistakes:
+        raise ValueError(f"exercise {number!r} needs at least one plausible mistake that its checker catches")
+    if not hints:
+        raise ValueError(f"exercise {number!r} needs at least one hint")
+    ex = Exercise(number, title, reference, cases, right=right, mistakes=mistakes, hints=hints, atol=atol,
+                  rtol=rtol, module=module)
+    REGISTRY[number] = ex
     return ex
 
 
-def _same_function(fn: Callable[..., Any], other: Callable[..., Any], cases: Iterable[tuple], *,
-                   atol: float, rtol: float) -> bool:
-    """Whether ``fn`` gives what ``other`` gives on every case (shapes included)."""
-    try:
-        for args in cases:
-            a, b = _as_array(fn(*args)), _as_array(other(*args))
-            if a.shape != b.shape or not np.allclose(a, b, atol=atol, rtol=rtol):
-                return False
-    except Exception:  # a function that fails on a case is not this mistake
-        return False
-    return True
+def topics() -> list[str]:
+    """The topic modules of this package (``course_utils.exercises.<topic>``), imported."""
+    names = [m.name for m in pkgutil.iter_modules(__path__) if m.name not in NOT_TOPICS]
+    for name in names:
+        importlib.import_module(f"{__name__}.{name}")
+    return names
 
 
-def function_exercise(name: str, reference: Callable[..., Any], cases: list[tuple], *, right: Any, hint: str,
-                      mistakes: Iterable[tuple[Callable[..., Any], str]], atol: float = 1e-6,
-                      rtol: float = 1e-6) -> Exercise:
-    """Register an exercise whose answer is a function, checked against ``reference`` on ``cases``.
+def all_exercises() -> dict[str, Exercise]:
+    """Every registered exercise, by number, in order (all topic modules imported)."""
+    topics()
+    return dict(sorted(REGISTRY.items(), key=lambda kv: tuple(int(p) for p in kv[0].split("."))))
 
-    A wrong answer that behaves like one of the ``mistakes`` (function, diagnosis) gets that diagnosis
-    appended to the checker's message.
-    """
-    mistakes = list(mistakes)
 
-    def check(fn: Callable[..., Any] | None) -> bool:
-        try:
-            return check_function(name, fn, reference, cases, atol=atol, rtol=rtol, hint=hint)
-        except AssertionError as err:
-            for wrong, says in mistakes:
-                if _same_function(fn, wrong, cases, atol=atol, rtol=rtol):
-                    raise AssertionError(f"{err} Diagnosis: {says}") from None
-            raise
-
-    return register(name, check, right=right, mistakes=[Mistake(fn, says=says) for fn, says in mistakes])
+__all__ = ["Checker", "Exercise", "Mistake", "REGISTRY", "Record", "all_exercises", "exercise", "topics"]

@@ -21,14 +21,15 @@ from typing import Any
 import torch
 
 from course_utils.diffusion.schedule import NoiseSchedule
-from course_utils.exercises import function_exercise
+from course_utils.exercises import exercise
 
 Fn = Callable[..., Any]
 ATOL = RTOL = 1e-5
 
 
-def _exercise(name: str, reference: Fn, cases: Sequence[tuple], **kwargs):
-    return function_exercise(name, reference, list(cases), atol=ATOL, rtol=RTOL, **kwargs)
+def _exercise(number: str, title: str, reference: Fn, cases: Sequence[tuple], *, hint, **kwargs):
+    return exercise(number, title, reference, list(cases), hints=hint, atol=ATOL, rtol=RTOL,
+                    module=__name__, **kwargs)
 
 
 _S = NoiseSchedule.linear(dtype=torch.float64)
@@ -54,9 +55,11 @@ def _q_sample_right(x0, t, eps, S):
 
 
 q_sample = _exercise(
-    "11.1 q_sample (closed form)", lambda x0, t, eps, S: S.q_sample(x0, t, noise=eps), _cases(1),
+    "11.1", "the closed form", lambda x0, t, eps, S: S.q_sample(x0, t, noise=eps), _cases(1),
     right=_q_sample_right,
-    hint="x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε with ᾱ_t = schedule.alpha_bar[t].",
+    hint=("x_t is x_0 scaled down plus noise scaled up, with coefficients from the product ᾱ_t of all t steps "
+          "(S.alpha_bar[t]); the two variances add up to 1.",
+          "x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε with ᾱ_t = schedule.alpha_bar[t]."),
     mistakes=[
         (lambda x0, t, eps, S: S.alpha[t].sqrt() * x0 + (1 - S.alpha[t]).sqrt() * eps,
          "that is one forward step's coefficients √α_t, √(1 − α_t); the closed form from x_0 needs "
@@ -78,9 +81,11 @@ def _mu_eps_right(x_t, t, eps, S):
 
 
 posterior_mean_eps = _exercise(
-    "11.2 posterior mean in ε form", lambda x_t, t, eps, S: S.p_mean(x_t, t, eps), _cases(2),
+    "11.2", "the ε form of the posterior mean", lambda x_t, t, eps, S: S.p_mean(x_t, t, eps), _cases(2),
     right=_mu_eps_right,
-    hint="μ̃ = (x_t − β_t/√(1 − ᾱ_t) ε)/√α_t: substitute x_0 = (x_t − √(1 − ᾱ_t) ε)/√ᾱ_t into μ̃(x_t, x_0).",
+    hint=("Substitute x_0 = (x_t − √(1 − ᾱ_t) ε)/√ᾱ_t, the closed form solved for x_0, into μ̃(x_t, x_0), and "
+          "mind which coefficients are of one step (α_t, β_t) and which of all t (ᾱ_t).",
+          "μ̃ = (x_t − β_t/√(1 − ᾱ_t) ε)/√α_t."),
     mistakes=[
         (lambda x_t, t, eps, S: (x_t - S.beta[t] / (1 - S.alpha_bar[t]) * eps) / S.alpha[t].sqrt(),
          "divide β_t by √(1 − ᾱ_t), not by 1 − ᾱ_t (the slide's slip; its own Algorithm 2 has the square root)"),
@@ -122,9 +127,11 @@ def _x0_hat(x_t, t, eps, S):
 
 
 ddim_step = _exercise(
-    "11.3 one DDIM step (η = 0)", lambda x_t, t, t_prev, eps, S: S.ddim_step(x_t, t, t_prev, eps), _ddim_cases(),
+    "11.3", "one DDIM step", lambda x_t, t, t_prev, eps, S: S.ddim_step(x_t, t, t_prev, eps), _ddim_cases(),
     right=_ddim_right,
-    hint="x̂_0 = (x_t − √(1 − ᾱ_t) ε)/√ᾱ_t, then x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'}) ε with t' = t_prev.",
+    hint=("Two steps: predict x̂_0 from x_t and ε (the closed form solved for x_0), then put x̂_0 back at the "
+          "noise level of t_prev, with the same ε (η = 0: no fresh noise).",
+          "x̂_0 = (x_t − √(1 − ᾱ_t) ε)/√ᾱ_t, then x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'}) ε with t' = t_prev."),
     mistakes=[
         (_ddim_with(lambda x_t, t, eps, S: (x_t - (1 - S.alpha_bar[t]).sqrt() * eps) / S.alpha[t].sqrt()),
          "x̂_0 = (x_t − √(1 − ᾱ_t) ε)/√ᾱ_t: divide by √ᾱ_t, not √α_t (the slide's slip)"),

@@ -1,14 +1,14 @@
 """Exercises of notebooks 00–05 (graphical models, exact and approximate inference).
 
 Every exercise asks for a function; its checker runs it on at least three test cases built here
-(never on a notebook's variables), compares each result with a reference computed another way
-(scikit-learn, hmmlearn, scipy, the course's tested ``course_utils.pgm``, brute force), and,
-when the answer is wrong, looks for the plausible mistake it matches and says what is wrong.
+(never on a notebook's variables) and compares each result with what a reference computed another
+way gave (scikit-learn, hmmlearn, scipy, the course's tested ``course_utils.pgm``, brute force);
+when the answer is wrong, it looks for the plausible mistake it matches and says what is wrong.
 
 In a notebook::
 
     from course_utils.exercises import graphical_models as ex
-    ex.log_prior(my_log_prior)          # True when right, False when not attempted
+    ex.log_prior(my_log_prior)          # ✓, "not attempted", or ✗ with a diagnosis
 """
 
 from __future__ import annotations
@@ -20,96 +20,18 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.exercises import Mistake, register
+from course_utils.exercises import exercise
 
 Case = tuple
 Diagnosis = tuple[Callable[..., Any], str]  # (a plausible wrong function, what it gets wrong)
 
 
-# ----------------------------------------------------------------------------- the checker
-def _unanswered(value: Any) -> bool:
-    return value is None or value is Ellipsis
-
-
-def _difference(got: Any, want: Any, atol: float, rtol: float) -> str | None:
-    """None when ``got`` matches ``want``, else what differs (a Factor is compared by variables)."""
-    from course_utils.pgm import Factor
-
-    if isinstance(want, Factor):
-        if not isinstance(got, Factor):
-            return f"returned a {type(got).__name__}, expected a Factor"
-        if set(got.variables) != set(want.variables):
-            return f"the result has variables {sorted(got.variables)}, expected {sorted(want.variables)}"
-        got, want = got.permute(want.variables).values, want.values
-    try:
-        got_a = np.asarray(got.detach().cpu() if hasattr(got, "detach") else got, dtype=float)
-    except (TypeError, ValueError):
-        return f"returned {type(got).__name__} {got!r:.60}, expected numbers"
-    want_a = np.asarray(want, dtype=float)
-    if got_a.shape != want_a.shape:
-        return f"shape {got_a.shape}, expected {want_a.shape}"
-    if not np.allclose(got_a, want_a, atol=atol, rtol=rtol):
-        with np.errstate(invalid="ignore"):
-            err = float(np.nanmax(np.abs(got_a - want_a))) if got_a.size else 0.0
-        shown = np.round(got_a, 6).tolist() if got_a.size <= 8 else f"an array (largest error {err:.3g})"
-        expected = np.round(want_a, 6).tolist() if want_a.size <= 8 else "another array"
-        return f"got {shown}, expected {expected}"
-    return None
-
-
-def _copy(a: Any) -> Any:
-    if isinstance(a, np.ndarray):
-        return a.copy()
-    if isinstance(a, list):
-        return [_copy(b) for b in a]
-    if isinstance(a, dict):
-        return {k: _copy(b) for k, b in a.items()}
-    return a  # immutable (numbers, Factors) or shared on purpose (a network)
-
-
-def _fresh(args: Case) -> Case:
-    """A copy of a test case's arrays, so that an answer that writes into its input changes nothing."""
-    return tuple(_copy(a) for a in args)
-
-
-def _function_checker(name: str, reference: Callable[..., Any], cases: Callable[[], list[Case]], *,
-                      hint: str, diagnoses: Sequence[Diagnosis] = (), atol: float = 1e-8,
-                      rtol: float = 1e-6) -> Callable[[Any], bool]:
-    """A check(fn) for an exercise that asks for a function: True when right on every case,
-    False when not attempted (None, or a function that returns None), AssertionError when wrong."""
-
-    def check(fn: Callable[..., Any] | None) -> bool:
-        if fn is None:
-            print(f"[{name}] not attempted yet: fill in the function above and run it again.")
-            return False
-        all_cases = cases()
-        for i, args in enumerate(all_cases):
-            got = fn(*_fresh(args))
-            if i == 0 and _unanswered(got):
-                print(f"[{name}] not attempted yet: your function returns None.")
-                return False
-            problem = _difference(got, reference(*_fresh(args)), atol, rtol)
-            if problem is None:
-                continue
-            said = hint
-            for wrong, says in diagnoses:
-                if _difference(got, wrong(*_fresh(args)), atol, rtol) is None:
-                    said = says
-                    break
-            raise AssertionError(f"[{name}] wrong on test case {i + 1} of {len(all_cases)}: "
-                                 f"{problem}. {said}")
-        print(f"[{name}] correct on all {len(all_cases)} test cases ✓")
-        return True
-
-    return check
-
-
-def _exercise(name: str, reference: Callable[..., Any], cases: Callable[[], list[Case]], *,
-              right: Callable[..., Any], mistakes: Sequence[Diagnosis], hint: str,
+def _exercise(number: str, title: str, reference: Callable[..., Any], cases: Callable[[], list[Case]], *,
+              right: Callable[..., Any], mistakes: Sequence[Diagnosis], hint: str | Sequence[str],
               atol: float = 1e-8, rtol: float = 1e-6):
-    """Register an exercise whose plausible mistakes are also the checker's diagnoses."""
-    check = _function_checker(name, reference, cases, hint=hint, diagnoses=mistakes, atol=atol, rtol=rtol)
-    return register(name, check, right=right, mistakes=[Mistake(fn, says=says) for fn, says in mistakes])
+    """Register an exercise of notebooks 01–05 (its cases are built on first use: some read a network)."""
+    return exercise(number, title, reference, cases, right=right, mistakes=mistakes, hints=hint, atol=atol,
+                    rtol=rtol, module=__name__)
 
 
 # ============================================================================= 01 naive Bayes
@@ -135,7 +57,7 @@ def _right_log_prior(y: np.ndarray) -> np.ndarray:
 
 
 log_prior = _exercise(
-    "01.1 log prior", _ref_log_prior, _label_cases, right=_right_log_prior,
+    "01.1", "the log prior by counting", _ref_log_prior, _label_cases, right=_right_log_prior,
     mistakes=[
         (lambda y: np.bincount(y, minlength=10) / len(y),
          "you returned p(y), not log p(y): take the logarithm"),
@@ -168,7 +90,7 @@ def _right_log_px_given_y(x: np.ndarray, theta: np.ndarray) -> np.ndarray:
 
 
 log_px_given_y = _exercise(
-    "01.2 log p(x|y)", _ref_log_px_given_y, _pixel_cases, right=_right_log_px_given_y,
+    "01.2", "log p(x | y) of naive Bayes", _ref_log_px_given_y, _pixel_cases, right=_right_log_px_given_y,
     mistakes=[
         (lambda x, t: (x * np.log(t)).sum(axis=1),
          "only the pixels that are on count here: add (1 - x) log(1 - theta) for the pixels that are off"),
@@ -195,7 +117,7 @@ def _right_naive_bayes_counts(C: int, M: int) -> tuple[int, float]:
 
 
 naive_bayes_counts = _exercise(
-    "01.3 naive Bayes parameters", _ref_naive_bayes_counts,
+    "01.3", "counting the parameters of naive Bayes", _ref_naive_bayes_counts,
     lambda: [(10, 784), (2, 3), (5, 30)], right=_right_naive_bayes_counts,
     mistakes=[
         (lambda C, M: (C * M, math.log10(C * 2**M - 1)), "p(y) has C - 1 free numbers too"),
@@ -237,7 +159,7 @@ def _right_n_free_parameters(parents: dict, card: dict) -> int:
 
 
 n_free_parameters = _exercise(
-    "02.1 parameter count", _ref_n_free_parameters, _count_cases, right=_right_n_free_parameters,
+    "02.1", "the number of free parameters", _ref_n_free_parameters, _count_cases, right=_right_n_free_parameters,
     mistakes=[
         (lambda pa, c: sum(c[v] * math.prod(c[p] for p in ps) for v, ps in pa.items()),
          "each column of a CPD sums to 1: only |x_k| - 1 of its numbers are free"),
@@ -278,7 +200,7 @@ def _p13(P: np.ndarray) -> np.ndarray:
 
 
 p3_given_1 = _exercise(
-    "02.2 p(x3 | x1)", _cpd_behind, lambda: [(joint,) for joint, _ in _joint4_networks()],
+    "02.2", "p(x3 | x1) from the joint", _cpd_behind, lambda: [(joint,) for joint, _ in _joint4_networks()],
     right=lambda P: (_p13(P) / _p13(P).sum(axis=1, keepdims=True)).T,
     mistakes=[
         (lambda P: _p13(P).T, "this is the joint p(x1, x3): divide by p(x1)"),
@@ -318,7 +240,7 @@ def _dysp_counts(data: np.ndarray) -> np.ndarray:
 
 
 smoothed_dysp = _exercise(
-    "02.3 smoothed CPD", lambda d, a: _network("asia").fit_mle(d, pseudocount=a).cpds["dysp"].values,
+    "02.3", "a smoothed CPD", lambda d, a: _network("asia").fit_mle(d, pseudocount=a).cpds["dysp"].values,
     _asia_cases, right=_right_smoothed_dysp,
     mistakes=[
         (lambda d, a: _dysp_counts(d) / _dysp_counts(d).sum(axis=0, keepdims=True),
@@ -377,7 +299,7 @@ def _log_beta(x, pi, A, B) -> np.ndarray:
 
 
 posterior_decode = _exercise(
-    "03.1 posterior decoding", lambda x, pi, A, B: _hmmlearn_decode(x, pi, A, B, "map"), _hmm_cases,
+    "03.1", "posterior decoding", lambda x, pi, A, B: _hmmlearn_decode(x, pi, A, B, "map"), _hmm_cases,
     right=lambda x, pi, A, B: (_log_alpha(x, pi, A, B) + _log_beta(x, pi, A, B)).argmax(axis=1),
     mistakes=[
         (lambda x, pi, A, B: _hmmlearn_decode(x, pi, A, B, "viterbi"),
@@ -421,7 +343,7 @@ def _weighted_densities(X, w, mu, cov) -> np.ndarray:
 
 
 responsibilities = _exercise(
-    "03.2 responsibilities", _ref_responsibilities, _gmm_cases,
+    "03.2", "the responsibilities", _ref_responsibilities, _gmm_cases,
     right=lambda X, w, mu, cov: _weighted_densities(X, w, mu, cov)
     / _weighted_densities(X, w, mu, cov).sum(axis=1, keepdims=True),
     mistakes=[
@@ -452,7 +374,7 @@ def _ref_gmm_parameters(K: int, D: int) -> int:
 
 
 gmm_parameters = _exercise(
-    "03.3 GMM parameters", _ref_gmm_parameters, lambda: [(3, 2), (2, 5), (4, 1)],
+    "03.3", "the parameters of a GMM", _ref_gmm_parameters, lambda: [(3, 2), (2, 5), (4, 1)],
     right=lambda K, D: (K - 1) + K * D + K * D * (D + 1) // 2,
     mistakes=[
         (lambda K, D: (K - 1) + K * D + K * D * D,
@@ -489,7 +411,7 @@ def _counted_cost_x3_first(k: int) -> int:
 
 
 cost_x3_first = _exercise(
-    "04.1 cost of x3 first", _counted_cost_x3_first, lambda: [(2,), (3,), (5,)],
+    "04.1", "the cost of eliminating x3 first", _counted_cost_x3_first, lambda: [(2,), (3,), (5,)],
     right=lambda k: k**4 + k**3 + k**2,
     mistakes=[
         (lambda k: 3 * k**4, "that is the brute force (3 multiplications per term of the joint)"),
@@ -530,7 +452,7 @@ def _ref_eliminate_one(factors, v):
 
 
 eliminate_one = _exercise(
-    "04.2 one elimination step", _ref_eliminate_one, _factor_cases,
+    "04.2", "one elimination step", _ref_eliminate_one, _factor_cases,
     right=lambda fs, v: _product([f for f in fs if v in f.variables]).marginalize([v]),
     mistakes=[
         (lambda fs, v: _product([f for f in fs if v in f.variables]),
@@ -540,7 +462,8 @@ eliminate_one = _exercise(
         (lambda fs, v: _product([f.marginalize([v]) for f in fs if v in f.variables]),
          "summing v out of each factor on its own is not Σ_v of their product: multiply first, then sum"),
     ],
-    hint="psi = product of the factors whose .variables contain v; return psi.marginalize([v])")
+    hint="ψ is the product of the factors whose .variables contain v; the new factor is ψ with v summed out "
+         "(.marginalize([v]))")
 
 
 @functools.cache
@@ -558,7 +481,7 @@ def _ref_message(f, m_a):
 
 
 message = _exercise(
-    "04.3 factor-to-variable message", _ref_message, _message_cases,
+    "04.3", "a factor-to-variable message", _ref_message, _message_cases,
     right=lambda f, m_a: np.einsum("ab,a->b", f, m_a) / np.einsum("ab,a->", f, m_a),
     mistakes=[
         (lambda f, m_a: f.T @ m_a, "not normalised: divide the message by its sum"),
@@ -600,7 +523,7 @@ def _cpd_entry(bn, x, v, parents_order=None) -> float:
 
 
 likelihood_weight = _exercise(
-    "05.1 likelihood weight", _ref_weight, _weight_cases,
+    "05.1", "the likelihood weight", _ref_weight, _weight_cases,
     right=lambda bn, x, ev: float(np.prod([_cpd_entry(bn, x, v) for v in ev])),
     mistakes=[
         (lambda bn, x, ev: float(np.prod([_cpd_entry(bn, x, v) for v in bn.variables])),
@@ -642,7 +565,7 @@ def _right_best_q(X, mu0, tau0, sigma) -> tuple[float, float]:
 
 
 best_q = _exercise(
-    "05.2 best Q", _ref_best_q, _gauss_cases, right=_right_best_q,
+    "05.2", "the best Q", _ref_best_q, _gauss_cases, right=_right_best_q,
     mistakes=[
         (lambda X, mu0, tau0, sigma: (_right_best_q(X, mu0, tau0, sigma)[0],
                                       _right_best_q(X, mu0, tau0, sigma)[1] ** 2),
@@ -670,7 +593,7 @@ def _ref_cavi_update(h_i, J, m, nb) -> float:
 
 
 cavi_update = _exercise(
-    "05.3 CAVI update", _ref_cavi_update, _cavi_cases,
+    "05.3", "one CAVI update", _ref_cavi_update, _cavi_cases,
     right=lambda h_i, J, m, nb: float(np.tanh(h_i + J * m[nb].sum())),
     mistakes=[
         (lambda h_i, J, m, nb: float(1 / (1 + np.exp(-2 * (h_i + J * m[nb].sum())))),

@@ -20,17 +20,18 @@ from typing import Any
 import torch
 
 from course_utils.diffusion.schedule import NoiseSchedule
-from course_utils.exercises import function_exercise
+from course_utils.exercises import exercise
 
 Fn = Callable[..., Any]
 ATOL = RTOL = 1e-6
 
 
-def _exercise(name: str, reference: Fn, cases: Sequence[tuple], **kwargs):
-    return function_exercise(name, reference, list(cases), atol=ATOL, rtol=RTOL, **kwargs)
+def _exercise(number: str, title: str, reference: Fn, cases: Sequence[tuple], *, hint, **kwargs):
+    return exercise(number, title, reference, list(cases), hints=hint, atol=ATOL, rtol=RTOL,
+                    module=__name__, **kwargs)
 
 
-# ------------------------------------------------------------------------------ 12.1 CFG combination
+# ------------------------------------------------------------------------------ 12.3 CFG combination
 # ε̂ = (1 + w) ε_θ(x_t, c) − w ε_θ(x_t, ∅), with (eps_cond, eps_uncond, w)
 
 def _cfg_cases() -> list[tuple]:
@@ -45,14 +46,23 @@ def _cfg_right(eps_c, eps_u, w):
 
 
 cfg_combination = _exercise(
-    "12.1 classifier-free guidance: combine the two ε",
+    "12.3", "the classifier-free combination",
     lambda eps_c, eps_u, w: eps_u + (1 + w) * (eps_c - eps_u), _cfg_cases(),
     right=_cfg_right,
-    hint="ε̂ = (1 + w) ε_θ(x_t, c) − w ε_θ(x_t, ∅): past the conditional prediction, away from the unconditional.",
+    hint=("Guidance adds w times the implicit classifier's gradient ∇ log p(c | x_t) to the conditional score; in "
+          "ε form that gradient is −(ε_θ(x_t, c) − ε_θ(x_t, ∅))/√(1 − ᾱ_t), and ε = −√(1 − ᾱ_t) · score.",
+          "ε̂ = (1 + w) ε_θ(x_t, c) − w ε_θ(x_t, ∅): past the conditional prediction, away from the "
+          "unconditional."),
     mistakes=[
         (lambda eps_c, eps_u, w: eps_u + w * (eps_c - eps_u),
-         "that is ε_∅ + s(ε_c − ε_∅) with s = w (GLIDE's guidance scale); Ho & Salimans' w is s − 1: "
-         "ε̂ = (1 + w) ε_c − w ε_∅"),
+         "that is GLIDE's form ε_∅ + s(ε_c − ε_∅) with its scale s = w; Ho & Salimans' weight w is s − 1 "
+         "(w = 0 must give the conditional prediction alone)"),
+        (lambda eps_c, eps_u, w: (1 - w) * eps_c + w * eps_u,
+         "that interpolates between the two predictions; guidance extrapolates: it moves past the conditional "
+         "prediction, away from the unconditional one"),
+        (lambda eps_c, eps_u, w: (1 - w) * eps_c - w * eps_u,
+         "the two weights must add up to 1 (where both predictions agree, the guided one is that same ε): check "
+         "the sign of w in the conditional prediction's weight"),
         (lambda eps_c, eps_u, w: (1 + w) * eps_u - w * eps_c,
          "the roles are swapped: weight 1 + w goes to the conditional ε(x_t, c), −w to the unconditional one"),
         (lambda eps_c, eps_u, w: (1 + w) * eps_c + w * eps_u,
@@ -61,7 +71,7 @@ cfg_combination = _exercise(
 )
 
 
-# ------------------------------------------------------------------------------ 12.2 classifier-guided mean
+# ------------------------------------------------------------------------------ 12.1 classifier-guided mean
 # μ̂ = μ_θ(x_t) + s Σ ∇ log p_φ(y | x_t), μ_θ = (x_t − β_t/√(1−ᾱ_t) ε)/√α_t, Σ = β̃_t I;
 # arguments (x_t, t, eps, grad, s, schedule)
 
@@ -92,11 +102,13 @@ def _guided_with(var, *, eps_scale=lambda S, t: torch.sqrt(1 - S.alpha_bar[t]), 
 
 
 guided_mean = _exercise(
-    "12.2 one classifier-guided mean",
+    "12.1", "one classifier-guided mean",
     lambda x_t, t, eps, grad, s, S: S.p_mean(x_t, t, eps) + s * S.beta_tilde[t] * grad, _guided_cases(),
     right=_guided_right,
-    hint="μ̂ = μ_θ(x_t) + s·Σ·∇ log p_φ(y|x_t) with μ_θ = (x_t − β_t/√(1 − ᾱ_t) ε)/√α_t and Σ = β̃_t "
-         "(schedule.beta_tilde[t], a variance).",
+    hint=("First the unguided mean μ_θ in its ε form, as in notebook 11; then move it along the gradient, scaled "
+          "by s and by the step's variance.",
+          "μ̂ = μ_θ(x_t) + s·Σ·∇ log p_φ(y|x_t) with μ_θ = (x_t − β_t/√(1 − ᾱ_t) ε)/√α_t and Σ = β̃_t "
+          "(schedule.beta_tilde[t], a variance)."),
     mistakes=[
         (_guided_with(lambda S, t: torch.sqrt(S.beta_tilde[t])),
          "Σ is a covariance: multiply the gradient by the variance β̃_t, not the standard deviation √β̃_t"),
@@ -110,7 +122,7 @@ guided_mean = _exercise(
 )
 
 
-# ------------------------------------------------------------------------------ 12.3 ∇_x log p(y|x) by hand
+# ------------------------------------------------------------------------------ 12.2 ∇_x log p(y|x) by hand
 # For logits = W x + b (a linear softmax classifier): ∇_x log p(y|x) = W_y − Σ_k p_k W_k;
 # arguments (W (K, D), b (K,), x (B, D), y (B,)) → (B, D)
 
@@ -138,9 +150,11 @@ def _grad_right(W, b, x, y):
 
 
 log_prob_gradient = _exercise(
-    "12.3 ∇_x log p(y|x) of a softmax classifier", _grad_autograd, _grad_cases(),
+    "12.2", "the gradient by hand", _grad_autograd, _grad_cases(),
     right=_grad_right,
-    hint="log p(y|x) = (W x + b)_y − log Σ_k exp (W x + b)_k, so ∇_x = W_y − Σ_k p_k W_k.",
+    hint=("Write log p(y|x) as the logit of y minus the log of the softmax's normaliser, and differentiate "
+          "each term with respect to x.",
+          "log p(y|x) = (W x + b)_y − log Σ_k exp (W x + b)_k, so ∇_x = W_y − Σ_k p_k W_k."),
     mistakes=[
         (lambda W, b, x, y: W[y].expand_as(x).clone(),
          "that is the gradient of the logit alone: the normaliser log Σ_k exp(…) contributes −Σ_k p_k W_k"),

@@ -8,7 +8,7 @@ mistakes, the message names it (e.g. "½·exp(logvar) is not σ").
 
 In a notebook::
 
-    from course_utils.exercises import function_exercise
+    from course_utils.exercises import exercise
     ex.reparameterisation(reparameterize)     # True when right, False for a stub, raises when wrong
 """
 
@@ -24,15 +24,16 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Normal, kl_divergence
 
-from course_utils.exercises import function_exercise
+from course_utils.exercises import exercise
 
 Fn = Callable[..., Any]
 
 
-def _exercise(name: str, reference: Fn, cases: Sequence[tuple], *, atol: float = 1e-5, rtol: float = 1e-5,
-              **kwargs):
-    """Register an exercise whose mistakes are diagnosed by name (their message is their ``says``)."""
-    return function_exercise(name, reference, list(cases), atol=atol, rtol=rtol, **kwargs)
+def _exercise(number: str, title: str, reference: Fn, cases: Sequence[tuple], *, hint, atol: float = 1e-5,
+              rtol: float = 1e-5, **kwargs):
+    """Register an exercise of notebooks 06–10."""
+    return exercise(number, title, reference, list(cases), hints=hint, atol=atol, rtol=rtol, module=__name__,
+                    **kwargs)
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -64,7 +65,7 @@ def _pca_reference(x, mean, U):
 
 
 pca_reconstruction = _exercise(
-    "06.1 PCA reconstruction", _pca_reference, _pca_cases(),
+    "06.1", "reconstruct with PCA", _pca_reference, _pca_cases(),
     right=lambda x, mean, U: mean + (x - mean) @ U @ U.T,
     hint="x' = mean + (x − mean) U Uᵀ: centre, project onto the columns of U, add the mean back.",
     mistakes=[
@@ -82,7 +83,7 @@ def _code_size_reference(side: int, hidden_features: int) -> int:
 
 
 code_size = _exercise(
-    "06.2 autoencoder2 code size", _code_size_reference, [(28, 8), (28, 2), (32, 4), (16, 3)],
+    "06.2", "the size of the code of autoencoder2", _code_size_reference, [(28, 8), (28, 2), (32, 4), (16, 3)],
     right=lambda side, h: h * (side // 2) ** 2,
     hint="padding=1 keeps side × side; MaxPool2d(2) halves each side; one map per channel.",
     mistakes=[
@@ -109,16 +110,18 @@ def _kl_reference(mu, logvar):
 
 
 kl_term = _exercise(
-    "07.1 KL term", _kl_reference, _kl_cases(),
+    "07.1", "the KL term", _kl_reference, _kl_cases(),
     right=lambda mu, logvar: -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(-1),
-    hint="−½ Σ_j (1 + log σ_j² − μ_j² − σ_j²), summed over the last dim; logvar = log σ².",
+    hint=("Take the KL of two Gaussians, log(σ₂/σ₁) + (σ₁² + (μ₁ − μ₂)²)/(2σ₂²) − ½, with μ₂ = 0 and σ₂ = 1; "
+          "logvar is log σ₁², and the result sums over the J coordinates (the last dimension).",
+          "−½ Σ_j (1 + log σ_j² − μ_j² − σ_j²), summed over the last dim; logvar = log σ²."),
     mistakes=[
         (lambda mu, logvar: 0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(-1),
          "the sign: a KL divergence is ≥ 0"),
         (lambda mu, logvar: -(1 + logvar - mu ** 2 - logvar.exp()).sum(-1), "the factor ½"),
         (lambda mu, logvar: -0.5 * (1 + logvar - mu ** 2 - logvar.exp()), "sum over the last dimension"),
         (lambda mu, logvar: -0.5 * (1 + logvar - mu ** 2 - (0.5 * logvar).exp()).sum(-1),
-         "σ² = exp(logvar)"),
+         "exp(½·logvar) is σ, the standard deviation: the formula needs the variance σ²"),
     ])
 
 
@@ -134,15 +137,17 @@ def _rep_reference(mu, logvar, eps):
 
 
 reparameterisation = _exercise(
-    "07.2 reparameterisation", _rep_reference, _rep_cases(),
+    "07.2", "the reparameterisation", _rep_reference, _rep_cases(),
     right=lambda mu, logvar, eps: mu + torch.exp(0.5 * logvar) * eps,
-    hint="z = μ + σ·ε with σ = exp(½·logvar).",
+    hint=("logvar is log σ², the log of the variance: which function of it is the standard deviation σ?",
+          "z = μ + σ·ε with σ = exp(½·logvar)."),
     mistakes=[
         (lambda mu, logvar, eps: mu + 0.5 * torch.exp(logvar) * eps,
-         "½·exp(logvar) is not σ (the lecture's slip): σ = exp(½·logvar)"),
+         "½·exp(logvar) is not σ (the lecture's slip): logvar is the log of the variance σ², and σ is the "
+         "square root of the variance"),
         (lambda mu, logvar, eps: mu + torch.exp(logvar) * eps,
          "exp(logvar) is the variance σ², not the standard deviation σ"),
-        (lambda mu, logvar, eps: mu + logvar * eps, "logvar is log σ²: σ = exp(½·logvar)"),
+        (lambda mu, logvar, eps: mu + logvar * eps, "logvar is log σ², not σ: it can be negative"),
     ])
 
 
@@ -159,9 +164,11 @@ def _iwae_reference(log_w):
 
 
 iwae_bound = _exercise(
-    "07.3 IWAE bound", _iwae_reference, _iwae_cases(),
+    "07.3", "the IWAE bound, stably", _iwae_reference, _iwae_cases(),
     right=lambda log_w: torch.logsumexp(log_w, dim=1) - math.log(log_w.shape[1]),
-    hint="log mean exp: torch.logsumexp(log_w, dim=1) − log k.",
+    hint=("IWAE is the log of the mean of the k weights exp(log w); for log w ≈ −800 exp underflows to 0, so "
+          "shift by the largest log w before exponentiating (or let torch do it).",
+          "log mean exp: torch.logsumexp(log_w, dim=1) − log k."),
     mistakes=[
         (lambda log_w: log_w.mean(dim=1),
          "the mean of log w is the ELBO estimate; IWAE is the log of the mean of w"),
@@ -187,9 +194,11 @@ def _d_loss_reference(D_real, D_fake):
 
 
 discriminator_loss = _exercise(
-    "08.1 discriminator loss", _d_loss_reference, _d_loss_cases(),
+    "08.1", "the loss of the discriminator", _d_loss_reference, _d_loss_cases(),
     right=lambda D_real, D_fake: -(torch.log(D_real) + torch.log(1 - D_fake)).mean(),
-    hint="Real samples carry the label 1, fakes the label 0: −mean[log D(x_r) + log(1 − D(x_f))].",
+    hint=("Real samples carry the label 1, fakes the label 0; D's loss is the binary cross-entropy of both, "
+          "averaged over each batch.",
+          "−mean[log D(x_r) + log(1 − D(x_f))]."),
     mistakes=[
         (lambda D_real, D_fake: -(torch.log(1 - D_real) + torch.log(D_fake)).mean(),
          "labels swapped: real samples carry the label 1"),
@@ -216,7 +225,7 @@ def _normal_pdf(x, mu):
 
 
 optimal_discriminator = _exercise(
-    "08.2 optimal discriminator", _d_star_reference, _d_star_cases(),
+    "08.2", "the optimal discriminator", _d_star_reference, _d_star_cases(),
     right=lambda x, mu_g: torch.sigmoid(mu_g ** 2 / 2 - mu_g * x),
     hint="D*(x) = p_r(x) / (p_r(x) + p_g(x)) with p_r = N(0, 1), p_g = N(mu_g, 1).",
     mistakes=[
@@ -261,7 +270,7 @@ def _value_both_real(mu_g):  # E_pr log D* + E_pg log D*: the fakes' term with t
 
 
 game_value = _exercise(
-    "08.3 value of the game at D*", _value_reference, [(0.0,), (1.0,), (2.5,), (-1.0,)],
+    "08.3", "the value of the game at D*", _value_reference, [(0.0,), (1.0,), (2.5,), (-1.0,)],
     right=_value_right,
     hint="V(D*, G) = ∫ p_r log D* dx + ∫ p_g log(1 − D*) dx; integrate on a fine grid "
          "(torch.trapezoid). At p_g = p_r it is −log 4.",
@@ -291,7 +300,7 @@ def _g_input_reference(z, y, n_classes=10):
 
 
 g_input = _exercise(
-    "09.1 generator input", _g_input_reference, _g_input_cases(),
+    "09.1", "the input of the generator", _g_input_reference, _g_input_cases(),
     right=lambda z, y, n_classes=10: torch.cat([z, F.one_hot(y, n_classes).float()], dim=1),
     hint="torch.cat([z, F.one_hot(y, n_classes).float()], dim=1): N×(d+K).",
     mistakes=[
@@ -322,7 +331,7 @@ def _projection_reference(phi, w, b, E, y):
 
 
 projection_logit = _exercise(
-    "09.2 projection logit", _projection_reference, _projection_cases(),
+    "09.2", "the projection logit", _projection_reference, _projection_cases(),
     right=lambda phi, w, b, E, y: phi @ w + b + torch.einsum("nf,nf->n", E[y], phi),
     hint="a = φ w + b + Σ_f E[y] ⊙ φ: E[y] picks one embedding row per sample.",
     mistakes=[
@@ -349,7 +358,7 @@ def _accuracy_reference(logits, y):
 
 
 conditional_accuracy = _exercise(
-    "09.3 conditional accuracy", _accuracy_reference, _accuracy_cases(),
+    "09.3", "the conditional accuracy", _accuracy_reference, _accuracy_cases(),
     right=lambda logits, y: (logits.argmax(dim=1) == y).float().mean(),
     hint="The predicted class is the argmax over the class dimension; compare with y and average.",
     mistakes=[
@@ -370,7 +379,7 @@ def _conv_t_reference(n, k, s, p):
 
 
 conv_transpose_size = _exercise(
-    "10.1 transposed convolution size", _conv_t_reference,
+    "10.1", "the size after a transposed convolution", _conv_t_reference,
     [(1, 4, 1, 0), (4, 4, 2, 1), (8, 4, 2, 1), (5, 3, 2, 0), (7, 5, 3, 2)],
     right=lambda n, k, s, p: (n - 1) * s - 2 * p + k,
     hint="Each input pixel spreads a k×k kernel, s apart; padding trims p per side.",
@@ -401,7 +410,7 @@ def _slerp_right(z0, z1, t):
 
 
 slerp = _exercise(
-    "10.2 slerp", _slerp_reference, _slerp_cases(),
+    "10.2", "slerp", _slerp_reference, _slerp_cases(),
     right=_slerp_right,
     hint="Ω from the cosine of the angle between z0 and z1; at t = 0 you must get z0 back.",
     mistakes=[

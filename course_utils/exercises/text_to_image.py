@@ -21,13 +21,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from course_utils.exercises import function_exercise
+from course_utils.exercises import exercise
 
 Fn = Callable[..., Any]
 
 
-def _exercise(name: str, reference: Fn, cases: Sequence[tuple], **kwargs):
-    return function_exercise(name, reference, list(cases), atol=1e-9, rtol=1e-9, **kwargs)
+def _exercise(number: str, title: str, reference: Fn, cases: Sequence[tuple], *, hint, **kwargs):
+    return exercise(number, title, reference, list(cases), hints=hint, atol=1e-9, rtol=1e-9, module=__name__,
+                    **kwargs)
 
 
 def _unit(g: torch.Generator, n: int, d: int) -> torch.Tensor:
@@ -65,7 +66,7 @@ def _info_nce_right(F_img, G_txt, scale):
 
 
 clip_loss = _exercise(
-    "13.1 CLIP's symmetric InfoNCE loss", _info_nce_loops, _info_nce_cases(),
+    "13.1", "the InfoNCE loss", _info_nce_loops, _info_nce_cases(),
     right=_info_nce_right,
     hint="logits = scale · F Gᵀ; the loss is the mean of the cross-entropy of each row (image → its caption) "
          "and of each column (caption → its image), both with the diagonal as the target.",
@@ -108,7 +109,7 @@ def _normalised(x):
 
 
 zero_shot_predict = _exercise(
-    "13.2 zero-shot prediction by cosine similarity", _zero_shot_numpy, _zero_shot_cases(),
+    "13.2", "zero-shot prediction", _zero_shot_numpy, _zero_shot_cases(),
     right=lambda F_img, G_txt: (_normalised(F_img) @ _normalised(G_txt).T).argmax(1),
     hint="normalise both sets of embeddings to unit length, take F Gᵀ (N, K), and the argmax over the classes (dim 1).",
     mistakes=[
@@ -150,7 +151,7 @@ def _clip_grad_right(W, x, g):
 
 
 clip_gradient = _exercise(
-    "13.3 the CLIP-guidance gradient ∇_x (f(x)·g)", _clip_grad_autograd, _clip_grad_cases(),
+    "13.3", "the CLIP-guidance gradient by hand", _clip_grad_autograd, _clip_grad_cases(),
     right=_clip_grad_right,
     hint="with u = W x and f = u/|u|: ∂f/∂u = (I − f fᵀ)/|u|, so ∇_x (f·g) = Wᵀ (g − (f·g) f)/|u|.",
     mistakes=[

@@ -22,14 +22,15 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from course_utils.exercises import function_exercise
+from course_utils.exercises import exercise
 
 Fn = Callable[..., Any]
 ATOL = RTOL = 1e-6
 
 
-def _exercise(name: str, reference: Fn, cases: Sequence[tuple], **kwargs):
-    return function_exercise(name, reference, list(cases), atol=ATOL, rtol=RTOL, **kwargs)
+def _exercise(number: str, title: str, reference: Fn, cases: Sequence[tuple], *, hint, **kwargs):
+    return exercise(number, title, reference, list(cases), hints=hint, atol=ATOL, rtol=RTOL,
+                    module=__name__, **kwargs)
 
 
 # ------------------------------------------------------------------------------ 14.1 centre of mass
@@ -59,7 +60,7 @@ def _com_right(frame):
 
 
 centre_of_mass = _exercise(
-    "14.1 the centre of mass of a frame", _com_scipy, _com_cases(),
+    "14.1", "the centre of mass of a frame", _com_scipy, _com_cases(),
     right=_com_right,
     hint="(Σ_ij p_ij · i, Σ_ij p_ij · j) / Σ_ij p_ij: (row, column), pixel indices from 0.",
     mistakes=[
@@ -99,7 +100,7 @@ def _shift_right(frame, d_row, d_col):
 
 
 shift = _exercise(
-    "14.2 move a frame by whole pixels", _shift_scipy, _shift_cases(),
+    "14.2", "move a frame", _shift_scipy, _shift_cases(),
     right=_shift_right,
     hint="out[i + d_row, j + d_col] = frame[i, j] where both are inside the frame; every other pixel of out is 0.",
     mistakes=[
@@ -160,7 +161,7 @@ def _tconv_circular(x, weight, bias):
 
 
 temporal_conv = _exercise(
-    "14.3 a convolution across frames", _tconv_3d, _tconv_cases(),
+    "14.3", "a temporal convolution", _tconv_3d, _tconv_cases(),
     right=_tconv_right,
     hint="bring every pixel's sequence of frames together: permute x to (B, H, W, C, F), reshape to "
          "(B·H·W, C, F), conv1d with padding k // 2, and undo the permutation.",
