@@ -6,10 +6,12 @@
   (``TEMPLATES``: "a three moving right", "digit 3 moving right", "一个向右移动的三", "数字3向右移动");
   ``captions`` gives each training clip one of them at random, so one model learns both languages.
 - ``split_words``: a prompt → its words: English and numerals split at spaces and punctuation, Chinese
-  (written without spaces) by longest match over the vocabulary's Chinese words, unknown Chinese
-  characters kept together as one unknown word; ``tokenize``: words → token ids over the closed
-  vocabulary ``VOCAB``, an unknown word is an error that names it (the text encoder is the network's
-  ``PromptEncoder``: an embedding per word, summed); ``named``: the digits and directions words name.
+  (written without spaces) by longest match over the known Chinese words, unknown Chinese characters
+  kept together as one unknown word; ``tokenize``: the content words (digits, directions) → token ids
+  over the closed vocabulary ``VOCAB``, the function words (``FUNCTION_WORDS``: "a", "moving", 一个, 的,
+  …) known and given no token, an unknown word an error that names it (the text encoder is the
+  network's ``PromptEncoder``: an embedding per word, summed); ``named``: the digits and directions
+  words name.
 - ``VideoUNet``: ε_θ(x_t, t, tokens) over (frames, height, width), factorised over space and time:
   2-D convolutions within each frame followed by 1-D (dilated) convolutions across frames at every
   pixel (the (2+1)-D convolutions of Tran et al. 2018, the pseudo-3-D convolutions of Make-A-Video,
@@ -60,17 +62,21 @@ TEMPLATES = (
     ("zh", "数字{numeral}{direction}移动"),
 )
 LANGUAGES = ("en", "zh")
+#: the templates' other words: known (a prompt may use them), but every caption has them, so they tell
+#: no clip from another; they get no token (as a constant they would only shift the prompt's vector,
+#: and four templates would shift it four ways)
+FUNCTION_WORDS = ("a", "moving", "digit", "一个", "移动", "的", "数字")
 PAD, NULL = 0, 1  # token ids: padding (embeds to 0) and the empty prompt ∅ (classifier-free guidance)
-VOCAB = ("<pad>", "<null>", "a", "moving", *DIGIT_WORDS, *DIRECTIONS, "digit", *NUMERALS,
-         "一个", "移动", "的", "数字", *DIGIT_WORDS_ZH, *DIRECTIONS_ZH)
+#: the words that get a token: each language's digit and direction words, and the numerals both share
+VOCAB = ("<pad>", "<null>", *DIGIT_WORDS, *DIRECTIONS, *NUMERALS, *DIGIT_WORDS_ZH, *DIRECTIONS_ZH)
 _IDS = {w: i for i, w in enumerate(VOCAB)}
-_WORDS = frozenset(VOCAB[2:])  # what a prompt may say (the special tokens are not typed)
-PROMPT_LENGTH = 5  # "一个 向右 移动 的 三", the longest template
+_WORDS = frozenset(VOCAB[2:]) | frozenset(FUNCTION_WORDS)  # what a prompt may say
+PROMPT_LENGTH = 2  # a digit and a direction
 #: what a content word names: ("digit", d) or ("direction", k)
 _MEANING = {**{w: ("digit", d) for words in (DIGIT_WORDS, DIGIT_WORDS_ZH, NUMERALS) for d, w in enumerate(words)},
             **{w: ("direction", k) for words in (DIRECTIONS, DIRECTIONS_ZH) for k, w in enumerate(words)}}
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_CHINESE_WORDS = frozenset(w for w in VOCAB if _CJK.match(w))
+_CHINESE_WORDS = frozenset(w for w in _WORDS if _CJK.match(w))
 _LONGEST_CHINESE = max(len(w) for w in _CHINESE_WORDS)
 
 register({
@@ -79,12 +85,12 @@ register({
         "zh": "提示词 {text!r} 里有词表之外的词 {words}：词表只有 {vocab}",
     },
     "video.too_many_words": {
-        "en": "the prompt {text!r} has {n} words {words}; at most {length} fit",
-        "zh": "提示词 {text!r} 有 {n} 个词 {words}，最多只能有 {length} 个",
+        "en": "the prompt {text!r} names {n} digits and directions {words}; at most {length} fit",
+        "zh": "提示词 {text!r} 说了 {n} 个数字和方向 {words}，最多只能有 {length} 个",
     },
     "video.no_words": {
-        "en": "the prompt {text!r} has no words (only spaces and punctuation); the empty prompt is \"\"",
-        "zh": "提示词 {text!r} 里没有词（只有空格和标点）；空提示词是 \"\"",
+        "en": "the prompt {text!r} names no digit and no direction; the empty prompt is \"\"",
+        "zh": "提示词 {text!r} 既没有说数字，也没有说方向；空提示词是 \"\"",
     },
     "video.bad_template": {
         "en": "template must be in 0..{last} (the index into video.TEMPLATES), got {template}",
@@ -180,7 +186,7 @@ def split_words(text: str) -> list[str]:
 
 
 def unknown_words(text: str) -> list[str]:
-    """The words of a prompt outside ``VOCAB``, in order."""
+    """The words of a prompt that are neither in ``VOCAB`` nor ``FUNCTION_WORDS``, in order."""
     return [w for w in split_words(text) if w not in _WORDS]
 
 
@@ -194,26 +200,28 @@ def named(words: Sequence[str]) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 
 def tokenize(prompts: Sequence[str], length: int = PROMPT_LENGTH) -> Tensor:
-    """Prompts → token ids (B, length), padded with ``PAD``; the empty prompt "" is [NULL, PAD, …].
+    """Prompts → token ids of their content words (B, length), padded with ``PAD``; "" is [NULL, PAD, …].
 
-    Words as ``split_words`` finds them, in English, Chinese or both; a word outside ``VOCAB`` is a
-    ValueError that names it (this toy text encoder knows 45 words, and says so rather than guess),
-    as is a prompt of more than ``length`` words or one of only punctuation.
+    Words as ``split_words`` finds them, in English, Chinese or both: "一个向右移动的三" → 向右, 三
+    (一个, 移动, 的 are function words). A word neither in ``VOCAB`` nor ``FUNCTION_WORDS`` is a
+    ValueError that names it (this toy text encoder knows 45 words, and says so rather than guess), as
+    is a prompt of more than ``length`` content words or of none.
     """
     out = torch.full((len(prompts), length), PAD, dtype=torch.long)
     for i, text in enumerate(prompts):
         if not text.strip():
             out[i, 0] = NULL
             continue
-        words = split_words(text)
         unknown = unknown_words(text)
         if unknown:
-            raise ValueError(t("video.unknown_words", words=unknown, text=text, vocab=" ".join(VOCAB[2:])))
-        if not words:
+            known = " ".join(VOCAB[2:] + FUNCTION_WORDS)
+            raise ValueError(t("video.unknown_words", words=unknown, text=text, vocab=known))
+        content = [w for w in split_words(text) if w in _IDS]
+        if not content:
             raise ValueError(t("video.no_words", text=text))
-        if len(words) > length:
-            raise ValueError(t("video.too_many_words", text=text, n=len(words), words=words, length=length))
-        out[i, :len(words)] = torch.tensor([_IDS[w] for w in words])
+        if len(content) > length:
+            raise ValueError(t("video.too_many_words", text=text, n=len(content), words=content, length=length))
+        out[i, :len(content)] = torch.tensor([_IDS[w] for w in content])
     return out
 
 
@@ -479,8 +487,8 @@ class SpaceTimeBlock(nn.Module):
 class PromptEncoder(nn.Module):
     """Token ids (B, L) → (B, d): an embedding per word, summed (PAD embeds to 0), then an MLP.
 
-    A sum of word vectors knows which words a prompt holds, not their order; for prompts
-    "a <digit> moving <direction>" that is all there is to know (digit and direction words differ).
+    A sum of word vectors knows which words a prompt holds, not their order; for a digit and a
+    direction that is all there is to know (digit and direction words differ, in either language).
     """
 
     def __init__(self, dim: int, vocab_size: int = len(VOCAB)) -> None:
