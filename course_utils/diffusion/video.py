@@ -2,9 +2,16 @@
 
 - ``make_clips``: clips (N, 1, F, S, S) of a digit, shrunk to ``patch``×``patch`` pixels and pasted
   into an S×S canvas, moving at ``speed`` pixels per frame in one of four directions
-  (``DIRECTIONS``); ``prompt(digit, direction)`` is its caption, "a three moving right".
-- ``tokenize``: a prompt's words → token ids over the closed vocabulary ``VOCAB`` (the text encoder
-  is the network's ``PromptEncoder``: an embedding per word, summed).
+  (``DIRECTIONS``); ``prompt(digit, direction, template)`` is its caption in English or Chinese
+  (``TEMPLATES``: "a three moving right", "digit 3 moving right", "一个向右移动的三", "数字3向右移动");
+  ``captions`` gives each training clip one of them at random, so one model learns both languages.
+- ``split_words``: a prompt → its words: English and numerals split at spaces and punctuation, Chinese
+  (written without spaces) by longest match over the known Chinese words, unknown Chinese characters
+  kept together as one unknown word; ``tokenize``: the content words (digits, directions) → token ids
+  over the closed vocabulary ``VOCAB``, the function words (``FUNCTION_WORDS``: "a", "moving", 一个, 的,
+  …) known and given no token, an unknown word an error that names it (the text encoder is the
+  network's ``PromptEncoder``: an embedding per word, summed); ``named``: the digits and directions
+  words name.
 - ``VideoUNet``: ε_θ(x_t, t, tokens) over (frames, height, width), factorised over space and time:
   2-D convolutions within each frame followed by 1-D (dilated) convolutions across frames at every
   pixel (the (2+1)-D convolutions of Tran et al. 2018, the pseudo-3-D convolutions of Make-A-Video,
@@ -22,7 +29,10 @@ Image coordinates: rows grow downwards, so "down" is +row and "up" is −row.
 
 from __future__ import annotations
 
+import itertools
 import math
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,6 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_utils.diffusion.unet import timestep_embedding
+from course_utils.i18n import register, t
 
 DIRECTIONS = ("right", "left", "down", "up")
 #: (Δrow, Δcol) of one step in each direction (rows grow downwards)
@@ -38,35 +49,179 @@ VELOCITY = torch.tensor([[0.0, 1.0], [0.0, -1.0], [1.0, 0.0], [-1.0, 0.0]])
 #: the index of the opposite direction: right ↔ left, down ↔ up
 OPPOSITE = torch.tensor([1, 0, 3, 2])
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+#: the same words in Chinese, index for index
+DIGIT_WORDS_ZH = ("零", "一", "二", "三", "四", "五", "六", "七", "八", "九")
+DIRECTIONS_ZH = ("向右", "向左", "向下", "向上")
+NUMERALS = tuple("0123456789")  # written the same in both languages: one token each
+#: caption templates (language, text): {digit} the digit's word in that language, {numeral} its numeral,
+#: {direction} the direction's word. Each training clip gets one (``captions``).
+TEMPLATES = (
+    ("en", "a {digit} moving {direction}"),
+    ("en", "digit {numeral} moving {direction}"),
+    ("zh", "一个{direction}移动的{digit}"),
+    ("zh", "数字{numeral}{direction}移动"),
+)
+LANGUAGES = ("en", "zh")
+#: the templates' other words: known (a prompt may use them), but every caption has them, so they tell
+#: no clip from another; they get no token (as a constant they would only shift the prompt's vector,
+#: and four templates would shift it four ways)
+FUNCTION_WORDS = ("a", "moving", "digit", "一个", "移动", "的", "数字")
 PAD, NULL = 0, 1  # token ids: padding (embeds to 0) and the empty prompt ∅ (classifier-free guidance)
-VOCAB = ("<pad>", "<null>", "a", "moving", *DIGIT_WORDS, *DIRECTIONS)
+#: the words that get a token: each language's digit and direction words, and the numerals both share
+VOCAB = ("<pad>", "<null>", *DIGIT_WORDS, *DIRECTIONS, *NUMERALS, *DIGIT_WORDS_ZH, *DIRECTIONS_ZH)
 _IDS = {w: i for i, w in enumerate(VOCAB)}
-PROMPT_LENGTH = 4  # "a <digit> moving <direction>"
+_WORDS = frozenset(VOCAB[2:]) | frozenset(FUNCTION_WORDS)  # what a prompt may say
+PROMPT_LENGTH = 2  # a digit and a direction
+#: what a content word names: ("digit", d) or ("direction", k)
+_MEANING = {**{w: ("digit", d) for words in (DIGIT_WORDS, DIGIT_WORDS_ZH, NUMERALS) for d, w in enumerate(words)},
+            **{w: ("direction", k) for words in (DIRECTIONS, DIRECTIONS_ZH) for k, w in enumerate(words)}}
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CHINESE_WORDS = frozenset(w for w in _WORDS if _CJK.match(w))
+_LONGEST_CHINESE = max(len(w) for w in _CHINESE_WORDS)
+
+register({
+    "video.unknown_words": {
+        "en": "unknown words {words} in the prompt {text!r}: the vocabulary is {vocab}",
+        "zh": "提示词 {text!r} 里有词表之外的词 {words}：词表只有 {vocab}",
+    },
+    "video.too_many_words": {
+        "en": "the prompt {text!r} names {n} digits and directions {words}; at most {length} fit",
+        "zh": "提示词 {text!r} 说了 {n} 个数字和方向 {words}，最多只能有 {length} 个",
+    },
+    "video.no_words": {
+        "en": "the prompt {text!r} names no digit and no direction; the empty prompt is \"\"",
+        "zh": "提示词 {text!r} 既没有说数字，也没有说方向；空提示词是 \"\"",
+    },
+    "video.bad_template": {
+        "en": "template must be in 0..{last} (the index into video.TEMPLATES), got {template}",
+        "zh": "template 必须在 0..{last} 之间（video.TEMPLATES 的下标），得到的是 {template}",
+    },
+})
 
 
-def prompt(digit: int, direction: int) -> str:
-    """The caption of a clip: ``prompt(3, 0)`` = "a three moving right"."""
+def prompt(digit: int, direction: int, template: int = 0) -> str:
+    """The caption of a clip in template ``TEMPLATES[template]``: ``prompt(3, 0)`` = "a three moving right",
+    ``prompt(3, 0, 2)`` = "一个向右移动的三", ``prompt(3, 1, 3)`` = "数字3向左移动"."""
     if not 0 <= int(digit) <= 9 or not 0 <= int(direction) < len(DIRECTIONS):
         raise ValueError(f"digit must be in 0..9 and direction in 0..{len(DIRECTIONS) - 1} "
                          f"({', '.join(DIRECTIONS)}), got {digit}, {direction}")
-    return f"a {DIGIT_WORDS[int(digit)]} moving {DIRECTIONS[int(direction)]}"
+    if not 0 <= int(template) < len(TEMPLATES):
+        raise ValueError(t("video.bad_template", last=len(TEMPLATES) - 1, template=template))
+    lang, text = TEMPLATES[int(template)]
+    words, ways = (DIGIT_WORDS, DIRECTIONS) if lang == "en" else (DIGIT_WORDS_ZH, DIRECTIONS_ZH)
+    return text.format(digit=words[int(digit)], numeral=NUMERALS[int(digit)], direction=ways[int(direction)])
+
+
+def templates(lang: str) -> tuple[int, ...]:
+    """The indices of ``TEMPLATES`` in language ``lang`` ("en" or "zh")."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"lang must be one of {', '.join(LANGUAGES)}, got {lang!r}")
+    return tuple(i for i, (code, _) in enumerate(TEMPLATES) if code == lang)
+
+
+def captions(digits: Tensor, directions: Tensor, generator: torch.Generator | None = None,
+             p_zh: float = 0.5) -> tuple[list[str], Tensor]:
+    """A caption for each clip (N,): Chinese with probability ``p_zh``, else English, in one of that
+    language's templates (uniformly) → (captions, template index (N,))."""
+    if not 0.0 <= p_zh <= 1.0:
+        raise ValueError(f"p_zh must be in [0, 1], got {p_zh}")
+    n = len(digits)
+    zh = torch.rand(n, generator=generator) < p_zh
+    en_t, zh_t = torch.tensor(templates("en")), torch.tensor(templates("zh"))
+    en_pick = en_t[torch.randint(0, len(en_t), (n,), generator=generator)]
+    zh_pick = zh_t[torch.randint(0, len(zh_t), (n,), generator=generator)]
+    tmpl = torch.where(zh, zh_pick, en_pick)
+    return [prompt(d, k, j) for d, k, j in zip(digits.tolist(), directions.tolist(), tmpl.tolist())], tmpl
+
+
+def _kind(ch: str) -> str:
+    """The class of a character for splitting: cjk, letter, digit, space, punct or other."""
+    if _CJK.match(ch):
+        return "cjk"
+    if ch.isspace():
+        return "space"
+    cat = unicodedata.category(ch)
+    if cat.startswith("L"):
+        return "letter"
+    if cat == "Nd":
+        return "digit"
+    return "punct" if cat.startswith("P") else "other"
+
+
+def _segment(run: str) -> list[str]:
+    """A run of Chinese characters → words, by longest match over the vocabulary's Chinese words; the
+    characters no known word covers are kept together as one (unknown) word per gap."""
+    words, unknown, i = [], "", 0
+    while i < len(run):
+        n = next((n for n in range(min(_LONGEST_CHINESE, len(run) - i), 0, -1) if run[i:i + n] in _CHINESE_WORDS), 0)
+        if n == 0:
+            unknown += run[i]
+            i += 1
+            continue
+        if unknown:
+            words.append(unknown)
+            unknown = ""
+        words.append(run[i:i + n])
+        i += n
+    return words + ([unknown] if unknown else [])
+
+
+def split_words(text: str) -> list[str]:
+    """A prompt → its words, the unknown ones included (NFKC-normalised, lower-case).
+
+    Runs of letters and runs of digits are words (English: "a three moving right"; numerals: "3");
+    spaces and punctuation separate words and are dropped; Chinese, written without spaces, is split
+    by longest match over the vocabulary's Chinese words ("一个向右移动的三" → 一个 向右 移动 的 三: the 一 of
+    一个 is not the digit one); Chinese characters no known word covers stay together as one unknown
+    word ("跳动" in "一个向右跳动的三"), as does any other symbol.
+    """
+    words = []
+    for kind, chars in itertools.groupby(unicodedata.normalize("NFKC", text).lower(), key=_kind):
+        run = "".join(chars)
+        if kind == "cjk":
+            words += _segment(run)
+        elif kind not in ("space", "punct"):
+            words.append(run)
+    return words
+
+
+def unknown_words(text: str) -> list[str]:
+    """The words of a prompt that are neither in ``VOCAB`` nor ``FUNCTION_WORDS``, in order."""
+    return [w for w in split_words(text) if w not in _WORDS]
+
+
+def named(words: Sequence[str]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The digits and the directions a list of words names, in order: (digits, directions).
+
+    ``named(split_words("一个向右移动的三"))`` = ((3,), (0,)), the same as for "a three moving right".
+    """
+    found = [_MEANING[w] for w in words if w in _MEANING]
+    return (tuple(v for kind, v in found if kind == "digit"), tuple(v for kind, v in found if kind == "direction"))
 
 
 def tokenize(prompts: Sequence[str], length: int = PROMPT_LENGTH) -> Tensor:
-    """Prompts → token ids (B, length), padded with ``PAD``; the empty prompt "" is [NULL, PAD, …].
+    """Prompts → token ids of their content words (B, length), padded with ``PAD``; "" is [NULL, PAD, …].
 
-    Words are split on spaces and lower-cased; a word outside ``VOCAB`` is a ValueError (this toy
-    text encoder knows 18 words, and says so rather than guess).
+    Words as ``split_words`` finds them, in English, Chinese or both: "一个向右移动的三" → 向右, 三
+    (一个, 移动, 的 are function words). A word neither in ``VOCAB`` nor ``FUNCTION_WORDS`` is a
+    ValueError that names it (this toy text encoder knows 45 words, and says so rather than guess), as
+    is a prompt of more than ``length`` content words or of none.
     """
     out = torch.full((len(prompts), length), PAD, dtype=torch.long)
     for i, text in enumerate(prompts):
-        words = text.lower().split() or ["<null>"]
-        if len(words) > length:
-            raise ValueError(f"prompt {text!r} has {len(words)} words, at most {length} fit")
-        unknown = [w for w in words if w not in _IDS or w in ("<pad>",)]
+        if not text.strip():
+            out[i, 0] = NULL
+            continue
+        unknown = unknown_words(text)
         if unknown:
-            raise ValueError(f"unknown words {unknown} in {text!r}: the vocabulary is {', '.join(VOCAB[2:])}")
-        out[i, :len(words)] = torch.tensor([_IDS[w] for w in words])
+            known = " ".join(VOCAB[2:] + FUNCTION_WORDS)
+            raise ValueError(t("video.unknown_words", words=unknown, text=text, vocab=known))
+        content = [w for w in split_words(text) if w in _IDS]
+        if not content:
+            raise ValueError(t("video.no_words", text=text))
+        if len(content) > length:
+            raise ValueError(t("video.too_many_words", text=text, n=len(content), words=content, length=length))
+        out[i, :len(content)] = torch.tensor([_IDS[w] for w in content])
     return out
 
 
@@ -332,8 +487,8 @@ class SpaceTimeBlock(nn.Module):
 class PromptEncoder(nn.Module):
     """Token ids (B, L) → (B, d): an embedding per word, summed (PAD embeds to 0), then an MLP.
 
-    A sum of word vectors knows which words a prompt holds, not their order; for prompts
-    "a <digit> moving <direction>" that is all there is to know (digit and direction words differ).
+    A sum of word vectors knows which words a prompt holds, not their order; for a digit and a
+    direction that is all there is to know (digit and direction words differ, in either language).
     """
 
     def __init__(self, dim: int, vocab_size: int = len(VOCAB)) -> None:

@@ -66,16 +66,99 @@ def test_shift_moves_without_wrapping():
 
 def test_prompts_and_tokens():
     assert video.prompt(3, 0) == "a three moving right" and video.prompt(9, 3) == "a nine moving up"
+    assert video.prompt(3, 0, 2) == "一个向右移动的三" and video.prompt(3, 1, 3) == "数字3向左移动"
+    assert video.prompt(0, 2, 1) == "digit 0 moving down"
     tok = video.tokenize(["a three moving right", "A seven moving UP", ""])
-    assert tok.shape == (3, 4) and tok.dtype == torch.long
+    assert tok.shape == (3, video.PROMPT_LENGTH) and tok.dtype == torch.long
     vocab = video.VOCAB
-    assert [vocab[i] for i in tok[0]] == ["a", "three", "moving", "right"]
-    assert [vocab[i] for i in tok[1]] == ["a", "seven", "moving", "up"]
+    # the content words get tokens; the function words ("a", "moving") are known and get none
+    assert [vocab[i] for i in tok[0]] == ["three", "right"]
+    assert [vocab[i] for i in tok[1]] == ["seven", "up"]
     assert torch.equal(tok[2], video.null_tokens(1)[0])
+    assert torch.equal(video.tokenize(["一个向右移动的三"])[0], torch.tensor([vocab.index("向右"), vocab.index("三")]))
     with pytest.raises(ValueError, match="unknown words"):
         video.tokenize(["a three moving sideways"])
-    with pytest.raises(ValueError, match="at most"):
-        video.tokenize(["a three moving right now"])
+    with pytest.raises(ValueError, match="at most 2 fit"):
+        video.tokenize(["三 七 向右"])
+    with pytest.raises(ValueError, match="names no digit and no direction"):
+        video.tokenize(["a moving"])
+    with pytest.raises(ValueError, match="template must be in 0..3"):
+        video.prompt(3, 0, 4)
+
+
+# typed by hand, not produced by video.prompt: (digit, direction index) → prompts that say it
+SAME_CONTENT = {
+    (3, 0): ["a three moving right", "digit 3 moving right", "一个向右移动的三", "数字3向右移动", "数字三向右移动",
+             "向右移动的三", "一个三，向右移动。", "a 三 moving 向右"],
+    (3, 1): ["a three moving left", "数字3向左移动", "数字３向左移动"],   # a full-width ３ from a Chinese IME
+    (1, 2): ["a one moving down", "一个向下移动的一"],                  # 一 of 一个 is not the digit
+    (0, 3): ["A Zero Moving Up", "一个向上移动的零", "数字0向上移动"],
+    (7, 1): ["digit 7 moving left", "一个向左移动的七"],
+}
+
+
+def test_chinese_is_split_by_longest_match_and_names_what_the_english_names():
+    assert video.split_words("一个向右移动的三") == ["一个", "向右", "移动", "的", "三"]
+    assert video.split_words("数字3向左移动") == ["数字", "3", "向左", "移动"]
+    for (digit, direction), prompts in SAME_CONTENT.items():
+        for text in prompts:
+            assert video.named(video.split_words(text)) == ((digit,), (direction,)), text
+            video.tokenize([text])  # every one is made of known words
+    # control: split character by character, "一个向右移动的三" names two digits (一 and 三) and no direction
+    assert video.named(list("一个向右移动的三")) == ((1, 3), ())
+    # the numeral is one token shared by both languages; the direction words are each language's own
+    en, zh = video.tokenize(["digit 3 moving right", "数字3向右移动"])
+    assert set(en.tolist()) & set(zh.tolist()) == {video.VOCAB.index("3")}
+
+
+def test_every_template_round_trips_and_every_word_is_in_some_caption():
+    seen = set()
+    for j in range(len(video.TEMPLATES)):
+        for digit in range(10):
+            for direction in range(4):
+                words = video.split_words(video.prompt(digit, direction, j))
+                assert video.named(words) == ((digit,), (direction,))
+                assert len([w for w in words if w in video.VOCAB]) == video.PROMPT_LENGTH
+                seen.update(words)
+    # a vocabulary word that no caption uses would keep its random embedding: the model never learns it
+    assert seen == set(video.VOCAB[2:]) | set(video.FUNCTION_WORDS)
+
+
+@pytest.mark.parametrize("text, unknown", [
+    ("一个向右跳动的三", ["跳动"]),           # unknown Chinese characters stay together as one word
+    ("a three moving sideways", ["sideways"]),
+    ("a 三 jumping 向右", ["jumping"]),       # mixed languages: the English word is named
+    ("一個向右移動的三", ["個", "移動"]),       # traditional characters are not in the vocabulary
+    ("数字12向左移动", ["12"]),
+    ("a three moving →", ["→"]),             # a symbol is not dropped silently
+])
+def test_unknown_words_are_named_in_either_language(text, unknown, monkeypatch):
+    assert video.unknown_words(text) == unknown
+    with pytest.raises(ValueError, match="unknown words") as err:
+        video.tokenize([text])
+    assert all(repr(w) in str(err.value) for w in unknown)
+    monkeypatch.setenv("COURSE_LANG", "zh")
+    with pytest.raises(ValueError, match="词表之外的词") as err:
+        video.tokenize([text])
+    assert all(repr(w) in str(err.value) for w in unknown)
+
+
+def test_a_prompt_of_punctuation_only_is_an_error_not_the_empty_prompt():
+    with pytest.raises(ValueError, match="names no digit"):
+        video.tokenize(["。"])
+
+
+def test_captions_are_english_or_chinese_at_the_asked_rate():
+    n = 4000
+    digits, dirs = torch.arange(n) % 10, torch.arange(n) % 4
+    caps, tmpl = video.captions(digits, dirs, torch.Generator().manual_seed(0))
+    zh = torch.tensor([video.TEMPLATES[j][0] == "zh" for j in tmpl.tolist()])
+    # binomial(4000, 1/2): sd 0.008; every template about a quarter
+    assert abs(zh.float().mean().item() - 0.5) < 0.04
+    assert all(abs((tmpl == j).float().mean().item() - 0.25) < 0.04 for j in range(4))
+    assert all(video.named(video.split_words(c)) == ((int(d),), (int(k),)) for c, d, k in zip(caps, digits, dirs))
+    caps_en, tmpl_en = video.captions(digits, dirs, torch.Generator().manual_seed(0), p_zh=0.0)
+    assert set(tmpl_en.tolist()) == set(video.templates("en"))
 
 
 def test_frame_windows_restore_the_digit_of_each_frame():
