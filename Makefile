@@ -23,7 +23,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export COURSE_WEB_ASSETS ?= $(CURDIR)/$(VENV)/share/course-web
 
 .PHONY: help setup lab present notebooks translations test unit nbval test-cpu test-full-dry test-gpu test-student \
-	test-browser course slides site student web-assets bench lint clean
+	test-browser course slides site student web-assets bench lint clean pretrain install-models
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -49,7 +49,7 @@ web-assets: $(STAMP)
 lab: setup  ## open the course in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks/
 
-present: setup  ## open copies of the notebooks (build/present/) in JupyterLab to present as live slides
+present: setup $(IPYNBS)  ## open copies of the notebooks (build/present/) in JupyterLab to present as live slides
 	$(PY) tools/nbtools.py present $(IPYNBS)
 	$(VENV)/bin/jupyter lab build/present/
 
@@ -58,6 +58,12 @@ notebooks: setup  ## regenerate every .ipynb from its .py source; never overwrit
 
 translations: setup  ## record changed English in notebooks/zh/*.zh.md (NB=03: start translating notebook 03)
 	$(PY) tools/i18n_build.py sync $(if $(NB),--start $(wildcard notebooks/$(NB)_*.py),$(NOTEBOOKS))
+
+# Whatever runs, copies or renders the notebooks first rebuilds each .ipynb whose .py is newer (the .py
+# is the file one edits), so a changed source never runs as its old notebook. `nbtools build` gives a
+# rebuilt notebook its .py's time; one with edits of its own is left alone, named, and the target stops.
+$(IPYNBS): notebooks/%.ipynb: notebooks/%.py | $(STAMP)
+	$(PY) tools/nbtools.py build $<
 
 unit: setup  ## unit tests of course_utils and tools (fast)
 	$(PY) -m pytest tests -q -p no:cacheprovider --ignore=tests/e2e
@@ -68,8 +74,8 @@ unit: setup  ## unit tests of course_utils and tools (fast)
 run_nbval = rm -rf $(CURDIR)/build/$(1) && $(2) COURSE_BUILD_DIR=$(CURDIR)/build/$(1) \
 	COURSE_CHECKPOINT_DIR=$(CURDIR)/build/$(1)/checkpoints $(NBVAL) --durations=0 $(3) $(IPYNBS) $(ZH_NBVAL)
 
-nbval: setup  ## execute every notebook with nbval at COURSE_PROFILE (default smoke)
-	$(call run_nbval,nbval,COURSE_PROFILE=$${COURSE_PROFILE:-smoke})
+nbval: setup $(IPYNBS)  ## execute every notebook with nbval at COURSE_PROFILE (default smoke)
+	$(call run_nbval,nbval,COURSE_PROFILE=$${COURSE_PROFILE:-smoke},--nbval-cell-timeout=$${COURSE_CELL_TIMEOUT:-900})
 
 test: setup  ## unit tests, then every notebook with nbval in the smoke profile
 	@start=$$(date +%s); $(MAKE) --no-print-directory unit; \
@@ -77,21 +83,21 @@ test: setup  ## unit tests, then every notebook with nbval in the smoke profile
 	@start=$$(date +%s); COURSE_PROFILE=smoke $(MAKE) --no-print-directory nbval; \
 	  rc=$$?; echo "nbval (smoke): $$(( $$(date +%s) - start )) s"; exit $$rc
 
-test-cpu: setup  ## every notebook at the cpu profile (what students run), quality asserted; slow
+test-cpu: setup $(IPYNBS)  ## every notebook at the cpu profile (what students run), quality asserted; slow
 	@start=$$(date +%s); $(call run_nbval,nbval-cpu,COURSE_PROFILE=cpu,--nbval-cell-timeout=1800); \
 	  rc=$$?; echo "nbval (cpu): $$(( $$(date +%s) - start )) s"; exit $$rc
 
 # full sizes on the CPU with every training loop capped: catches errors in the full code paths
 # (a typo, a shape) in minutes; the quality targets are skipped, and each notebook says so
-test-full-dry: setup  ## every notebook at full sizes on the CPU, training capped (COURSE_MAX_STEPS, default 2)
+test-full-dry: setup $(IPYNBS)  ## every notebook at full sizes on the CPU, training capped (COURSE_MAX_STEPS, default 2)
 	@start=$$(date +%s); $(call run_nbval,nbval-full-dry,COURSE_PROFILE=full COURSE_DEVICE=cpu \
-	  COURSE_MAX_STEPS=$${COURSE_MAX_STEPS:-2}); rc=$$?; echo "nbval (full, dry): $$(( $$(date +%s) - start )) s"; exit $$rc
+	  COURSE_MAX_STEPS=$${COURSE_MAX_STEPS:-2},--nbval-cell-timeout=900); rc=$$?; echo "nbval (full, dry): $$(( $$(date +%s) - start )) s"; exit $$rc
 
-test-gpu: setup  ## every notebook at full size (needs a GPU), quality asserted
+test-gpu: setup $(IPYNBS)  ## every notebook at full size (needs a GPU), quality asserted
 	$(MAKE) --no-print-directory unit
 	$(call run_nbval,nbval-full,COURSE_PROFILE=full,--nbval-cell-timeout=7200)
 
-test-student: setup  ## every notebook's student version at smoke: runs, each checker says "not attempted"
+test-student: setup $(IPYNBS)  ## every notebook's student version at smoke: runs, each checker says "not attempted"
 	@start=$$(date +%s); OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider -n $(NBVAL_JOBS) --dist load \
 	  tests/e2e/test_student_notebooks.py; rc=$$?; echo "student versions (smoke): $$(( $$(date +%s) - start )) s"; exit $$rc
 
@@ -99,19 +105,37 @@ test-browser: setup web-assets  ## JupyterLab, live slides, static slides and si
 	@start=$$(date +%s); $(PY) -m pytest -q -p no:cacheprovider -rs tests/e2e/test_browser.py; \
 	  rc=$$?; echo "browser tests: $$(( $$(date +%s) - start )) s"; exit $$rc
 
-course: setup web-assets  ## execute every notebook in order into build/executed/ and render HTML (offline pages)
+course: setup web-assets $(IPYNBS)  ## execute every notebook in order into build/executed/ and render HTML (offline pages)
 	$(PY) tools/nbtools.py execute $(IPYNBS)
 
-slides: setup web-assets  ## render every notebook as reveal.js slides into build/slides/ (offline; figures after make course)
+slides: setup web-assets $(IPYNBS)  ## render every notebook as reveal.js slides into build/slides/ (offline; figures after make course)
 	$(PY) tools/nbtools.py slides $(IPYNBS)
 
-site: setup web-assets  ## one static site of the executed notebooks (after make course) in build/site/
+site: setup web-assets $(IPYNBS)  ## one static site of the executed notebooks (after make course) in build/site/
 	$(PY) tools/site.py $(IPYNBS)
 
-student: setup  ## student versions of the notebooks (solutions replaced by stubs) in build/student/
+# `make pretrain` runs every notebook once at PROFILE (default cpu) with its own checkpoint folder, then packs
+# the checkpoints that run used into one file with a SHA-256 per checkpoint. A killed run continues where
+# it stopped (the folder is kept; FRESH=1 starts over).
+PROFILE ?= cpu
+PRETRAIN = $(CURDIR)/build/pretrain-$(PROFILE)
+pretrain: setup web-assets $(IPYNBS)  ## train every model of PROFILE (default cpu) once, pack them: build/course-models-PROFILE.tar
+	@$(if $(FRESH),rm -rf $(PRETRAIN))
+	@mkdir -p $(PRETRAIN) && rm -f $(PRETRAIN)/used.txt
+	@start=$$(date +%s); COURSE_PROFILE=$(PROFILE) COURSE_BUILD_DIR=$(PRETRAIN) COURSE_CHECKPOINT_DIR=$(PRETRAIN)/checkpoints \
+	  COURSE_CHECKPOINT_LOG=$(PRETRAIN)/used.txt $(PY) tools/nbtools.py execute $(IPYNBS); \
+	  rc=$$?; echo "pretrain ($(PROFILE)): $$(( $$(date +%s) - start )) s"; exit $$rc
+	$(PY) -m course_utils.pack create $(PRETRAIN)/checkpoints build/course-models-$(PROFILE).tar \
+	  --log $(PRETRAIN)/used.txt --profile $(PROFILE)
+
+install-models: setup  ## install PACK (a make pretrain file) into INTO, a folder to share (checked first)
+	@test -n "$(PACK)" -a -n "$(INTO)" || { echo "usage: make install-models PACK=course-models-cpu.tar INTO=/srv/course-models" >&2; exit 2; }
+	$(PY) -m course_utils.pack install $(PACK) $(INTO)
+
+student: setup $(IPYNBS)  ## student versions of the notebooks (solutions replaced by stubs) in build/student/
 	$(PY) tools/nbtools.py student $(IPYNBS)
 
-bench: setup  ## gather build/artifacts/*/metrics.json into build/bench.md
+bench: setup  ## run tools/bench_*.py (inference; a training step at 1, 2, all threads), gather every metrics file into build/bench.md
 	$(PY) -m course_utils.bench
 
 lint: setup  ## ruff; every .ipynb in sync with its .py, free of outputs; the Chinese ones without drift

@@ -6,18 +6,23 @@
     build/artifacts/<notebook>/metrics-<profile>.json  the same, kept per profile
 
 ``make bench`` gathers the per-profile files into one table (course_utils.bench), so a smoke run
-does not hide the numbers of an earlier cpu or full run.
+does not hide the numbers of an earlier cpu or full run. Every file is written atomically
+(``paths.atomic_write``): a run killed or a disk that fills up mid-write leaves the previous file,
+never a part of one; a full disk is an error that names the file and says "disk full". A metrics
+file that is damaged anyway (emptied or cut by another program) is named in a warning and
+rewritten by the next save, never fatal.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import profile
-from .paths import build_dir
+from .paths import atomic_write, build_dir
 
 if TYPE_CHECKING:  # torch is imported where samples are saved: metrics-only notebooks never load it
     import torch
@@ -49,8 +54,7 @@ def save_samples(notebook: str, images: torch.Tensor, labels: torch.Tensor | Non
         payload["labels"] = labels.detach().long().cpu()
     if dataset is not None:
         payload["dataset"] = dataset
-    path = artifact_dir(notebook) / "samples.pt"
-    torch.save(payload, path)
+    atomic_write(artifact_dir(notebook) / "samples.pt", lambda f: torch.save(payload, f))
 
 
 def _clean(value: Any) -> Any:
@@ -74,8 +78,8 @@ def save_metrics(notebook: str, metrics: dict[str, Any]) -> None:
     current["profile"] = prof
     text = json.dumps(current, indent=2, sort_keys=True) + "\n"
     folder = artifact_dir(notebook)
-    (folder / f"metrics-{prof}.json").write_text(text, encoding="utf-8")
-    (folder / "metrics.json").write_text(text, encoding="utf-8")
+    atomic_write(folder / f"metrics-{prof}.json", text)
+    atomic_write(folder / "metrics.json", text)
 
 
 def load_metrics(notebook: str, profile_name: str | None = None) -> dict[str, Any]:
@@ -83,4 +87,23 @@ def load_metrics(notebook: str, profile_name: str | None = None) -> dict[str, An
     path = build_dir() / "artifacts" / notebook / f"metrics-{profile_name or profile.current()}.json"
     if not path.exists():
         return {}
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_metrics_file(path) or {}
+
+
+class DamagedArtifactWarning(UserWarning):
+    """An artifact file could not be read (emptied, cut short, not JSON): it is named and rewritten."""
+
+
+def read_metrics_file(path: Path) -> dict[str, Any] | None:
+    """A metrics JSON file's content; None (warned, naming the file) when it is damaged."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        warnings.warn(f"{path} is damaged ({type(err).__name__}: {err}); its metrics are lost and it is "
+                      "rewritten by the notebook's next run", DamagedArtifactWarning, stacklevel=3)
+        return None
+    if not isinstance(value, dict):
+        warnings.warn(f"{path} is damaged (a JSON {type(value).__name__}, not an object of metrics); it is "
+                      "rewritten by the notebook's next run", DamagedArtifactWarning, stacklevel=3)
+        return None
+    return value

@@ -1,4 +1,5 @@
-"""`make bench`: run tools/bench_*.py, then gather build/artifacts/*/metrics-<profile>.json into one table.
+"""`make bench`: run tools/bench_*.py (exact inference against pgmpy; a training step of 07, 11, 12 and 14
+at 1, 2 and all threads), then gather build/artifacts/*/metrics-<profile>.json into one table.
 
     python -m course_utils.bench            # run the benchmark scripts, then gather
     python -m course_utils.bench --gather   # only gather what the notebooks and scripts saved
@@ -9,20 +10,27 @@ The table is printed and written to build/bench.md.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from pathlib import Path
 
-from .paths import ROOT, build_dir
+from .artifacts import read_metrics_file
+from .paths import ROOT, atomic_write, build_dir
+
+SCRIPT_TIMEOUT_S = 3600  # a benchmark script that runs longer is stopped and named
 
 
-def run_scripts(root: Path = ROOT) -> list[str]:
-    """Run every tools/bench_*.py with this Python; return the names of those that failed."""
+def run_scripts(root: Path = ROOT, timeout: float = SCRIPT_TIMEOUT_S) -> list[str]:
+    """Run every tools/bench_*.py with this Python, each for at most ``timeout`` s; return those that failed."""
     failed = []
     for script in sorted((root / "tools").glob("bench_*.py")):
         print(f"== {script.relative_to(root)}", flush=True)
-        if subprocess.run([sys.executable, str(script)], cwd=root).returncode != 0:
+        try:
+            rc = subprocess.run([sys.executable, str(script)], cwd=root, timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            print(f"{script.name} did not finish within {timeout:.0f} s: stopped", file=sys.stderr)
+            rc = -1
+        if rc != 0:
             failed.append(script.name)
     return failed
 
@@ -41,7 +49,10 @@ def gather(build: Path | None = None) -> str:
     files = sorted((build / "artifacts").glob("*/metrics-*.json"),
                    key=lambda p: (p.parent.name, order.get(p.stem.removeprefix("metrics-"), 9)))
     for path in files:
-        metrics = json.loads(path.read_text(encoding="utf-8"))
+        metrics = read_metrics_file(path)
+        if metrics is None:  # named in a warning; the table says so and goes on
+            rows.append(f"| {path.parent.name} | {path.stem.removeprefix('metrics-')} | (damaged file: {path}) | |")
+            continue
         prof = metrics.pop("profile", path.stem.removeprefix("metrics-"))
         for key in sorted(metrics):
             rows.append(f"| {path.parent.name} | {prof} | {key} | {_fmt(metrics[key])} |")
@@ -59,8 +70,7 @@ def main() -> int:
     failed = [] if args.gather else run_scripts()
     table = gather()
     out = build_dir() / "bench.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(table, encoding="utf-8")
+    atomic_write(out, table)
     print(table)
     print(f"written to {out}")
     if failed:

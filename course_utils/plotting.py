@@ -18,7 +18,7 @@ import numpy as np
 
 from .i18n import lang, t
 from .i18n.fonts import use_cjk_font
-from .paths import build_dir
+from .paths import atomic_write, build_dir
 
 if TYPE_CHECKING:
     import torch
@@ -109,5 +109,4 @@ def savefig(fig: plt.Figure, notebook: str, name: str) -> None:
     """
     suffix = "" if lang() == "en" else f".{lang()}"
     path = build_dir() / "artifacts" / notebook / f"{name}{suffix}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))  # never half a file

@@ -11,12 +11,19 @@ No hidden state: training draws its random numbers from torch's global generator
 generator is the same after ``fit`` as before it, whether the run was trained or loaded. Every
 module is returned in eval mode. ``COURSE_MAX_STEPS`` (``profile.max_steps``) caps the number of
 optimisation steps: a capped run is a dry run, and neither loads nor writes checkpoints.
+
+A run that diverges (a NaN or infinite value returned by ``step``, or in a parameter at the end of
+an epoch) stops with ``TrainingDiverged``, naming the epoch, the step and the value; the diverged
+model is never cached. A checkpoint that cannot be written because the disk is full is warned
+about once and training goes on (the model is kept in memory, just not cached).
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import checkpoints
+from . import checkpoints, paths
 from . import profile as _profile
 
 Batch = tuple[torch.Tensor, ...]
@@ -55,6 +62,19 @@ class History:
     def from_state(cls, state: Mapping[str, Any]) -> History:
         return cls({k: list(v) for k, v in state["steps"].items()},
                    {k: list(v) for k, v in state["epochs"].items()}, float(state["seconds"]))
+
+
+class TrainingDiverged(FloatingPointError):
+    """Training produced a NaN or infinite value: stopped, nothing cached."""
+
+
+def _diverged(what: str, epoch: int, epochs: int, step: int | None,
+              checkpoint: checkpoints.Key | None) -> TrainingDiverged:
+    where = f"epoch {epoch + 1}/{epochs}" + (f", step {step + 1}" if step is not None else "")
+    kept = (f"nothing of this epoch was cached (an earlier epoch's checkpoint, if any, is kept at {checkpoint.path})"
+            if checkpoint is not None else "nothing was cached")
+    return TrainingDiverged(f"training diverged at {where}: {what}. Stopped; {kept}. Lower the learning rate "
+                            "(or check the data for NaN values) and run the cell again.")
 
 
 def _as_tuple(data: torch.Tensor | tuple[torch.Tensor, ...] | list[torch.Tensor]) -> Batch:
@@ -126,6 +146,9 @@ def fit(step: Callable[[Batch], Mapping[str, float]],
                 counts += 1
                 for k, value in out.items():
                     value = float(value)
+                    if not math.isfinite(value):
+                        bar.close()
+                        raise _diverged(f"{k} = {value}", epoch, epochs, b, checkpoint)
                     history.steps.setdefault(k, []).append(value)
                     sums[k] = sums.get(k, 0.0) + value
                 if out:
@@ -138,8 +161,15 @@ def fit(step: Callable[[Batch], Mapping[str, float]],
                 on_epoch_end(epoch, history)
             if history.capped:
                 break
+            for name, module in modules.items():
+                bad = next((k for k, p in module.state_dict().items()
+                            if p.is_floating_point() and not bool(torch.isfinite(p).all())), None)
+                if bad is not None:
+                    bar.close()
+                    raise _diverged(f"parameter {name}.{bad} holds NaN or infinite values", epoch, epochs, None,
+                                    checkpoint)
             if checkpoint is not None:  # after the callbacks: their random draws are part of the state
-                checkpoints.save(checkpoint, {
+                checkpoint = _save(checkpoint, {
                     "modules": {k: m.state_dict() for k, m in modules.items()},
                     "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
                     "history": history.state_dict(), "epoch": epoch + 1,
@@ -156,15 +186,27 @@ def fit(step: Callable[[Batch], Mapping[str, float]],
     return history
 
 
+def _save(checkpoint: checkpoints.Key, state: dict[str, Any]) -> checkpoints.Key | None:
+    """Save an epoch's state; on a full disk warn and go on without checkpoints (returns None)."""
+    try:
+        checkpoints.save(checkpoint, state)
+    except paths.DiskFullError as err:
+        warnings.warn(f"{err}; training goes on without saving checkpoints (the trained model stays in memory)",
+                      checkpoints.CheckpointWarning, stacklevel=3)
+        return None
+    return checkpoint
+
+
 def _resume(checkpoint: checkpoints.Key | None, modules: Mapping[str, nn.Module],
             optimizers: Mapping[str, torch.optim.Optimizer], epochs: int,
             progress: bool) -> tuple[History, int]:
     """Load a checkpoint into the modules and optimizers, all or nothing; sets the RNG state."""
     if checkpoint is None:
         return History(), 0
-    state = checkpoints.load(checkpoint)
-    if state is None:
+    found = checkpoints.find(checkpoint)
+    if found is None:
         return History(), 0
+    state, source = found
     backup = ({k: copy.deepcopy(m.state_dict()) for k, m in modules.items()},
               {k: copy.deepcopy(o.state_dict()) for k, o in optimizers.items()})
     try:
@@ -185,10 +227,10 @@ def _resume(checkpoint: checkpoints.Key | None, modules: Mapping[str, nn.Module]
             module.load_state_dict(backup[0][name])
         for name, opt in optimizers.items():
             opt.load_state_dict(backup[1][name])
-        checkpoints.set_aside(checkpoint.path, f"does not match these models ({str(err)[:160]})")
+        checkpoints.discard(checkpoint, source, f"does not match these models ({str(err)[:160]})")
         return History(), 0
     history.resumed_from = start_epoch
     if progress:
         what = "finished run" if start_epoch >= epochs else f"epoch {start_epoch}/{epochs}"
-        print(f"[checkpoint] loaded {what} from {checkpoint.path}")
+        print(f"[checkpoint] loaded {what} from {source}")
     return history, start_epoch

@@ -119,3 +119,16 @@ def test_make_grid_takes_numpy_and_torch_alike():
     assert a.shape == b.shape == (2 * 5 + 1, 2 * 6 + 1, 1) and np.allclose(a, b)
     assert np.allclose(a[1:5, 1:6, 0], x[0, 0]) and np.allclose(a[6:10, 1:6, 0], x[2, 0])
     assert np.allclose(plotting.make_grid(x[:, 0], nrow=3)[1:5, 7:12, 0], x[1, 0])  # N×H×W
+
+
+def test_a_damaged_metrics_file_is_named_and_rewritten(isolated_dirs):
+    artifacts.save_metrics("07_vae", {"nll": 101.0})
+    path = artifacts.artifact_dir("07_vae") / "metrics-smoke.json"
+    path.write_text("")  # what a full disk left behind (write_text truncates first)
+    with pytest.warns(artifacts.DamagedArtifactWarning, match=f"{path} is damaged"):
+        table = bench.gather()
+    assert f"damaged file: {path}" in table
+    with pytest.warns(artifacts.DamagedArtifactWarning, match="rewritten"):
+        artifacts.save_metrics("07_vae", {"epochs": 2})
+    assert json.loads(path.read_text()) == {"epochs": 2, "profile": "smoke"}
+    assert not [p for p in path.parent.iterdir() if p.suffix == ".tmp"]

@@ -241,3 +241,68 @@ def test_a_faces_subset_reads_only_its_files(tmp_path, monkeypatch):
     assert len(subset) == 4 and len(opened) == 4  # before: all 30 files were read, then 4 kept
     idx = torch.randperm(30, generator=torch.Generator().manual_seed(3))[:4].sort().values
     assert torch.equal(subset.images, everything.images[idx])  # the same subset as before
+
+
+@pytest.mark.parametrize("value, asked", [("1", True), ("yes", True), ("TRUE", True), ("on", True), ("0", False),
+                                          ("no", False), ("false", False), ("", False)])
+def test_course_download_accepts_yes_and_true(monkeypatch, value, asked):
+    monkeypatch.setenv("COURSE_DOWNLOAD", value)
+    assert data._download_asked(None) is asked
+
+
+def test_a_misspelt_course_download_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("COURSE_DOWNLOAD", "ja")
+    with pytest.raises(ValueError, match="COURSE_DOWNLOAD must be one of 1, yes, true, on .* got 'ja'"):
+        data.load("mnist", verbose=False)
+
+
+def test_a_stalled_download_is_bounded_said_and_not_tried_again(monkeypatch, capsys, isolated_dirs):
+    """A firewall that drops packets: the whole download is cut at COURSE_DOWNLOAD_TIMEOUT, once."""
+    import sys
+    import time
+
+    started = []
+
+    def stalled(name, root):
+        started.append(name)
+        return [sys.executable, "-c", "import time; time.sleep(60)"]
+
+    monkeypatch.setattr(data, "_download_command", stalled)
+    monkeypatch.setattr(data, "_FAILED", {})
+    monkeypatch.setenv("COURSE_PROFILE", "cpu")
+    monkeypatch.setenv("COURSE_DOWNLOAD", "yes")
+    monkeypatch.setenv("COURSE_DOWNLOAD_TIMEOUT", "2")
+    t0 = time.monotonic()
+    first = data.load("mnist", n=10, verbose=False)
+    assert time.monotonic() - t0 < 20 and first.source.startswith("embedded")
+    out = capsys.readouterr().out
+    assert "(at most 2 s: COURSE_DOWNLOAD_TIMEOUT" in out and "no complete download within 2 s" in out
+    data.load("mnist", "test", n=10, verbose=False)  # the same process: not tried again
+    assert started == ["mnist"] and "failed earlier in this process" in capsys.readouterr().out
+    monkeypatch.setattr(data, "_FAILED", {})  # another process (a later notebook of the same make run)
+    data.load("mnist", n=10, verbose=False)
+    out = capsys.readouterr().out
+    assert started == ["mnist"] and "not downloading mnist: it failed" in out and "or now if you delete" in out
+    assert not list((isolated_dirs / "data").glob(".download-mnist-*"))  # no partial download left
+    note = isolated_dirs / "data" / ".download-failed-mnist"
+    note.unlink()  # deleting the note (as the message says) tries again
+    data.load("mnist", n=10, verbose=False)
+    assert started == ["mnist", "mnist"]
+
+
+def test_three_of_four_files_name_the_missing_one(isolated_dirs):
+    folder = isolated_dirs / "data" / "MNIST" / "raw"
+    make_mnist(folder)
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    for split in ("train", "test"):
+        with pytest.raises(data.DataNotFoundError, match=r"holds 3 of the 4 files; missing: t10k-labels-idx1-ubyte.gz"):
+            data.load("mnist", split, verbose=False)
+
+
+@pytest.mark.parametrize("kwargs, match", [({"n": -5}, "n must be a whole number >= 1"), ({"n": 0}, "n must be"),
+                                           ({"n": 2.5}, "n must be"), ({"size": 0}, "size must be"),
+                                           ({"n": True}, "n must be"),
+                                           ({"seed": -1}, r"seed must be .*\[0, 2\*\*63\)")])
+def test_bad_sizes_and_seeds_are_clear_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        data.load("digits", verbose=False, **kwargs)

@@ -192,3 +192,25 @@ def test_a_generated_notebook_is_not_newer_than_its_source(nbtools, py):
     later = py.stat().st_mtime_ns + 5_000_000_000
     os.utime(ipynb, ns=(later, later))  # e.g. written by an older nbtools, or a checkout
     assert nbtools.build([py]) == 0 and ipynb.stat().st_mtime_ns <= py.stat().st_mtime_ns
+
+
+def test_keeping_an_edit_that_ends_with_a_newline_does_not_loop(nbtools, py, capsys):
+    """jupytext drops a cell's trailing newline on the way to the .py: the edit is kept, not refused again."""
+    nbtools.build([py])
+    ipynb = py.with_suffix(".ipynb")
+    student_adds_a_cell(ipynb, "y = 2\n")
+    assert nbtools.build([py]) == 1  # control: an edit the .py does not have is refused
+    exe = ROOT / ".venv" / "bin" / "jupytext"
+    jupytext = str(exe) if exe.exists() else "jupytext"
+    subprocess.run([jupytext, "--to", "py:percent", "--output", str(py), str(ipynb)], check=True, capture_output=True)
+    capsys.readouterr()
+    assert nbtools.build([py]) == 0, capsys.readouterr().out
+    assert sources(ipynb)[-1] == "y = 2"
+
+
+def test_a_truncated_notebook_is_named_by_check(nbtools, py, capsys):
+    nbtools.build([py])
+    ipynb = py.with_suffix(".ipynb")
+    ipynb.write_text(ipynb.read_text(encoding="utf-8")[:100], encoding="utf-8")  # a disk that filled up
+    assert nbtools.check([py]) == 1
+    assert f"{ipynb} is not a readable notebook" in capsys.readouterr().out

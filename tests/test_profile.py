@@ -95,3 +95,49 @@ def test_pick_names_the_missing_and_unknown_profiles():
         profile.pick(smoke=1, cpu=2, full=3, gpu=4)
     assert profile.pick(smoke=None, cpu=0, full=3, profile="smoke") is None  # None and 0 are values
     assert profile.pick(smoke=None, cpu=0, full=3, profile="cpu") == 0
+
+
+def test_the_default_thread_count_comes_from_the_bench_unless_a_test_run_set_one(monkeypatch, isolated_dirs):
+    import json
+    import os
+
+    from course_utils import paths
+
+    cores = os.cpu_count()
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert profile.default_threads() == min(profile.DEFAULT_THREADS, cores)  # no measurement: the default
+    path = paths.build_dir() / "artifacts" / "bench_training" / "metrics-cpu.json"
+    path.parent.mkdir(parents=True)
+    fast = {"cores": cores, "a.threads_1.s_per_step": 1.0, "a.threads_2.s_per_step": 0.5,
+            "b.threads_1.s_per_step": 2.0, "b.threads_2.s_per_step": 1.2}
+    path.write_text(json.dumps(fast))
+    assert profile.threads_from_bench() == 2 and profile.default_threads() == min(2, cores)
+    slow = dict(fast, **{"a.threads_2.s_per_step": 15.0})  # busy cores: a second thread is 15x slower on a
+    path.write_text(json.dumps(slow))
+    assert profile.threads_from_bench() == 1
+    marginal = dict(fast, **{"a.threads_2.s_per_step": 0.95, "b.threads_2.s_per_step": 1.9})  # 5 % faster
+    path.write_text(json.dumps(marginal))
+    assert profile.threads_from_bench() == 1
+    path.write_text(json.dumps(dict(fast, cores=cores + 6)))  # measured on another machine: not used
+    assert profile.threads_from_bench() is None
+    path.write_text(json.dumps(fast))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # make test runs notebooks side by side, one thread each
+    assert profile.default_threads() == 1
+
+
+def test_course_threads_beyond_the_cores_and_bad_devices_are_clear(monkeypatch, capsys):
+    import os
+
+    monkeypatch.setenv("COURSE_THREADS", "100000")
+    with pytest.raises(ValueError, match=rf"COURSE_THREADS must be from 0 .* to {os.cpu_count()}"):
+        profile.set_cpu_threads()
+    monkeypatch.setenv("COURSE_DEVICE", "gpu")
+    with pytest.raises(ValueError, match="COURSE_DEVICE must be cpu, cuda, cuda:N or mps, got 'gpu'"):
+        profile.device()
+    if not torch.backends.mps.is_available():
+        monkeypatch.setenv("COURSE_DEVICE", "mps")
+        assert profile.device() == torch.device("cpu")
+        assert "COURSE_DEVICE=mps, but this torch build or machine offers no MPS" in capsys.readouterr().out
+    if not torch.cuda.is_available():
+        monkeypatch.setenv("COURSE_DEVICE", "cuda:1")
+        assert profile.device() == torch.device("cpu")

@@ -223,3 +223,74 @@ def test_one_progress_bar_per_run_not_per_epoch(monkeypatch):
     model, opt, step, data = make_problem()
     train.fit(step, data, epochs=30, batch_size=16, modules={"m": model}, optimizers={"o": opt}, progress=False)
     assert made == [30 * 4]
+
+
+def test_a_diverging_run_stops_naming_the_epoch_and_caches_nothing_of_it():
+    model, opt, step, data = make_problem()
+    ckpt = ckpt_key(model, opt, data, name="diverge")
+    calls = []
+
+    def exploding(batch):
+        calls.append(1)
+        out = step(batch)
+        return {"loss": float("nan")} if len(calls) > 2 else out  # the third step of epoch 2 (2 steps/epoch)
+
+    with pytest.raises(train.TrainingDiverged, match=r"diverged at epoch 2/3, step 1: loss = nan.*kept at"):
+        train.fit(exploding, data, epochs=3, batch_size=32, modules={"m": model}, optimizers={"o": opt},
+                  checkpoint=ckpt, progress=False)
+    state = checkpoints.load(ckpt)
+    assert state["epoch"] == 1  # the first epoch's checkpoint, nothing of the diverged one
+    # a NaN that reaches the weights while the reported loss is finite is caught at the epoch's end
+    model2, opt2, _, _ = make_problem()
+
+    def poisoned(batch):
+        with torch.no_grad():
+            model2.weight[0, 0] = float("inf")
+        return {"loss": 1.0}
+
+    ckpt2 = ckpt_key(model2, opt2, data, name="poisoned")
+    with pytest.raises(train.TrainingDiverged, match=r"epoch 1/2: parameter m.weight holds NaN or infinite"):
+        train.fit(poisoned, data, epochs=2, batch_size=32, modules={"m": model2}, optimizers={"o": opt2},
+                  checkpoint=ckpt2, progress=False)
+    assert checkpoints.load(ckpt2) is None
+
+
+def test_changing_the_training_images_retrains():
+    """The key covers the tensors' content: binarising the images (same name, source, size) retrains."""
+    from course_utils import data as datamod
+
+    images = datamod.load("digits", "train", n=64, verbose=False)
+    model, opt, step, _ = make_problem()
+    x = images.images.flatten(1)[:, :3]
+    y = x.sum(1, keepdim=True)
+
+    def fit_on(image_set):
+        m, o, s, _ = make_problem()
+        k = checkpoints.key("test", "digits", modules={"m": m}, optimizers={"o": o}, data=image_set)
+        return train.fit(s, (x, y), epochs=1, batch_size=32, modules={"m": m}, optimizers={"o": o}, checkpoint=k,
+                         progress=False)
+
+    assert fit_on(images).resumed_from == 0
+    assert fit_on(images).resumed_from == 1  # control: the same data loads the trained model
+    binary = datamod.ImageSet((images.images > 0.5).float(), images.labels, images.name, images.split,
+                              images.source, images.classes, seed=images.seed)
+    assert fit_on(binary).resumed_from == 0  # other content: trained anew
+    other_seed = datamod.load("digits", "train", n=64, seed=1, verbose=False)
+    assert other_seed.seed == 1 and images.seed == 0
+    assert fit_on(other_seed).resumed_from == 0
+
+
+def test_a_full_disk_while_training_is_warned_and_training_goes_on(monkeypatch):
+    from course_utils import paths
+
+    model, opt, step, data = make_problem()
+    ckpt = ckpt_key(model, opt, data, name="full")
+
+    def full(*args, **kwargs):
+        raise paths.DiskFullError(28, f"disk full: could not write {ckpt.path}")
+
+    monkeypatch.setattr(paths, "atomic_write", full)
+    with pytest.warns(checkpoints.CheckpointWarning, match="disk full.*training goes on without saving"):
+        hist = train.fit(step, data, epochs=3, batch_size=32, modules={"m": model}, optimizers={"o": opt},
+                         checkpoint=ckpt, progress=False)
+    assert len(hist.epochs["loss"]) == 3

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from course_utils.paths import build_dir  # noqa: E402
+from course_utils.paths import atomic_write, build_dir  # noqa: E402
 
 #: Notebook metadata key where `build` records what it generated (to tell a student's edits apart).
 RECORD = "course_build"
@@ -90,7 +90,25 @@ def _edits(target: Path, generated_hash: str) -> tuple[bool, bool]:
         return False, recorded != generated_hash
     if recorded is None and _as_committed(target):
         return False, True
+    if _through_py_hash(nb) == generated_hash:  # the edits are in the .py already (written back by jupytext)
+        return False, True
     return True, recorded != generated_hash
+
+
+def _through_py_hash(nb: dict) -> str | None:
+    """``cells_hash`` of a notebook after a round trip through py:percent, the form its edits take in the .py.
+
+    jupytext drops what the text form cannot hold (a cell's trailing newline, for one); without this,
+    a notebook whose edits were written back into its .py as the refusal says still differs from what
+    the .py gives, and `make notebooks` refused it again and again.
+    """
+    import jupytext
+
+    try:
+        text = jupytext.writes(jupytext.reads(json.dumps(nb), fmt="ipynb"), fmt="py:percent")
+        return cells_hash(jupytext.reads(text, fmt="py:percent"))
+    except Exception:  # noqa: BLE001 - a notebook jupytext cannot read has edits of its own
+        return None
 
 
 def _refusal(py: Path, target: Path, py_changed: bool) -> str:
@@ -135,9 +153,10 @@ def _not_newer_than(ipynb: Path, py: Path) -> None:
 
     JupyterLab's jupytext refuses to open a paired notebook whose .ipynb is newer than its .py
     ("... is more recent than ...py": the text might be outdated), so a notebook written after its
-    source would not open at all.
+    source would not open at all; and make rebuilds a notebook older than its .py (the Makefile's
+    stale-notebook rule), so an up-to-date one gets the same time, not an older one.
     """
-    if ipynb.stat().st_mtime_ns > py.stat().st_mtime_ns:
+    if ipynb.stat().st_mtime_ns != py.stat().st_mtime_ns:
         os.utime(ipynb, ns=(ipynb.stat().st_atime_ns, py.stat().st_mtime_ns))
 
 
@@ -170,7 +189,7 @@ def build(sources: list[Path], force: bool = False) -> int:
                 print(_refusal(py, target, py_changed))
                 refused += 1
                 continue
-        target.write_text(text, encoding="utf-8")
+        atomic_write(target, text)
         _not_newer_than(target, py)
         print(f"{py} -> {target}")
     refused += _i18n().build_all(english, force=force)  # notebooks/zh/NN.ipynb where a translation exists
@@ -189,7 +208,14 @@ def check(sources: list[Path]) -> int:
         if not ipynb.exists():
             problems.append(f"{ipynb} is missing: run `make notebooks`")
             continue
-        committed = json.loads(ipynb.read_text(encoding="utf-8"))
+        try:
+            committed = json.loads(ipynb.read_text(encoding="utf-8"))
+            if not isinstance(committed, dict) or not isinstance(committed.get("cells"), list):
+                raise ValueError("no list of cells")
+        except (ValueError, UnicodeDecodeError) as err:
+            problems.append(f"{ipynb} is not a readable notebook ({type(err).__name__}: {str(err)[:100]}; cut short "
+                            "by a full disk or a crash?): run `make notebooks FORCE=1` to regenerate it from its .py")
+            continue
         if "language_info" not in committed.get("metadata", {}):
             notes.append(ipynb.name)
         if any(c.get("outputs") or c.get("execution_count") for c in committed["cells"]):
@@ -245,23 +271,107 @@ def html_exporter(out_dir: Path, slides: bool = False):
     return exporter
 
 
+CELL_TIMEOUT_S = {"smoke": 600, "cpu": 3600, "full": 4 * 3600}  # per cell, when COURSE_CELL_TIMEOUT is not set
+
+
+def cell_timeout() -> int:
+    """Seconds one cell may run: $COURSE_CELL_TIMEOUT, else a bound per profile (``CELL_TIMEOUT_S``)."""
+    from course_utils import profile
+
+    raw = os.environ.get("COURSE_CELL_TIMEOUT", "").strip()
+    if not raw:
+        return CELL_TIMEOUT_S[profile.current()]
+    if not raw.isdigit() or not 1 <= int(raw) <= 7 * 86400:
+        raise ValueError(f"COURSE_CELL_TIMEOUT must be a whole number of seconds from 1 to {7 * 86400}, got {raw!r}")
+    return int(raw)
+
+
+def _first_line(cell) -> str:
+    lines = [ln for ln in _source(cell).splitlines() if ln.strip()]
+    return (lines[0][:80] if lines else "(empty)")
+
+
+class CellTookTooLong(TimeoutError):
+    """A cell ran past its timeout; the message names the notebook's cell (index and first line)."""
+
+
+def patient(client_class):
+    """An nbclient client class whose wait for a cell's reply polls in one-second slices, and whose
+    timeout error names the cell.
+
+    nbclient waits for each execute_reply with a single shell-channel ``get_msg(timeout=...)`` (forever
+    with ``timeout=None``); on a loaded machine that wait sometimes never wakes although the kernel
+    has replied and gone idle (jupyter/nbclient#312, with ipywidgets in the notebook). A short poll
+    repeated until the same deadline sees the waiting reply on its next call.
+    """
+    from queue import Empty
+    from time import monotonic
+
+    from nbclient.exceptions import CellTimeoutError
+    from nbclient.util import ensure_async, run_sync
+
+    class Patient(client_class):
+        async def async_start_new_kernel_client(self):
+            kc = await super().async_start_new_kernel_client()
+            get_msg = kc.shell_channel.get_msg
+
+            async def sliced_get_msg(timeout=None, **kw):
+                deadline = None if timeout is None else monotonic() + timeout
+                while True:
+                    left = 1.0 if deadline is None else max(0.0, min(1.0, deadline - monotonic()))
+                    try:
+                        return await ensure_async(get_msg(timeout=left, **kw))
+                    except Empty:
+                        if deadline is not None and monotonic() >= deadline:
+                            raise
+
+            kc.shell_channel.get_msg = sliced_get_msg
+            return kc
+
+        async def async_execute_cell(self, cell, cell_index, *args, **kwargs):
+            try:
+                return await super().async_execute_cell(cell, cell_index, *args, **kwargs)
+            except CellTimeoutError as err:
+                raise CellTookTooLong(f"cell {cell_index} ({_first_line(cell)!r}) did not finish within "
+                                      f"{self.timeout} s (COURSE_CELL_TIMEOUT); it was stopped") from err
+
+        # nbclient's synchronous names wrap its own coroutines (what nbconvert's ExecutePreprocessor calls)
+        start_new_kernel_client = run_sync(async_start_new_kernel_client)
+        execute_cell = run_sync(async_execute_cell)
+
+    Patient.__name__ = Patient.__qualname__ = f"Patient{client_class.__name__}"
+    return Patient
+
+
+def patient_client(nb, **kwargs):
+    """A ``patient`` nbclient NotebookClient for ``nb`` (tests execute notebooks with it)."""
+    from nbclient import NotebookClient
+
+    return patient(NotebookClient)(nb, **kwargs)
+
+
 def execute(notebooks: list[Path]) -> int:
     """Execute each notebook in order into build/executed/ and render HTML beside it (offline pages).
 
     Widget state is stored in the executed notebook (nbclient's default), so the pages, slides and site
-    show each widget with the output it had when the notebook ran.
+    show each widget with the output it had when the notebook ran. Each cell may run ``cell_timeout()``
+    seconds; the wait for a cell's reply is ``patient`` (it never hangs on a missed reply). A notebook
+    that fails, times out or loses its kernel is named, and the others still run.
     """
     import nbformat
+    from nbclient.exceptions import DeadKernelError
     from nbconvert.preprocessors import CellExecutionError, ExecutePreprocessor
 
     out = build_dir() / "executed"
     out.mkdir(parents=True, exist_ok=True)
     exporter = html_exporter(out)
+    timeout = cell_timeout()
+    runner = patient(ExecutePreprocessor)
     failed = []
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
         start = time.time()
-        ep = ExecutePreprocessor(timeout=None, kernel_name="python3", store_widget_state=True)
+        ep = runner(timeout=timeout, startup_timeout=300, kernel_name="python3", store_widget_state=True)
         try:
             ep.preprocess(nb, {"metadata": {"path": str(path.parent)}})
             status = "ok"
@@ -269,10 +379,14 @@ def execute(notebooks: list[Path]) -> int:
             status = "FAILED"
             failed.append(path.name)
             print(str(err)[-2000:], file=sys.stderr)
-        nbformat.write(nb, out / path.name)
+        except (CellTookTooLong, DeadKernelError, RuntimeError) as err:  # RuntimeError: a kernel that never started
+            status = "FAILED"
+            failed.append(path.name)
+            print(f"{path.name}: {type(err).__name__}: {err}", file=sys.stderr)
+        atomic_write(out / path.name, nbformat.writes(nb))
         html, _ = exporter.from_notebook_node(nb)
-        (out / path.with_suffix(".html").name).write_text(html, encoding="utf-8")
-        print(f"{path.name}: {status} in {time.time() - start:.0f} s -> {out / path.stem}.html")
+        atomic_write(out / path.with_suffix(".html").name, html)
+        print(f"{path.name}: {status} in {time.time() - start:.0f} s -> {out / path.stem}.html", flush=True)
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
@@ -292,7 +406,7 @@ def slides(notebooks: list[Path]) -> int:
         nb = nbformat.read(src, as_version=4)
         html, _ = exporter.from_notebook_node(nb)
         target = out / f"{path.stem}.slides.html"
-        target.write_text(html, encoding="utf-8")
+        atomic_write(target, html)
         print(f"{src} -> {target}")
     return 0
 
@@ -335,7 +449,7 @@ def present(notebooks: list[Path]) -> int:
         nb = nbformat.read(path, as_version=4)
         for key in ("jupytext", RECORD):
             nb.metadata.pop(key, None)
-        nbformat.write(nb, out / path.name)
+        atomic_write(out / path.name, nbformat.writes(nb))
     print(f"{len(notebooks)} notebooks copied to {out} (refreshed from notebooks/ each time)")
     return 0
 

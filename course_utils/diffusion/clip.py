@@ -125,6 +125,8 @@ class Tokenizer:
     PAD, UNK = 0, 1
 
     def __init__(self, vocabulary: Iterable[str], max_len: int = 10) -> None:
+        if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
+            raise ValueError(f"max_len must be a whole number >= 1 (tokens per text), got {max_len!r}")
         self.words = sorted(set(vocabulary))
         self.index = {w: i + 2 for i, w in enumerate(self.words)}
         self.max_len = max_len
@@ -146,6 +148,8 @@ class Tokenizer:
 
     def encode(self, texts: str | Sequence[str]) -> Tensor:
         """(B, max_len) token ids, padded with 0; raises on a text with no words or too many."""
+        if not isinstance(texts, str) and not (isinstance(texts, Sequence) and all(isinstance(t, str) for t in texts)):
+            raise TypeError(f"texts must be a caption (str) or a sequence of captions, got {texts!r}")
         texts = [texts] if isinstance(texts, str) else list(texts)
         out = torch.zeros(len(texts), self.max_len, dtype=torch.long)
         for i, text in enumerate(texts):
@@ -229,6 +233,8 @@ def info_nce(image_emb: Tensor, text_emb: Tensor, scale: Tensor | float) -> Tens
 
     logits = scale · F Gᵀ (unit vectors), loss = ½ [CE(logits, i) + CE(logitsᵀ, i)].
     """
+    if not bool(torch.isfinite(torch.as_tensor(scale)).all()) or not bool((torch.as_tensor(scale) > 0).all()):
+        raise ValueError(f"scale (the inverse temperature) must be finite and > 0, got {scale!r}")
     logits = scale * image_emb @ text_emb.T
     target = torch.arange(len(logits), device=logits.device)
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))

@@ -69,4 +69,7 @@ class RespacedSampler:
             z = torch.zeros_like(x) if last else torch.randn(x.shape, generator=generator, device=x.device,
                                                              dtype=x.dtype)
             x = mu + var.sqrt() * z
+            if not bool(torch.isfinite(x).all()):
+                raise FloatingPointError(f"sampling produced NaN or infinite values at step {i + 1} (t = {t}): the "
+                                         "guidance scale and eps_fn's output must be finite")
         return x

@@ -108,8 +108,21 @@ class NoiseSchedule:
         return new
 
     def at(self, values: Tensor, t: TimeLike, x: Tensor) -> Tensor:
-        """``values[t]`` on x's device and dtype, shaped to broadcast against x (B, ...)."""
+        """``values[t]`` on x's device and dtype, shaped to broadcast against x (B, ...).
+
+        t: an integer timestep in 0..T (0: no noise), or a LongTensor of them, one per example (B,);
+        anything else (t = −1 would be t = T by Python's indexing) is a ValueError naming the range.
+        """
+        if isinstance(t, bool) or not isinstance(t, (int, Tensor)) or (
+                isinstance(t, Tensor) and (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool)):
+            raise ValueError(f"t must be an integer timestep in 0..{self.T} (or a LongTensor of them), got {t!r}")
         idx = torch.as_tensor(t, device=values.device)
+        if idx.ndim > 1 or (idx.ndim == 1 and idx.numel() not in (1, x.shape[0] if x.ndim else 1)):
+            raise ValueError(f"t must be one timestep or one per example ({x.shape[0] if x.ndim else 1}), "
+                             f"got shape {tuple(idx.shape)}")
+        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) > self.T):
+            got = t if idx.ndim == 0 else idx.tolist()
+            raise ValueError(f"t must be an integer timestep in 0..{self.T}, got {got}")
         return per_example(values[idx].to(device=x.device, dtype=x.dtype), x)
 
     # ------------------------------------------------------------------ forward process q

@@ -46,6 +46,9 @@ PROMPT_LENGTH = 4  # "a <digit> moving <direction>"
 
 def prompt(digit: int, direction: int) -> str:
     """The caption of a clip: ``prompt(3, 0)`` = "a three moving right"."""
+    if not 0 <= int(digit) <= 9 or not 0 <= int(direction) < len(DIRECTIONS):
+        raise ValueError(f"digit must be in 0..9 and direction in 0..{len(DIRECTIONS) - 1} "
+                         f"({', '.join(DIRECTIONS)}), got {digit}, {direction}")
     return f"a {DIGIT_WORDS[int(digit)]} moving {DIRECTIONS[int(direction)]}"
 
 

@@ -27,7 +27,10 @@ def read_bif(source: str | Path) -> BayesianNetwork:
     if isinstance(source, Path) or (isinstance(source, str) and "{" not in source):
         path = Path(source)
         raw = path.read_bytes()
-        text = gzip.decompress(raw).decode() if path.suffix == ".gz" else raw.decode()
+        try:
+            text = gzip.decompress(raw).decode() if path.suffix == ".gz" else raw.decode()
+        except (UnicodeDecodeError, OSError, EOFError) as err:
+            raise ValueError(f"BIF: {path} is not a BIF text file ({type(err).__name__}: {err})") from err
     else:
         text = str(source)
     text = re.sub(r"//[^\n]*|/\*.*?\*/", "", text, flags=re.S)  # comments
@@ -53,7 +56,11 @@ def read_bif(source: str | Path) -> BayesianNetwork:
                 if pa_t:
                     raise ValueError(f"BIF: 'table' rows for {child} with parents are not "
                                      "supported; use one '(parent states) p...;' row each")
-                values[:] = [float(t) for t in entry[5:].replace(",", " ").split()]
+                row = [float(t) for t in entry[5:].replace(",", " ").split()]
+                if len(row) != shape[0]:
+                    raise ValueError(f"BIF: the table of {child} has {len(row)} value(s); "
+                                     f"{child} has {shape[0]} states")
+                values[:] = row
                 continue
             m = re.fullmatch(r"\(([^)]*)\)\s*(.*)", entry, re.S)
             if m is None:
@@ -63,8 +70,11 @@ def read_bif(source: str | Path) -> BayesianNetwork:
                 idx = tuple(states[u].index(c) for u, c in zip(pa_t, cfg))
             except ValueError as err:
                 raise ValueError(f"BIF: unknown state in row {entry!r} of {child}") from err
-            values[(slice(None), *idx)] = [float(t) for t in
-                                           m.group(2).replace(",", " ").split()]
+            row = [float(t) for t in m.group(2).replace(",", " ").split()]
+            if len(row) != shape[0]:
+                raise ValueError(f"BIF: the row {entry!r} of {child} has {len(row)} value(s); {child} has "
+                                 f"{shape[0]} states")
+            values[(slice(None), *idx)] = row
         if np.isnan(values).any():
             raise ValueError(f"BIF: the table of {child} misses some parent configurations")
         parents[child], cpds[child] = pa_t, Factor((child, *pa_t), shape, values)

@@ -34,6 +34,10 @@ def belief_propagation(factors: Sequence[Factor], *, max_iter: int = 100, tol: f
     """
     if not 0 <= damping < 1:
         raise ValueError("damping must be in [0, 1)")
+    zero = [f for f in factors if not np.any(f.values)]
+    if zero:  # (a factor reduced by evidence to 0 everywhere: VE and the junction tree raise too)
+        raise ValueError(f"the evidence has probability zero: a factor over {zero[0].variables or '()'} is 0 for "
+                         "every state; no belief is defined")
     factors = [f for f in factors if len(f.variables) > 0]
     card = {v: c for f in factors for v, c in zip(f.variables, f.cardinality)}
     nbrs: dict[str, list[int]] = {v: [] for v in card}
@@ -72,7 +76,10 @@ def belief_propagation(factors: Sequence[Factor], *, max_iter: int = 100, tol: f
         for (a, v), (others, spec) in plans.items():
             m = run_einsum([factors[a].values, *[v2f[u, a] for u in others]], spec)
             s = m.sum()
-            m = m / s if s > 0 else np.full(card[v], 1.0 / card[v])
+            if not s > 0:
+                raise ValueError(f"the evidence has probability zero: the message to {v!r} is 0 for every state "
+                                 "(no belief is defined)")
+            m = m / s
             if damping:
                 m = damping * f2v[a, v] + (1 - damping) * m
             delta = max(delta, float(np.max(np.abs(m - f2v[a, v]))))

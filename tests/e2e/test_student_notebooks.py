@@ -24,38 +24,12 @@ CORRECT = re.compile(r"^\[[^\]]+\] correct", re.MULTILINE)
 
 
 def _patient_client(nb, **kwargs):
-    """An nbclient NotebookClient whose wait for a cell's reply polls in one-second slices.
-
-    nbclient waits for each execute_reply with a single shell-channel ``get_msg(timeout=900)``; on a
-    loaded machine that wait sometimes never wakes although the kernel has replied and gone idle
-    (jupyter/nbclient#312, with ipywidgets in the notebook), and the test hangs for the whole 900 s.
-    A short poll repeated until the same deadline sees the waiting reply on its next call.
-    """
-    from queue import Empty
-    from time import monotonic
-
-    from nbclient import NotebookClient
-    from nbclient.util import ensure_async
-
-    class PatientClient(NotebookClient):
-        async def async_start_new_kernel_client(self):
-            kc = await super().async_start_new_kernel_client()
-            get_msg = kc.shell_channel.get_msg
-
-            async def sliced_get_msg(timeout=None, **kw):
-                deadline = None if timeout is None else monotonic() + timeout
-                while True:
-                    left = 1.0 if deadline is None else max(0.0, min(1.0, deadline - monotonic()))
-                    try:
-                        return await ensure_async(get_msg(timeout=left, **kw))
-                    except Empty:
-                        if deadline is not None and monotonic() >= deadline:
-                            raise
-
-            kc.shell_channel.get_msg = sliced_get_msg
-            return kc
-
-    return PatientClient(nb, **kwargs)
+    """tools/nbtools.py's patient client: its wait for a cell's reply polls in one-second slices
+    (a single long ``get_msg`` sometimes never wakes on a loaded machine, jupyter/nbclient#312)."""
+    spec = importlib.util.spec_from_file_location("nbtools", ROOT / "tools" / "nbtools.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.patient_client(nb, **kwargs)
 
 
 def _student_module():
