@@ -858,7 +858,17 @@ def evaluate(images, sec):
             "spread": metrics.feature_spread(eval_clf.model, images, labels)}
 
 
+def shown(name):
+    """A method's name as the notebook's language writes it (the results keep the English one)."""
+    for en, zh in (("CLIP guidance", "CLIP 引导"), ("GLIDE-style CFG", "GLIDE 式无分类器引导"), (", Chinese prompts", "，中文提示词"),
+                   ("unCLIP, diffusion prior", "unCLIP，扩散先验"), ("unCLIP, regression prior", "unCLIP，回归先验"),
+                   ("unCLIP (diffusion prior)", "unCLIP（扩散先验）")):
+        name = name.replace(en, tr(en, zh))
+    return name
+
+
 def report(name, r):
+    name = shown(name)
     print(tr(f"{name:42s} accuracy {r['acc']:.3f}, classifier-FID {r['fid'] / fid_floor:5.2f}× floor, "
              f"spread {r['spread']:5.2f} (real {real_spread:.2f}), {r['sec']:5.1f} s per 100 samples",
              f"{name:42s} 准确率 {r['acc']:.3f}，分类器 FID 为下限的 {r['fid'] / fid_floor:5.2f} 倍，"
@@ -893,7 +903,7 @@ def grid_panels(names, title, file):
     for ax, name in zip(axes[0], names):
         r = results[name]
         grid = r["images"][pick].view(K, k, 1, 28, 28).transpose(0, 1).reshape(-1, 1, 28, 28)
-        plotting.image_grid(grid, nrow=K, ax=ax, title=tr(f"{name}: accuracy {r['acc']:.2f}", f"{name}：准确率 {r['acc']:.2f}"))
+        plotting.image_grid(grid, nrow=K, ax=ax, title=tr(f"{name}: accuracy {r['acc']:.2f}", f"{shown(name)}：准确率 {r['acc']:.2f}"))
     fig.suptitle(title + tr(": one column per prompt 'a photo of a …' (" + ", ".join(WORDS) + ")",
                             "：每列一个提示词 'a photo of a …'（" + ", ".join(WORDS) + "）"), fontsize=9)
     plotting.savefig(fig, NB, file)
@@ -1364,7 +1374,7 @@ def draw(prompt, n=6, seed=0):
                                                  seed)[0]}
     fig, axes = plt.subplots(len(rows), 1, figsize=(1.2 * n + 1, 1.7 * len(rows)), constrained_layout=True)
     for ax, (name, imgs) in zip(axes, rows.items()):
-        plotting.image_grid(imgs, nrow=n, ax=ax, title=name)
+        plotting.image_grid(imgs, nrow=n, ax=ax, title=shown(name))
     fig.suptitle(f"“{prompt}”" + (tr(f"  (unknown words: {', '.join(unknown)})", f"（未知的词：{'、'.join(unknown)}）")
                                    if unknown else ""), fontsize=10)
     return fig
@@ -1417,7 +1427,7 @@ for i, p in enumerate(examples):
 print(tr(f"{'method':42s} {'accuracy':>8s} {'FID/floor':>9s} {'spread':>7s} {'s/100':>7s}",
          f"{'方法':40s} {'准确率':>5s} {'FID/下限':>7s} {'分散度':>4s} {'秒/100':>5s}"))
 for name, r in results.items():
-    print(f"{name:42s} {r['acc']:8.3f} {r['fid'] / fid_floor:9.2f} {r['spread']:7.2f} {r['sec']:7.1f}")
+    print(f"{shown(name):42s} {r['acc']:8.3f} {r['fid'] / fid_floor:9.2f} {r['spread']:7.2f} {r['sec']:7.1f}")
 print(f"{tr('real test images', '真实测试图像'):42s} {eval_clf.test_accuracy:8.3f} {1.0:9.2f} {real_spread:7.2f}")
 
 best = results[f"GLIDE-style CFG w = {cfg.w:g}"]
