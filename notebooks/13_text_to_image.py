@@ -21,15 +21,17 @@
 #   image's CLIP embedding, and a *decoder* turns that into pixels.
 #
 # No pretrained model can be downloaded here, and every part should be understood, so this
-# notebook trains each piece small, on images with captions made from their labels and looks:
-# a CLIP, a noise-aware CLIP image encoder for guidance, a text-conditional decoder (GLIDE's
-# shape), an image-embedding decoder and a prior (unCLIP's shape), and compares them on the same prompts.
+# notebook trains each piece small, on images with captions made from their labels and looks,
+# in English and in Chinese: a CLIP, a noise-aware CLIP image encoder for guidance, a
+# text-conditional decoder (GLIDE's shape), an image-embedding decoder and a prior (unCLIP's
+# shape), and compares them on the same prompts.
 # Each formula is first checked where the right answer is known: on constructed embeddings, and on
 # notebook 11's 2-D toy, whose noised densities are exact.
 
 # %% slideshow={"slide_type": "skip"}
 import copy
 import math
+import re
 import time
 from dataclasses import dataclass, replace
 
@@ -46,6 +48,8 @@ from course_utils.diffusion import toy_guidance as exact
 from course_utils.diffusion.sampling import RespacedSampler
 from course_utils.diffusion.unet import EMA
 from course_utils.exercises import text_to_image as ex
+from course_utils.i18n import tr  # tr(English, Chinese): the words a figure or a line shows, in the notebook's language
+from course_utils.i18n.segment import is_chinese
 
 NB = "13_text_to_image"
 
@@ -113,9 +117,12 @@ cfg
 # Each training image gets captions from templates: its class word, a shade ("dark" or "light":
 # its ink is darker or brighter than its class's median), a size ("small" or "large": it covers
 # less or more of the frame than the median), or a phrase that names its group without naming
-# the class ("something you wear on your feet" for sandals, sneakers and ankle boots). Every
-# training step draws one template per image. The tokenizer knows only the words of these
-# captions; any other word becomes `<unk>`. The data path is Fashion-MNIST when installed
+# the class ("something you wear on your feet" for sandals, sneakers and ankle boots). Each
+# template also exists in Chinese, with the class's measure word: "一条深色的裤子" (a dark trouser),
+# "一件较大的大衣" (a large coat), "可以穿在脚上的东西"; on the digits "一个数字3". Every training step
+# draws one of the twelve captions per image, so CLIP learns both languages from the same images.
+# The tokenizer knows only the words of these captions; any other word becomes `<unk>`. The data
+# path is Fashion-MNIST when installed
 # (Debian's `dataset-fashion-mnist`), else MNIST digits with their words (the `smoke` profile
 # always takes the embedded MNIST path, so both are exercised).
 
@@ -126,12 +133,13 @@ DS = train_set.name  # "fashion_mnist" or "mnist": the data path this run took
 test_set = data.load(DS, split="test", strict=strict)
 WORDS = clipmod.class_words(DS)
 K = len(WORDS)
+WORDS_ZH = clipmod.class_words(DS, "zh")
 captioner = clipmod.Captioner.fit(DS, train_set.images, train_set.labels)
-captions = captioner.captions(train_set.images, train_set.labels)        # [image][template]
+captions = captioner.captions(train_set.images, train_set.labels)        # [image][template]: 6 English, 6 Chinese
 bank = sorted({c for row in captions for c in row})                       # every distinct caption
 bank_index = {c: i for i, c in enumerate(bank)}
 caption_id = torch.tensor([[bank_index[c] for c in row] for row in captions])  # (images, templates)
-tok = clipmod.Tokenizer.from_captions(bank, max_len=cfg.clip.max_len)
+tok = clipmod.Tokenizer(captioner.vocabulary(), max_len=cfg.clip.max_len)  # English and Chinese words
 bank_tokens = tok.encode(bank)                                            # (captions, max_len)
 
 
@@ -152,18 +160,86 @@ def on_path(fashion, mnist):
     return fashion if DS == "fashion_mnist" else mnist
 
 
-print(f"data path: {DS} ({train_set.source})\n{len(bank)} distinct captions; vocabulary of {len(tok) - 2} words: "
-      f"{' '.join(tok.words)}")
+words_en = [w for w in tok.words if not is_chinese(w)]
+words_zh = [w for w in tok.words if is_chinese(w)]
+print(tr(f"data path: {DS} ({data.shown_source(train_set.source)})\n{len(bank)} distinct captions; vocabulary of "
+         f"{len(tok) - 2} words, {len(words_en)} English: {' '.join(words_en)}\n{len(words_zh)} Chinese: "
+         f"{' '.join(words_zh)}",
+         f"数据：{DS}（{data.shown_source(train_set.source)}）\n共 {len(bank)} 种不同的文字描述；词表有 {len(tok) - 2} 个词，"
+         f"英文 {len(words_en)} 个：{' '.join(words_en)}\n中文 {len(words_zh)} 个：{' '.join(words_zh)}"))
 
 show = torch.cat([torch.nonzero(train_set.labels == c).flatten()[:1] for c in range(0, K, 2)])
-fig, axes = plt.subplots(1, len(show), figsize=(2.6 * len(show), 2.9))
+fig, axes = plt.subplots(1, len(show), figsize=(2.6 * len(show), 3.6), constrained_layout=True)
+n_tpl = len(clipmod.TEMPLATES)
 for ax, i in zip(axes, show.tolist()):
     ax.imshow(train_set.images[i, 0], cmap="gray")
-    ax.set_title("\n".join(captions[i][2:]), fontsize=7)
+    ax.set_title("\n".join(captions[i][j] for j in (2, 3, 5, n_tpl + 2, n_tpl + 3, n_tpl + 5)), fontsize=7)
     ax.axis("off")
-fig.suptitle("training images and some of their captions", fontsize=9)
+fig.suptitle(tr("training images and some of their captions, in English and in Chinese", "训练图像和它们的部分文字描述（英文和中文）"),
+             fontsize=9)
 plotting.savefig(fig, NB, "captions")
 plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Chinese has no spaces: reading a prompt by longest match (中文分词)
+# An English prompt splits into words at its spaces. "一条深色的裤子" has none, yet it is four words:
+# 一条 / 深色 / 的 / 裤子. With a known vocabulary the classic way is **forward maximum matching**:
+# from the left, take the longest vocabulary word that starts here, and go on after it. Characters
+# that start no known word form one unknown word ("一只**红色**的凉鞋"): it becomes `<unk>` and is
+# named, never dropped. An English word is still read at its spaces, so one prompt may mix both
+# ("a dark 裤子"). Maximum matching fails where a vocabulary word straddles two others (研究生命:
+# 研究生 / 命, not 研究 / 生命); ours has none, and the check below proves it on every caption.
+#
+# Three checks, each against text typed here by hand: the captioner writes each Chinese template
+# as expected; longest match gives back every Chinese caption's own words (the control: one
+# straddling word added to the vocabulary); and constructed prompts, Chinese, English and mixed,
+# get the ids of their hand-split words (the control: the English-only tokenizer of before, which
+# found no word in "一条深色的裤子" and dropped 裤子 from "a dark 裤子").
+
+# %% slideshow={"slide_type": "fragment"}
+# 1. each Chinese template, for class 1 drawn dark and small, as a person writes it
+want_zh = {"fashion_mnist": ["一张裤子的照片", "一条裤子", "一条深色的裤子", "一条较小的裤子", "一张深色、较小的裤子的照片",
+                             "可以穿在腿上的东西"],
+           "mnist": ["一张数字1的照片", "一个数字1", "一个深色的数字1", "一个较小的数字1", "一张深色、较小的数字1的照片",
+                     "一个奇数"]}[DS]
+got_zh = [captioner.caption(tpl, 1, "dark", "small", lang="zh") for tpl in clipmod.TEMPLATES_ZH]
+for tpl, got, want in zip(clipmod.TEMPLATES_ZH, got_zh, want_zh):
+    print(f"{tpl!r:40s} → {got}")
+    assert got == want, (tpl, got, want)
+
+# 2. longest match reads every Chinese caption the captioner can write as the words it was written with
+every_zh = {captioner.caption(tpl, c, sh, sz, "zh"): captioner.caption_words(tpl, c, sh, sz, "zh")
+            for tpl in clipmod.TEMPLATES_ZH for c in range(K) for sh in clipmod.SHADES for sz in clipmod.SIZES}
+misread = [c for c, words in every_zh.items() if tok.split(c) != words]
+straddle = clipmod.Tokenizer(captioner.vocabulary() + ["的照"], max_len=cfg.clip.max_len)  # 的 + 照片
+misread_control = [c for c, words in every_zh.items() if straddle.split(c) != words]
+print(tr(f"{len(every_zh)} Chinese captions: {len(misread)} read into other words than they were written with; "
+         f"control, the vocabulary with '的照' added: {len(misread_control)} misread, e.g. "
+         f"{misread_control[0]} → {' / '.join(straddle.split(misread_control[0]))}",
+         f"{len(every_zh)} 条中文描述：{len(misread)} 条被切成了与原词不同的词；对照，词表里加上“的照”："
+         f"{len(misread_control)} 条切错，例如 {misread_control[0]} → {' / '.join(straddle.split(misread_control[0]))}"))
+assert not misread and len(misread_control) > 0
+
+# 3. constructed prompts: the ids of words split by hand (* an unknown word: id 1, <unk>)
+vocab = sorted(captioner.vocabulary())
+hand_split = {"fashion_mnist": {"一条深色的裤子": "一条 深色 的 裤子", "a dark 裤子": "a dark 裤子", "一件T恤": "一件 t恤",
+                                "可以穿在脚上的东西": "可以 穿在 脚上 的 东西", "一只红色的凉鞋": "一只 红色* 的 凉鞋",
+                                "a red trouser": "a red* trouser"},
+              "mnist": {"一个深色的数字3": "一个 深色 的 数字3", "a dark 数字3": "a dark 数字3", "一个数字 3": "一个 数字3",
+                        "一个偶数": "一个 偶数", "一个红色的数字3": "一个 红色* 的 数字3", "a red three": "a red* three"}}[DS]
+for prompt, split in hand_split.items():
+    words = split.split()
+    want_ids = [1 if w.endswith("*") else vocab.index(w) + 2 for w in words]
+    got_ids = tok.encode(prompt)[0, :len(words)].tolist()
+    unknown = [w.rstrip("*") for w in words if w.endswith("*")]
+    old = re.findall(r"[a-z0-9]+", prompt.lower())  # control: the English-only tokenizer of before
+    print(f"{prompt:14s} → {' / '.join(tok.split(prompt)):26s} ids {got_ids}; "
+          + tr(f"unknown: {', '.join(tok.unknown(prompt)) or '—'}; control, English words only: {old or 'no words'}",
+               f"未知的词：{'、'.join(tok.unknown(prompt)) or '—'}；对照，只认英文单词：{old or '一个词也没有'}"))
+    assert got_ids == want_ids and tok.unknown(prompt) == unknown, (prompt, got_ids, want_ids)
+    assert tok.encode(prompt).count_nonzero() == len(words)  # nothing dropped, nothing added
+    if is_chinese(prompt):
+        assert old != [w.rstrip("*") for w in words]  # the control misses the Chinese words
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2 · CLIP: two encoders, one space (对比学习)
@@ -287,8 +363,8 @@ print(f"control, the scale left out (s = 1 whatever is asked): {clipmod.info_nce
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3 · Zero-shot classification (零样本分类)
 # CLIP was never trained to classify. To classify anyway, embed one prompt per class ("a photo of
-# a trouser", …) and give each test image the class whose prompt is nearest. The evaluation
-# classifier of notebook 12, trained *with* labels, is the yardstick.
+# a trouser", …, or in Chinese "一张裤子的照片", …) and give each test image the class whose prompt
+# is nearest. The evaluation classifier of notebook 12, trained *with* labels, is the yardstick.
 
 # %% slideshow={"slide_type": "fragment"}
 eval_clf = evaluation.evaluation_classifier(DS)
@@ -308,9 +384,10 @@ def predict_class(f_img, g_cls):
     return (F.normalize(f_img, dim=1) @ F.normalize(g_cls, dim=1).T).argmax(1)
 
 
-def zero_shot(template, images_emb=f_test, labels=test_set.labels):
-    """Accuracy of nearest-prompt classification with one prompt per class from ``template``."""
-    g_cls = text_emb([template.format(w=w) for w in WORDS])
+def zero_shot(template, lang=None, images_emb=f_test, labels=test_set.labels):
+    """Accuracy of nearest-prompt classification with one prompt per class from ``template`` (English, or
+    Chinese: lang "zh" or a template with Chinese characters; {w} the class word, {m} its 一条/一件 …)."""
+    g_cls = text_emb([captioner.caption(template, c, lang=lang) for c in range(K)])
     return (predict_class(images_emb, g_cls) == labels).float().mean().item()
 
 
@@ -332,11 +409,18 @@ assert known_acc == 1.0 and raw_acc < 0.9
 
 
 zs_acc = zero_shot("a photo of a {w}")
-print(f"zero-shot accuracy on {len(test_set)} test images, prompts 'a photo of a …': {zs_acc:.3f} "
-      f"(the evaluation classifier, trained on the labels: {eval_clf.test_accuracy:.3f}; chance 0.1)")
-# cpu, measured: Fashion-MNIST 0.861 (evaluation classifier 0.883); MNIST words 0.984 (0.972)
-quality.at_least(f"CLIP zero-shot accuracy ({DS})", zs_acc, cpu=on_path(0.80, 0.85),
+zs_acc_zh = zero_shot(clipmod.TEMPLATES_ZH[0])  # 一张…的照片
+print(tr(f"zero-shot accuracy on {len(test_set)} test images: prompts 'a photo of a …' {zs_acc:.3f}, the same in "
+         f"Chinese '{captioner.caption(clipmod.TEMPLATES_ZH[0], 0)}' … {zs_acc_zh:.3f} (the evaluation classifier, "
+         f"trained on the labels: {eval_clf.test_accuracy:.3f}; chance 0.1)",
+         f"{len(test_set)} 张测试图像上的零样本准确率：英文提示词“a photo of a …” {zs_acc:.3f}，中文提示词"
+         f"“{captioner.caption(clipmod.TEMPLATES_ZH[0], 0)}”… {zs_acc_zh:.3f}（用标签训练的评估分类器："
+         f"{eval_clf.test_accuracy:.3f}；随机猜为 0.1）"))
+# cpu, measured (English captions only): Fashion-MNIST 0.861 (evaluation classifier 0.883); MNIST words 0.984 (0.972)
+quality.at_least(tr(f"CLIP zero-shot accuracy ({DS})", f"CLIP 零样本准确率（{DS}）"), zs_acc, cpu=on_path(0.80, 0.85),
                  full=0.85 if DS == "fashion_mnist" else 0.95)
+quality.at_least(tr(f"CLIP zero-shot accuracy, Chinese prompts ({DS})", f"CLIP 零样本准确率，中文提示词（{DS}）"), zs_acc_zh,
+                 cpu=on_path(0.75, 0.8), full=0.85 if DS == "fashion_mnist" else 0.95)
 
 # the image–text similarity matrix: one test image per class against every class prompt
 one_each = torch.stack([torch.nonzero(test_set.labels == c).flatten()[0] for c in range(K)])
@@ -355,7 +439,8 @@ for i, idx in enumerate(one_each.tolist()):
     sub = fig.add_axes([0.13, 0.05 + 0.75 * (K - 1 - i) / K, 0.075, 0.75 / K])
     sub.imshow(test_set.images[idx, 0], cmap="gray")
     sub.axis("off")
-fig.suptitle("cosine similarity f(image)·g(text): the diagonal should be brightest", y=0.995, fontsize=10)
+fig.suptitle(tr("cosine similarity f(image)·g(text): the diagonal should be brightest",
+                "余弦相似度 f(图像)·g(文字)：对角线应当最亮"), y=0.995, fontsize=10)
 plotting.savefig(fig, NB, "similarity_matrix")
 plt.show()
 
@@ -363,43 +448,72 @@ plt.show()
 # ### More than classes: shade and size, and phrasings never seen
 # Given the true class, can CLIP tell "a dark {class}" from "a light {class}", and "a small" from
 # "a large"? The truth is the image's own brightness and area against its class's median, an
-# independent measurement of the pixels. Then prompts in wordings the tokenizer never met:
-# other templates, plurals, synonyms, numerals.
+# independent measurement of the pixels. Both questions are asked in English and in Chinese. Then
+# prompts in wordings the tokenizer never met: other templates, plurals, synonyms, numerals, and
+# Chinese ones.
 
 # %% slideshow={"slide_type": "fragment"}
 shades, sizes = captioner.adjectives(test_set.images, test_set.labels)
 
 
-def attribute_accuracy(a, b, truth):
-    """Given the true class, the fraction of test images whose prompt "a {b} {class}" beats "a {a} {class}"
-    exactly when the image is b (truth: list of a/b strings)."""
-    ga, gb = text_emb([f"a {a} {w}" for w in WORDS]), text_emb([f"a {b} {w}" for w in WORDS])
+def attribute_accuracy(template, kind, truth):
+    """Given the true class, the fraction of test images whose prompt with the second value of ``kind`` ("shade":
+    dark/light, "size": small/large) beats the one with the first exactly when the image has the second
+    (truth: list of values). ``template``: "a {shade} {w}", or a Chinese one ("{m} {shade} 的 {w}")."""
+    a, b = clipmod.SHADES if kind == "shade" else clipmod.SIZES
+    ga = text_emb([captioner.caption(template, c, **{kind: a}) for c in range(K)])
+    gb = text_emb([captioner.caption(template, c, **{kind: b}) for c in range(K)])
     says_b = (f_test * gb[test_set.labels]).sum(1) > (f_test * ga[test_set.labels]).sum(1)
     return (says_b == torch.tensor([v == b for v in truth])).float().mean().item()
 
 
-shade_acc, size_acc = attribute_accuracy("dark", "light", shades), attribute_accuracy("small", "large", sizes)
-print(f"dark vs light, given the class: {shade_acc:.3f}; small vs large: {size_acc:.3f} (chance 0.5)")
-# cpu, measured: Fashion-MNIST 0.937 and 0.882; MNIST words 0.852 and 0.948
-quality.at_least("CLIP: dark vs light within a class", shade_acc, cpu=on_path(0.88, 0.78), full=0.9)
-quality.at_least("CLIP: small vs large within a class", size_acc, cpu=on_path(0.8, 0.88), full=0.85)
+shade_acc, size_acc = attribute_accuracy("a {shade} {w}", "shade", shades), attribute_accuracy("a {size} {w}", "size", sizes)
+shade_acc_zh = attribute_accuracy(clipmod.TEMPLATES_ZH[2], "shade", shades)  # 一条深色的裤子 / 一条浅色的裤子
+size_acc_zh = attribute_accuracy(clipmod.TEMPLATES_ZH[3], "size", sizes)     # 一条较小的裤子 / 一条较大的裤子
+print(tr(f"given the class, dark vs light: {shade_acc:.3f} (Chinese 深色/浅色: {shade_acc_zh:.3f}); small vs large: "
+         f"{size_acc:.3f} (Chinese 较小/较大: {size_acc_zh:.3f}); chance 0.5",
+         f"已知类别时，深色/浅色：{shade_acc_zh:.3f}（英文 dark/light：{shade_acc:.3f}）；较小/较大：{size_acc_zh:.3f}"
+         f"（英文 small/large：{size_acc:.3f}）；随机猜为 0.5"))
+# cpu, measured (English captions only): Fashion-MNIST 0.937 and 0.882; MNIST words 0.852 and 0.948
+quality.at_least(tr("CLIP: dark vs light within a class", "CLIP：同一类中分辨深色与浅色"), shade_acc, cpu=on_path(0.88, 0.78),
+                 full=0.9)
+quality.at_least(tr("CLIP: small vs large within a class", "CLIP：同一类中分辨较小与较大"), size_acc, cpu=on_path(0.8, 0.88),
+                 full=0.85)
+quality.at_least(tr("CLIP: 深色 vs 浅色 within a class", "CLIP：同一类中分辨深色与浅色（中文提示词）"), shade_acc_zh,
+                 cpu=on_path(0.8, 0.7), full=0.9)
+quality.at_least(tr("CLIP: 较小 vs 较大 within a class", "CLIP：同一类中分辨较小与较大（中文提示词）"), size_acc_zh,
+                 cpu=on_path(0.75, 0.8), full=0.85)
 
+unseen = {tr("seen: 'a photo of a …'", "见过：'a photo of a …'"): ("a photo of a {w}", "en"),
+          tr("seen: 'a …'", "见过：'a …'"): ("a {w}", "en"),
+          tr("unseen template: 'an image of a …'", "没见过的模板：'an image of a …'"): ("an image of a {w}", "en"),
+          tr("unseen order: '… photo'", "没见过的词序：'… photo'"): ("{w} photo", "en"),
+          tr("plural: '…s'", "复数：'…s'"): ("a photo of {w}s", "en"),
+          tr("Chinese, seen: '一张…的照片'", "中文，见过：“一张…的照片”"): (clipmod.TEMPLATES_ZH[0], "zh"),
+          tr("Chinese, seen: '一条…' (with its measure word)", "中文，见过：“一条…”（带量词）"): (clipmod.TEMPLATES_ZH[1], "zh"),
+          tr("Chinese, no measure word: '…'", "中文，不带量词：“…”"): ("{w}", "zh"),
+          tr("Chinese, unseen template: '…的图片'", "中文，没见过的模板：“…的图片”"): ("{w} 的 图片", "zh")}
 if DS == "fashion_mnist":
-    unseen = {"seen: 'a photo of a …'": "a photo of a {w}", "seen: 'a …'": "a {w}",
-              "unseen template: 'an image of a …'": "an image of a {w}", "unseen order: '… photo'": "{w} photo",
-              "plural: '…s'": "a photo of {w}s"}
     synonyms = ["tee", "pants", "sweater", "gown", "jacket", "flip-flop", "blouse", "trainer", "handbag", "boot"]
+    synonyms_zh = ["短袖", "长裤", "毛衣", "裙子", "外套", "拖鞋", "衬衣", "球鞋", "手提包", "靴子"]
 else:
-    unseen = {"seen: 'a photo of a …'": "a photo of a {w}", "seen: 'a …'": "a {w}",
-              "unseen template: 'an image of a …'": "an image of a {w}", "unseen order: '… photo'": "{w} photo",
-              "plural: '…s'": "a photo of {w}s"}
     synonyms = [str(c) for c in range(K)]  # numerals: "a photo of a 3"
-rows = [(name, zero_shot(tpl), sorted({u for w in WORDS for u in tok.unknown(tpl.format(w=w))}))
-        for name, tpl in unseen.items()]
-g_syn = text_emb([f"a photo of a {s}" for s in synonyms])
-rows.append((f"synonyms: {', '.join(synonyms)}", (predict_class(f_test, g_syn) == test_set.labels).float().mean().item(),
-             sorted({u for s in synonyms for u in tok.unknown(s)})))
-print(f"{'prompts':58s} {'accuracy':>8s}  words the tokenizer never saw")
+    synonyms_zh = [f"数字{n}" for n in "零一二三四五六七八九"]  # Chinese numerals: 一张数字三的照片
+
+
+def synonym_row(prompts):
+    """Zero-shot accuracy with one prompt per class, and the words of the prompts the tokenizer never saw."""
+    acc = (predict_class(f_test, text_emb(prompts)) == test_set.labels).float().mean().item()
+    return acc, sorted({u for p in prompts for u in tok.unknown(p)})
+
+
+rows = [(name, zero_shot(tpl, lang), sorted({u for c in range(K) for u in tok.unknown(captioner.caption(tpl, c, lang=lang))}))
+        for name, (tpl, lang) in unseen.items()]
+rows.append((tr(f"synonyms: {', '.join(synonyms)}", f"同义词：{', '.join(synonyms)}"),
+             *synonym_row([f"a photo of a {w}" for w in synonyms])))
+rows.append((tr(f"Chinese synonyms: {'、'.join(synonyms_zh)}", f"中文同义词：{'、'.join(synonyms_zh)}"),
+             *synonym_row([f"一张{w}的照片" for w in synonyms_zh])))
+print(tr(f"{'prompts':58s} {'accuracy':>8s}  words the tokenizer never saw", f"{'提示词':54s} {'准确率':>6s}  分词器没见过的词"))
 for name, acc, unk in rows:
     print(f"{name:58s} {acc:8.3f}  {', '.join(unk) or '—'}")
 
@@ -407,9 +521,11 @@ for name, acc, unk in rows:
 # What happens: an unknown word becomes the same `<unk>` token whatever it was, so a new
 # *template* around a known class word costs little (the class word still decides), a plural or
 # a synonym erases the class word and the accuracy falls towards chance: there is nothing left to
-# match. A real CLIP tokenizes into sub-word pieces (byte-pair encoding) and learned from
+# match. The same holds in Chinese: "长裤" or "靴子" is one unknown word, while "手提包" keeps a
+# known 包 after its unknown 手提. Dropping the measure word ("裤子" for "一条裤子") leaves the class
+# word. A real CLIP tokenizes into sub-word pieces (byte-pair encoding) and learned from
 # 400 million captions written by people, so "trousers", "pants" and "jeans" land near each
-# other; our CLIP has seen 30-odd words in six templates. **What a text encoder can follow is
+# other; our CLIP has seen about 60 words in twelve templates. **What a text encoder can follow is
 # bounded by the captions it was trained on.**
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -525,11 +641,12 @@ with torch.no_grad():
         x_t = S_dev.q_sample(x_chk, t, noise=torch.randn(x_chk.shape, generator=gen, device=device))
         for name, enc in (("clean f", lambda x, t: clip.image(x)), ("noise-aware f", noisy_f)):
             noisy_zs[name, t] = ((enc(x_t, t) @ g_cls.T).argmax(1).cpu() == test_set.labels[:2000]).float().mean().item()
-print("zero-shot accuracy on noised test images x_t:")
+print(tr("zero-shot accuracy on noised test images x_t:", "加噪测试图像 x_t 上的零样本准确率："))
 for name in ("clean f", "noise-aware f"):
     print(f"  {name:14s}" + "  ".join(f"t={t}: {noisy_zs[name, t]:.2f}" for t in [0, 100, 250, 500, 750]))
 # cpu, measured at t = 250: Fashion-MNIST 0.78 against 0.55 (at t = 500: 0.55 against 0.18); MNIST 0.95 against 0.45
-quality.at_least("noise-aware f: zero-shot accuracy at t = 250 minus the clean f's",
+quality.at_least(tr("noise-aware f: zero-shot accuracy at t = 250 minus the clean f's",
+                    "噪声感知的 f：t = 250 时的零样本准确率减去干净 f 的"),
                  noisy_zs["noise-aware f", 250] - noisy_zs["clean f", 250], cpu=on_path(0.1, 0.3), full=0.1)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -646,8 +763,10 @@ for ax, (s, seed) in zip(axes, ((0.5, 12), (2.0, 13))):
     ax.scatter(x[:600, 0], x[:600, 1], s=3, alpha=0.5)
     ax.set_title(f"s = {s:g}", fontsize=9)
     ax.set_aspect("equal")
-fig.suptitle("CLIP guidance on the toy, g(c) = b = (1, 0), f = E[x_0 | x_t]: samples (dots) and the tilted density\n"
-             "p(x) exp(s b·x)/Z (contours of its log, 2 apart)", fontsize=9)
+fig.suptitle(tr("CLIP guidance on the toy, g(c) = b = (1, 0), f = E[x_0 | x_t]: samples (dots) and the tilted density\n"
+                "p(x) exp(s b·x)/Z (contours of its log, 2 apart)",
+                "玩具数据上的 CLIP 引导，g(c) = b = (1, 0)，f = E[x_0 | x_t]：样本（点）与倾斜后的密度\n"
+                "p(x) exp(s b·x)/Z（其对数的等高线，间隔 2）"), fontsize=9)
 plotting.savefig(fig, NB, "toy_clip_guidance")
 plt.show()
 
@@ -657,7 +776,8 @@ plt.show()
 # each image's own similarity (so a gradient that mixed the images of a batch would fail too); a
 # plausible slip, differentiating the encoder's output before its normalisation to unit length,
 # is the control. Then every method samples the same prompts from the same noise; CFG's
-# $\hat\varepsilon = (1+w)\,\varepsilon(x_t, c) - w\,\varepsilon(x_t, \varnothing)$ is notebook 12's.
+# $\hat\varepsilon = (1+w)\,\varepsilon(x_t, c) - w\,\varepsilon(x_t, \varnothing)$ is notebook 12's. The
+# GLIDE-style decoder draws once more from the same prompts written in Chinese ("一张裤子的照片").
 
 # %% slideshow={"slide_type": "fragment"}
 f64 = copy.deepcopy(noisy_f).double()  # finite differences need float64; the sinusoidal time embedding comes in
@@ -734,9 +854,21 @@ def evaluate(images, sec):
             "spread": metrics.feature_spread(eval_clf.model, images, labels)}
 
 
+def shown(name):
+    """A method's name as the notebook's language writes it (the results keep the English one)."""
+    for en, zh in (("CLIP guidance", "CLIP 引导"), ("GLIDE-style CFG", "GLIDE 式无分类器引导"), (", Chinese prompts", "，中文提示词"),
+                   ("unCLIP, diffusion prior", "unCLIP，扩散先验"), ("unCLIP, regression prior", "unCLIP，回归先验"),
+                   ("unCLIP (diffusion prior)", "unCLIP（扩散先验）")):
+        name = name.replace(en, tr(en, zh))
+    return name
+
+
 def report(name, r):
-    print(f"{name:34s} accuracy {r['acc']:.3f}, classifier-FID {r['fid'] / fid_floor:5.2f}× floor, "
-          f"spread {r['spread']:5.2f} (real {real_spread:.2f}), {r['sec']:5.1f} s per 100 samples")
+    name = shown(name)
+    print(tr(f"{name:42s} accuracy {r['acc']:.3f}, classifier-FID {r['fid'] / fid_floor:5.2f}× floor, "
+             f"spread {r['spread']:5.2f} (real {real_spread:.2f}), {r['sec']:5.1f} s per 100 samples",
+             f"{name:42s} 准确率 {r['acc']:.3f}，分类器 FID 为下限的 {r['fid'] / fid_floor:5.2f} 倍，"
+             f"分散度 {r['spread']:5.2f}（真实图像 {real_spread:.2f}），每 100 个样本 {r['sec']:5.1f} 秒"))
 
 
 g_prompts = text_emb(class_prompts)
@@ -747,6 +879,15 @@ for s in cfg.clip_scales:
 for w in (cfg.w, cfg.w_strong):
     results[f"GLIDE-style CFG w = {w:g}"] = evaluate(*generate(classifier_free_eps(text_dec, w), g_prompts, seed=100))
     report(f"GLIDE-style CFG w = {w:g}", results[f"GLIDE-style CFG w = {w:g}"])
+# the same decoder, the same noise, the prompts in Chinese: 一张裤子的照片 …
+g_prompts_zh = text_emb([captioner.caption(clipmod.TEMPLATES_ZH[0], c) for c in labels.tolist()])
+zh_name = f"GLIDE-style CFG w = {cfg.w:g}, Chinese prompts"
+results[zh_name] = evaluate(*generate(classifier_free_eps(text_dec, cfg.w), g_prompts_zh, seed=100))
+report(zh_name, results[zh_name])
+acc_en_zh = (results[f"GLIDE-style CFG w = {cfg.w:g}"]["acc"], results[zh_name]["acc"])
+quality.at_least(tr("GLIDE-style decoder: accuracy from Chinese prompts / from English prompts",
+                    "GLIDE 式解码器：中文提示词的准确率 / 英文提示词的准确率"), acc_en_zh[1] / acc_en_zh[0],
+                 cpu=0.8, full=0.9)
 
 # %% slideshow={"slide_type": "subslide"}
 k = min(cfg.n_show, cfg.n_per_class)
@@ -758,21 +899,23 @@ def grid_panels(names, title, file):
     for ax, name in zip(axes[0], names):
         r = results[name]
         grid = r["images"][pick].view(K, k, 1, 28, 28).transpose(0, 1).reshape(-1, 1, 28, 28)
-        plotting.image_grid(grid, nrow=K, ax=ax, title=f"{name}: accuracy {r['acc']:.2f}")
-    fig.suptitle(title + ": one column per prompt 'a photo of a …' (" + ", ".join(WORDS) + ")", fontsize=9)
+        plotting.image_grid(grid, nrow=K, ax=ax, title=tr(f"{name}: accuracy {r['acc']:.2f}", f"{shown(name)}：准确率 {r['acc']:.2f}"))
+    fig.suptitle(title + tr(": one column per prompt 'a photo of a …' (" + ", ".join(WORDS) + ")",
+                            "：每列一个提示词 'a photo of a …'（" + ", ".join(WORDS) + "）"), fontsize=9)
     plotting.savefig(fig, NB, file)
     plt.show()
 
 
 clip_names = [f"CLIP guidance s = {s:g}" for s in cfg.clip_scales]
 grid_panels(clip_names + [f"GLIDE-style CFG w = {w:g}" for w in (cfg.w, cfg.w_strong)],
-            "CLIP guidance and classifier-free guidance", "clip_guidance_grid")
+            tr("CLIP guidance and classifier-free guidance", "CLIP 引导与无分类器引导"), "clip_guidance_grid")
 s_best = max((s for s in cfg.clip_scales if s > 0), key=lambda s: results[f"CLIP guidance s = {s:g}"]["acc"])
 gain = results[f"CLIP guidance s = {s_best:g}"]["acc"] - results["CLIP guidance s = 0"]["acc"]
-print(f"the most accurate CLIP-guidance scale: s = {s_best:g}")
+print(tr(f"the most accurate CLIP-guidance scale: s = {s_best:g}", f"准确率最高的 CLIP 引导强度：s = {s_best:g}"))
 # cpu, measured: Fashion-MNIST 0.106 at s = 0 → 0.874, 0.946, 0.796 at s = 100, 300, 1000 (best gain 0.84);
 # MNIST 0.094 → 0.904, 0.954, 0.882 (0.86)
-quality.at_least("CLIP guidance: accuracy gain from s = 0 to the best s", gain, cpu=on_path(0.6, 0.65), full=0.7)
+quality.at_least(tr("CLIP guidance: accuracy gain from s = 0 to the best s", "CLIP 引导：从 s = 0 到最佳 s 的准确率增益"), gain,
+                 cpu=on_path(0.6, 0.65), full=0.7)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # At $s = 0$ the prompt is ignored (accuracy near 0.1). A moderate $s$ pulls the samples into the
@@ -907,19 +1050,21 @@ print(f"{len(inp_idx)} test images, top half kept, bottom half filled for 'a pho
       f"control with the bottom half erased {acc_masked:.3f}, the originals {acc_original:.3f}")
 assert kept_err < 1e-6  # the known half is the original (up to the [−1, 1] ↔ [0, 1] round trip)
 # not measured at cpu yet (first-draft targets, below the text decoder's own accuracy from a prompt alone)
-quality.at_least("inpainting: accuracy of the completed images", acc_filled, cpu=on_path(0.5, 0.6), full=0.7)
+quality.at_least(tr("inpainting: accuracy of the completed images", "图像修复：补全后图像的准确率"), acc_filled,
+                 cpu=on_path(0.5, 0.6), full=0.7)
 
 show_n = min(K, 10)
 rows_show = torch.stack([torch.nonzero(inp_labels == c).flatten()[0] for c in range(show_n)])
 fig, axes = plt.subplots(3, show_n, figsize=(1.1 * show_n, 3.6))
 for j, r in enumerate(rows_show.tolist()):
-    for row, (imgs, name) in enumerate(((original, "original"), (masked, "known half"), (filled, "filled"))):
+    for row, (imgs, name) in enumerate(((original, tr("original", "原图")), (masked, tr("known half", "已知的一半")),
+                                        (filled, tr("filled", "补全")))):
         axes[row, j].imshow(imgs[r, 0], cmap="gray", vmin=0, vmax=1)
         axes[row, j].axis("off")
         if j == 0:
             axes[row, j].set_title(name, fontsize=7, loc="left")
-fig.suptitle("inpainting with the text-conditional decoder: the bottom half filled for the image's class prompt",
-             fontsize=9)
+fig.suptitle(tr("inpainting with the text-conditional decoder: the bottom half filled for the image's class prompt",
+                "用文本条件解码器做图像修复：按图像所属类别的提示词补全下半部分"), fontsize=9)
 plotting.savefig(fig, NB, "inpainting")
 plt.show()
 
@@ -1111,6 +1256,8 @@ cos_regress = (regress_prior(g_words) * class_mean).sum(1)
 cos_text = (g_words * class_mean).sum(1)
 print(f"cosine with the class's mean image embedding, over the {K} class prompts: regression prior "
       f"{cos_regress.mean():.3f} (lowest {cos_regress.min():.3f}); the text embedding itself {cos_text.mean():.3f}")
+quality.at_least(tr("regression prior: cosine with the class's mean image embedding",
+                    "回归先验：与该类平均图像嵌入的余弦"), cos_regress.mean().item(), cpu=0.8, full=0.9)
 
 # %% slideshow={"slide_type": "subslide"}
 for name, z in (("unCLIP, diffusion prior", z_prior), ("unCLIP, regression prior", z_regress)):
@@ -1118,7 +1265,7 @@ for name, z in (("unCLIP, diffusion prior", z_prior), ("unCLIP, regression prior
     report(name, results[name])
 results["unCLIP, diffusion prior"]["sec"] += prior_sec
 grid_panels([f"GLIDE-style CFG w = {cfg.w:g}", "unCLIP, diffusion prior", "unCLIP, regression prior"],
-            "Direct text conditioning against unCLIP", "unclip_grid")
+            tr("Direct text conditioning against unCLIP", "直接以文字为条件，对比 unCLIP"), "unclip_grid")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The regression prior maps a prompt to one embedding, always the same, so its images vary only
@@ -1136,11 +1283,12 @@ print(f"feature spread of the decoded images: diffusion prior {d_spread:.2f}, re
 # 4.51×), spread 8.93 against 5.44 (ratio 1.64; real images 9.65). MNIST words: 0.968 at 5.28× (regression
 # 1.000 at 8.42×; the floor there comes from 500 embedded test digits), spread ratio 1.58
 unclip = results["unCLIP, diffusion prior"]
-quality.at_least("unCLIP: accuracy of images from the diffusion prior", unclip["acc"], cpu=on_path(0.75, 0.9), full=0.85)
-quality.at_most("unCLIP: classifier-FID / floor, diffusion prior", unclip["fid"] / fid_floor, cpu=on_path(3.5, 6.5),
-                full=3.0)
-quality.at_least("unCLIP: image spread, diffusion prior / regression prior", d_spread / r_spread, cpu=on_path(1.3, 1.3),
-                 full=1.3)
+quality.at_least(tr("unCLIP: accuracy of images from the diffusion prior", "unCLIP：扩散先验所生成图像的准确率"),
+                 unclip["acc"], cpu=on_path(0.75, 0.9), full=0.85)
+quality.at_most(tr("unCLIP: classifier-FID / floor, diffusion prior", "unCLIP：分类器 FID / 下限，扩散先验"),
+                unclip["fid"] / fid_floor, cpu=on_path(3.5, 6.5), full=3.0)
+quality.at_least(tr("unCLIP: image spread, diffusion prior / regression prior", "unCLIP：图像的分散度，扩散先验 / 回归先验"),
+                 d_spread / r_spread, cpu=on_path(1.3, 1.3), full=1.3)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Variations: re-decode one image's embedding
@@ -1163,19 +1311,21 @@ sim_other = (z_var @ z_src.to(device).T).mean().item()
 fig, axes = plt.subplots(len(sources), n_var + 1, figsize=(1.1 * (n_var + 1), 1.2 * len(sources)))
 for r, i in enumerate(sources.tolist()):
     axes[r, 0].imshow(test_set.images[i, 0], cmap="gray")
-    axes[r, 0].set_title("source" if r == 0 else "", fontsize=8)
+    axes[r, 0].set_title(tr("source", "原图") if r == 0 else "", fontsize=8)
     for j in range(n_var):
         axes[r, j + 1].imshow(var_images[r * n_var + j, 0], cmap="gray")
 for ax in axes.flat:
     ax.axis("off")
-fig.suptitle("variations: each row decodes the CLIP embedding of the image on its left", fontsize=9)
+fig.suptitle(tr("variations: each row decodes the CLIP embedding of the image on its left",
+                "变体：每一行解码其左侧图像的 CLIP 嵌入"), fontsize=9)
 plotting.savefig(fig, NB, "variations")
 plt.show()
 print(f"variations in the source's class: {keep_class:.2f}; CLIP similarity to their own source "
       f"{sim_own:.3f} against {sim_other:.3f} to the sources on average")
 # cpu, measured: Fashion-MNIST 0.85 (similarity to their own source 0.979, to the sources on average 0.499);
 # MNIST 1.00
-quality.at_least("variations: fraction in the source's class", keep_class, cpu=on_path(0.7, 0.85), full=0.8)
+quality.at_least(tr("variations: fraction in the source's class", "变体：与原图同类的比例"), keep_class,
+                 cpu=on_path(0.7, 0.85), full=0.8)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6 · Prompts beyond classes, and your own
@@ -1197,15 +1347,15 @@ for name, (eps_fn, cond) in {"GLIDE-style CFG": (classifier_free_eps(text_dec, c
     shade_follow[name] = sum(a == b for a, b in zip(said, shade_words)) / len(shade_words)
     print(f"{name:26s} shade as prompted: {shade_follow[name]:.2f}")
 # cpu, measured: Fashion-MNIST 0.86 (GLIDE-style) and 0.97 (unCLIP); MNIST 0.885 and 0.925
-quality.at_least("GLIDE-style decoder follows 'dark'/'light'", shade_follow["GLIDE-style CFG"], cpu=on_path(0.75, 0.78),
-                 full=0.8)
-quality.at_least("unCLIP follows 'dark'/'light'", shade_follow["unCLIP, diffusion prior"],
+quality.at_least(tr("GLIDE-style decoder follows 'dark'/'light'", "GLIDE 式解码器遵循 'dark'/'light'"),
+                 shade_follow["GLIDE-style CFG"], cpu=on_path(0.75, 0.78), full=0.8)
+quality.at_least(tr("unCLIP follows 'dark'/'light'", "unCLIP 遵循 'dark'/'light'"), shade_follow["unCLIP, diffusion prior"],
                  cpu=on_path(0.8, 0.8), full=0.85)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# Type a prompt: the three methods draw it with the same noise. Words the tokenizer never saw are
-# named (they become `<unk>`). In a static page there is no kernel behind the box: the prompts
-# below it were drawn when the page was made.
+# Type a prompt, in English, in Chinese or both ("a dark 裤子"): the three methods draw it with the
+# same noise. Words the tokenizer never saw are named (they become `<unk>`). In a static page there
+# is no kernel behind the box: the prompts below it were drawn when the page was made.
 
 # %% slideshow={"slide_type": "fragment"}
 def draw(prompt, n=6, seed=0):
@@ -1218,13 +1368,15 @@ def draw(prompt, n=6, seed=0):
                                                  seed)[0]}
     fig, axes = plt.subplots(len(rows), 1, figsize=(1.2 * n + 1, 1.7 * len(rows)), constrained_layout=True)
     for ax, (name, imgs) in zip(axes, rows.items()):
-        plotting.image_grid(imgs, nrow=n, ax=ax, title=name)
-    fig.suptitle(f"“{prompt}”" + (f"  (unknown words: {', '.join(unknown)})" if unknown else ""), fontsize=10)
+        plotting.image_grid(imgs, nrow=n, ax=ax, title=shown(name))
+    fig.suptitle(f"“{prompt}”" + (tr(f"  (unknown words: {', '.join(unknown)})", f"（未知的词：{'、'.join(unknown)}）")
+                                   if unknown else ""), fontsize=10)
     return fig
 
 
-prompt_box = widgets.Text(value=f"a light {WORDS[1]}", description="prompt")
-button = widgets.Button(description="draw")
+prompt_box = widgets.Text(value=tr(f"a light {WORDS[1]}", captioner.caption(clipmod.TEMPLATES_ZH[2], 1, shade="light")),
+                          description=tr("prompt", "提示词"))
+button = widgets.Button(description=tr("draw", "生成"))
 out = widgets.Output()
 
 
@@ -1242,8 +1394,12 @@ def on_click(_):
 button.on_click(on_click)
 display(widgets.HBox([prompt_box, button]), out)
 
-examples = ([f"a dark {WORDS[1]}", f"a light {WORDS[1]}", clipmod.GROUPS[DS][5], f"a small {WORDS[8]}"]
-            if DS == "fashion_mnist" else [f"a dark {WORDS[3]}", f"a large {WORDS[7]}", "an odd digit", "a photo of a 3"])
+# in both languages, whichever the notebook's: 一件浅色的大衣, 可以穿在脚上的东西, a mixed one, unknown words
+examples = ([f"a dark {WORDS[1]}", captioner.caption(clipmod.TEMPLATES_ZH[2], 4, shade="light"), clipmod.GROUPS[DS][5],
+             captioner.caption("{group}", 5, lang="zh"), f"a small {WORDS_ZH[8]}", "一只红色的凉鞋"]
+            if DS == "fashion_mnist" else
+            [f"a dark {WORDS[3]}", captioner.caption(clipmod.TEMPLATES_ZH[3], 7, size="large"), "an odd digit",
+             captioner.caption("{group}", 0, lang="zh"), f"a large {WORDS_ZH[7]}", "a photo of a 3"])
 for i, p in enumerate(examples):
     fig = draw(p, n=cfg.n_show, seed=i)
     plotting.savefig(fig, NB, f"prompt_{i}")
@@ -1262,15 +1418,19 @@ for i, p in enumerate(examples):
 # prior is more accurate (0.932) and much less diverse (4.5×).
 
 # %% slideshow={"slide_type": "fragment"}
-print(f"{'method':34s} {'accuracy':>8s} {'FID/floor':>9s} {'spread':>7s} {'s/100':>7s}")
+print(tr(f"{'method':42s} {'accuracy':>8s} {'FID/floor':>9s} {'spread':>7s} {'s/100':>7s}",
+         f"{'方法':40s} {'准确率':>5s} {'FID/下限':>7s} {'分散度':>4s} {'秒/100':>5s}"))
 for name, r in results.items():
-    print(f"{name:34s} {r['acc']:8.3f} {r['fid'] / fid_floor:9.2f} {r['spread']:7.2f} {r['sec']:7.1f}")
-print(f"{'real test images':34s} {eval_clf.test_accuracy:8.3f} {1.0:9.2f} {real_spread:7.2f}")
+    print(f"{shown(name):42s} {r['acc']:8.3f} {r['fid'] / fid_floor:9.2f} {r['spread']:7.2f} {r['sec']:7.1f}")
+print(f"{tr('real test images', '真实测试图像'):42s} {eval_clf.test_accuracy:8.3f} {1.0:9.2f} {real_spread:7.2f}")
 
 best = results[f"GLIDE-style CFG w = {cfg.w:g}"]
 artifacts.save_samples(NB, best["images"], labels, dataset=DS)
 out_metrics = {"dataset": DS, "train_source": train_set.source, "clip_zero_shot_accuracy": zs_acc,
-               "clip_shade_accuracy": shade_acc, "clip_size_accuracy": size_acc,
+               "clip_zero_shot_accuracy_zh": zs_acc_zh, "clip_shade_accuracy": shade_acc, "clip_size_accuracy": size_acc,
+               "clip_shade_accuracy_zh": shade_acc_zh, "clip_size_accuracy_zh": size_acc_zh,
+               "inpainting_accuracy": acc_filled, "inpainting_accuracy_erased": acc_masked,
+               "regression_prior_cosine": cos_regress.mean().item(), "text_embedding_cosine": cos_text.mean().item(),
                "real_test_accuracy": eval_clf.test_accuracy, "classifier_fid_real_floor": fid_floor,
                "train_seconds_clip": clip_history.seconds, "train_seconds_text_decoder": text_dec_hist.seconds,
                "train_seconds_image_decoder": image_dec_hist.seconds, "variation_class_kept": keep_class,
@@ -1312,7 +1472,8 @@ artifacts.save_metrics(NB, out_metrics)
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary (小结)
 # - CLIP: two encoders into one space, trained by the symmetric InfoNCE loss; zero-shot
-#   classification by prompts; it follows only the words its captions taught it.
+#   classification by prompts; it follows only the words its captions taught it, in either
+#   language (Chinese read by longest match over its words).
 # - CLIP guidance: classifier guidance with CLIP's similarity, from an image encoder trained on
 #   noisy images; on the toy it moves every sample by exactly $s\sigma^2 b$ for one Gaussian and
 #   reaches the tilted density $p(x)e^{s f(x)\cdot g(c)}$ to first order in $s$. Classifier-free guidance

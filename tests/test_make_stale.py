@@ -32,7 +32,8 @@ def repo(tmp_path):
     """A copy of the Makefile and tools/ with one notebook, and a venv that is this Python."""
     (tmp_path / "tools").mkdir()
     shutil.copy(ROOT / "Makefile", tmp_path)
-    shutil.copy(ROOT / "tools" / "nbtools.py", tmp_path / "tools")
+    for tool in ("nbtools.py", "i18n_build.py"):  # nbtools builds the Chinese notebooks with i18n_build
+        shutil.copy(ROOT / "tools" / tool, tmp_path / "tools")
     for name in ("requirements.txt", "pyproject.toml"):
         (tmp_path / name).write_text("")
     (tmp_path / ".venv" / "bin").mkdir(parents=True)

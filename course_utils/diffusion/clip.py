@@ -1,14 +1,17 @@
 """A small CLIP of the course's own (Radford et al. 2021), for images with words, and its captions.
 
-- ``class_words(dataset)``: the ten class words (Fashion-MNIST's garments or MNIST's "zero" … "nine");
-  ``load_with_words``: Fashion-MNIST when it is installed, else MNIST with digit words.
-- ``Captioner``: captions from templates ("a photo of a {class}", "a {dark|light} {class}",
-  "a {small|large} {class}", a group phrase such as "something you wear on your feet"). The
-  adjectives describe the image itself: its ink is darker or lighter, it covers less or more of
-  the frame than the class median (medians from the training images).
-- ``Tokenizer``: lower-case words ([a-z0-9]+) over the training captions; <pad> = 0, <unk> = 1.
-  A word it never saw becomes <unk>: what a tiny vocabulary cannot do, a real CLIP's byte-pair
-  encoding over 400 million captions can.
+- ``class_words(dataset, lang)``: the ten class words (Fashion-MNIST's garments or MNIST's "zero" … "nine";
+  in Chinese 裤子, 大衣 … or 数字0 … 数字9); ``load_with_words``: Fashion-MNIST when it is installed, else
+  MNIST with digit words.
+- ``Captioner``: captions from templates in English and in Chinese ("a photo of a {class}", "a {dark|light}
+  {class}", "a {small|large} {class}", a group phrase such as "something you wear on your feet"; 一张裤子的
+  照片, 一条深色的裤子, 一条较小的裤子, 可以穿在脚上的东西 …). The adjectives describe the image itself:
+  its ink is darker or lighter, it covers less or more of the frame than the class median (medians from the
+  training images). ``vocabulary()``: every word its captions use.
+- ``Tokenizer``: words of the captions' vocabulary; English split at spaces and punctuation, Chinese by
+  longest match over the Chinese words (``course_utils.i18n.segment``); <pad> = 0, <unk> = 1. A word it
+  never saw becomes <unk> and ``unknown`` names it, in either language: what a tiny vocabulary cannot do, a
+  real CLIP's byte-pair encoding over 400 million captions can.
 - ``TextEncoder``: token + position embeddings, one pre-norm transformer layer, mean over the
   caption's tokens, a linear projection, unit length.
 - ``ImageEncoder``: the noisy classifier's network (``guidance.NoisyClassifier``) with D outputs,
@@ -20,7 +23,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -30,11 +32,21 @@ from torch import Tensor, nn
 
 from course_utils import profile
 from course_utils.diffusion.guidance import ClassifierConfig, NoisyClassifier
+from course_utils.i18n.segment import Segmenter, is_chinese
 
 WORDS = {
     "fashion_mnist": ("T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
                       "ankle boot"),
     "mnist": ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+}
+#: The class words in Chinese, and the number word + measure word (量词) that goes before each: 一条裤子.
+WORDS_ZH = {
+    "fashion_mnist": ("T恤", "裤子", "套头衫", "连衣裙", "大衣", "凉鞋", "衬衫", "运动鞋", "包", "短靴"),
+    "mnist": tuple(f"数字{c}" for c in range(10)),
+}
+MEASURES_ZH = {
+    "fashion_mnist": ("一件", "一条", "一件", "一条", "一件", "一只", "一件", "一只", "一个", "一只"),
+    "mnist": ("一个",) * 10,
 }
 
 #: Phrases that name a group of classes without naming the class (class index → phrase).
@@ -46,17 +58,34 @@ GROUPS = {
                       9: "something you wear on your feet", 8: "something you carry"},
     "mnist": {c: "an even digit" if c % 2 == 0 else "an odd digit" for c in range(10)},
 }
+#: The same groups in Chinese, a space between words (the caption is written without them).
+GROUPS_ZH = {
+    "fashion_mnist": {0: "可以 穿在 上身 的 东西", 2: "可以 穿在 上身 的 东西", 4: "可以 穿在 上身 的 东西",
+                      6: "可以 穿在 上身 的 东西", 1: "可以 穿在 腿上 的 东西", 3: "可以 穿在 全身 的 东西",
+                      5: "可以 穿在 脚上 的 东西", 7: "可以 穿在 脚上 的 东西", 9: "可以 穿在 脚上 的 东西",
+                      8: "可以 随身 携带 的 东西"},
+    "mnist": {c: "一个 偶数" if c % 2 == 0 else "一个 奇数" for c in range(10)},
+}
 
 #: The caption templates; {w} is the class word, {shade} dark/light, {size} small/large, {group} the group phrase.
 TEMPLATES = ("a photo of a {w}", "a {w}", "a {shade} {w}", "a {size} {w}", "a photo of a {shade} {size} {w}",
              "{group}")
+#: The same six in Chinese, in the same order; {m} is the class's 一条/一件/一只/一个. A space separates words
+#: (the caption has none: 一条深色的裤子); "、" is punctuation, not a word.
+TEMPLATES_ZH = ("一张 {w} 的 照片", "{m} {w}", "{m} {shade} 的 {w}", "{m} {size} 的 {w}",
+                "一张 {shade} 、 {size} 的 {w} 的 照片", "{group}")
+SHADES, SIZES = ("dark", "light"), ("small", "large")
+SHADES_ZH = {"dark": "深色", "light": "浅色"}
+SIZES_ZH = {"small": "较小", "large": "较大"}
 
 
-def class_words(dataset: str) -> tuple[str, ...]:
-    """The ten class words of ``dataset`` ("fashion_mnist" or "mnist")."""
+def class_words(dataset: str, lang: str = "en") -> tuple[str, ...]:
+    """The ten class words of ``dataset`` ("fashion_mnist" or "mnist") in ``lang`` ("en" or "zh")."""
     if dataset not in WORDS:
         raise ValueError(f"unknown data set {dataset!r}: valid ones are {', '.join(WORDS)}")
-    return WORDS[dataset]
+    if lang not in ("en", "zh"):
+        raise ValueError(f"lang must be 'en' or 'zh', got {lang!r}")
+    return WORDS[dataset] if lang == "en" else WORDS_ZH[dataset]
 
 
 def load_with_words(dataset: str, split: str = "train", *, strict: bool = False):
@@ -108,42 +137,94 @@ class Captioner:
         return (["light" if v else "dark" for v in (b > bm).tolist()],
                 ["large" if v else "small" for v in (a > am).tolist()])
 
-    def caption(self, template: str, label: int, shade: str = "dark", size: str = "small") -> str:
-        word = class_words(self.dataset)[label]
-        return template.format(w=word, shade=shade, size=size, group=GROUPS[self.dataset][label])
+    def _lang(self, template: str, lang: str | None) -> str:
+        if lang is None:
+            return "zh" if is_chinese(template) else "en"
+        if lang not in ("en", "zh"):
+            raise ValueError(f"lang must be 'en', 'zh' or None (Chinese when the template is), got {lang!r}")
+        return lang
+
+    def _fill(self, template: str, label: int, shade: str, size: str, lang: str) -> str:
+        if shade not in SHADES or size not in SIZES:
+            raise ValueError(f"shade must be one of {SHADES} and size one of {SIZES}, got {shade!r}, {size!r}")
+        if lang == "zh":
+            return template.format(w=WORDS_ZH[self.dataset][label], m=MEASURES_ZH[self.dataset][label],
+                                   shade=SHADES_ZH[shade], size=SIZES_ZH[size], group=GROUPS_ZH[self.dataset][label])
+        return template.format(w=class_words(self.dataset)[label], shade=shade, size=size,
+                               group=GROUPS[self.dataset][label])
+
+    def caption(self, template: str, label: int, shade: str = "dark", size: str = "small",
+                lang: str | None = None) -> str:
+        """One caption: ``template`` (of TEMPLATES or TEMPLATES_ZH, or a new one) for class ``label``.
+
+        ``lang``: the template's language (None: Chinese when it holds a Chinese character; "{group}" is
+        English unless lang="zh"). Chinese is written without spaces: "{m} {shade} 的 {w}" → 一条深色的裤子.
+        """
+        text = self._fill(template, label, shade, size, self._lang(template, lang))
+        return text.replace(" ", "") if self._lang(template, lang) == "zh" else text
+
+    def caption_words(self, template: str, label: int, shade: str = "dark", size: str = "small",
+                      lang: str | None = None) -> list[str]:
+        """The words of one caption, lower-cased: English split at spaces and punctuation (as the tokenizer
+        does), Chinese as the template and the phrases write them, a space between words ("、" is none)."""
+        text = self._fill(template, label, shade, size, self._lang(template, lang))
+        if self._lang(template, lang) == "zh":
+            return [w.lower() for w in text.split() if Segmenter()(w)]
+        return Segmenter()(text)
 
     def captions(self, images: Tensor, labels: Tensor) -> list[list[str]]:
-        """Every template's caption of every image: a list (images) of lists (templates)."""
+        """Every template's caption of every image: a list (images) of lists (TEMPLATES, then TEMPLATES_ZH)."""
         shades, sizes = self.adjectives(images, labels)
-        return [[self.caption(tpl, int(c), sh, sz) for tpl in TEMPLATES]
+        langs = ["en"] * len(TEMPLATES) + ["zh"] * len(TEMPLATES_ZH)
+        return [[self.caption(tpl, int(c), sh, sz, lang) for tpl, lang in zip(TEMPLATES + TEMPLATES_ZH, langs)]
                 for c, sh, sz in zip(labels.tolist(), shades, sizes)]
+
+    def vocabulary(self) -> list[str]:
+        """Every word of every caption this captioner can write (both languages), sorted."""
+        cases = [(tpl, lang) for tpls, lang in ((TEMPLATES, "en"), (TEMPLATES_ZH, "zh")) for tpl in tpls]
+        return sorted({w for tpl, lang in cases for c in range(len(WORDS[self.dataset])) for sh in SHADES
+                       for sz in SIZES for w in self.caption_words(tpl, c, sh, sz, lang)})
 
 
 class Tokenizer:
-    """Word-level tokens: lower-case [a-z0-9]+ words; 0 is <pad>, 1 is <unk>, then the vocabulary."""
+    """Word-level tokens; 0 is <pad>, 1 is <unk>, then the vocabulary (sorted).
+
+    English words are split at spaces and punctuation; Chinese words (any with a Chinese character) are
+    found by longest match (``course_utils.i18n.segment.Segmenter``), and Chinese characters that begin no
+    known word make one unknown word. Lower-cased.
+    """
 
     PAD, UNK = 0, 1
 
     def __init__(self, vocabulary: Iterable[str], max_len: int = 10) -> None:
         if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
             raise ValueError(f"max_len must be a whole number >= 1 (tokens per text), got {max_len!r}")
-        self.words = sorted(set(vocabulary))
+        self.words = sorted({w.lower() for w in vocabulary})
         self.index = {w: i + 2 for i, w in enumerate(self.words)}
         self.max_len = max_len
+        self.segmenter = Segmenter(w for w in self.words if is_chinese(w))
 
-    @staticmethod
-    def split(text: str) -> list[str]:
-        return re.findall(r"[a-z0-9]+", text.lower())
+    def split(self, text: str) -> list[str]:
+        """The words of ``text``: known ones, and unknown ones (English words, runs of Chinese characters)."""
+        return self.segmenter(text)
 
     @classmethod
     def from_captions(cls, captions: Iterable[str], max_len: int = 10) -> Tokenizer:
-        return cls((w for c in captions for w in cls.split(c)), max_len)
+        """A tokenizer of the words of English captions; Chinese ones have no spaces to split at (a ValueError:
+        pass their words, e.g. ``Captioner.vocabulary()``)."""
+        captions = list(captions)
+        chinese = [c for c in captions if is_chinese(c)]
+        if chinese:
+            raise ValueError(f"{chinese[0]!r} is Chinese: its words are not separated by spaces, so they cannot be "
+                             "read off the caption; build the tokenizer from its words (Tokenizer(words), "
+                             "Captioner.vocabulary())")
+        return cls((w for c in captions for w in Segmenter()(c)), max_len)
 
     def __len__(self) -> int:
         return len(self.words) + 2
 
     def unknown(self, text: str) -> list[str]:
-        """The words of ``text`` this tokenizer never saw."""
+        """The words of ``text`` this tokenizer never saw (English words, or runs of Chinese characters)."""
         return [w for w in self.split(text) if w not in self.index]
 
     def encode(self, texts: str | Sequence[str]) -> Tensor:
@@ -155,7 +236,7 @@ class Tokenizer:
         for i, text in enumerate(texts):
             ids = [self.index.get(w, self.UNK) for w in self.split(text)]
             if not ids:
-                raise ValueError(f"the text {text!r} has no words (letters or digits)")
+                raise ValueError(f"the text {text!r} has no words (letters, digits or Chinese characters)")
             if len(ids) > self.max_len:
                 raise ValueError(f"the text {text!r} has {len(ids)} words; at most {self.max_len} fit")
             out[i, :len(ids)] = torch.tensor(ids)

@@ -54,6 +54,72 @@ def test_tokenizer_known_unknown_padding_and_errors():
         tok.encode("a a a a a a a")
 
 
+def test_chinese_captions_of_every_template_written_out():
+    # the expected captions typed by hand, one per template, in the order of TEMPLATES_ZH
+    fashion = clip.Captioner("fashion_mnist", (0.5,) * 10, (0.5,) * 10)
+    assert [fashion.caption(t, 1, "dark", "small", "zh") for t in clip.TEMPLATES_ZH] == [
+        "一张裤子的照片", "一条裤子", "一条深色的裤子", "一条较小的裤子", "一张深色、较小的裤子的照片",
+        "可以穿在腿上的东西"]
+    assert [fashion.caption(t, 4, "light", "large", "zh") for t in clip.TEMPLATES_ZH[2:4]] == [
+        "一件浅色的大衣", "一件较大的大衣"]
+    assert fashion.caption("{group}", 9, lang="zh") == "可以穿在脚上的东西"
+    assert fashion.caption("{group}", 9) == "something you wear on your feet"  # "{group}" alone is English
+    digits = clip.Captioner("mnist", (0.5,) * 10, (0.5,) * 10)
+    assert [digits.caption(t, 3, "light", "large", "zh") for t in clip.TEMPLATES_ZH] == [
+        "一张数字3的照片", "一个数字3", "一个浅色的数字3", "一个较大的数字3", "一张浅色、较大的数字3的照片", "一个奇数"]
+    assert digits.caption_words(clip.TEMPLATES_ZH[4], 3, "light", "large") == ["一张", "浅色", "较大", "的", "数字3",
+                                                                                 "的", "照片"]
+    assert clip.class_words("mnist", "zh")[3] == "数字3"
+    with pytest.raises(ValueError, match="shade must be one of"):
+        digits.caption(clip.TEMPLATES_ZH[2], 3, shade="red")
+    with pytest.raises(ValueError, match="lang must be"):
+        clip.class_words("mnist", "fr")
+
+
+def test_tokenizer_reads_chinese_by_longest_match_and_names_unknown_words():
+    tok = clip.Tokenizer(clip.Captioner("fashion_mnist", (0.5,) * 10, (0.5,) * 10).vocabulary())
+    ids = {w: i + 2 for i, w in enumerate(sorted(tok.words))}
+    cases = {"一条深色的裤子": ["一条", "深色", "的", "裤子"],
+             "a dark 裤子": ["a", "dark", "裤子"],                      # mixed: nothing dropped
+             "一件T恤": ["一件", "t恤"],
+             "可以穿在脚上的东西": ["可以", "穿在", "脚上", "的", "东西"],
+             "a photo of a trouser": ["a", "photo", "of", "a", "trouser"]}
+    for text, words in cases.items():
+        assert tok.split(text) == words, text
+        assert tok.encode(text)[0, :len(words)].tolist() == [ids[w] for w in words], text
+        assert tok.unknown(text) == []
+    # unknown Chinese runs are one word each, named and encoded as <unk>
+    assert tok.split("一只红色的鞋") == ["一只", "红色", "的", "鞋"]
+    assert tok.unknown("一只红色的鞋") == ["红色", "鞋"]
+    assert tok.encode("一只红色的鞋")[0, :4].tolist() == [ids["一只"], 1, ids["的"], 1]
+    assert tok.unknown("a red 裤子，很长") == ["red", "很长"]
+    # control: the English-only tokenizer of before (lower-case [a-z0-9]+) finds no word in Chinese
+    # and drops the Chinese word of a mixed prompt
+    import re
+    assert re.findall(r"[a-z0-9]+", "一条深色的裤子") == [] and re.findall(r"[a-z0-9]+", "a dark 裤子") == ["a", "dark"]
+    with pytest.raises(ValueError, match="no words"):
+        tok.encode("。、！")
+    with pytest.raises(ValueError, match="is Chinese"):
+        clip.Tokenizer.from_captions(["一条裤子"])
+
+
+def test_digit_words_in_chinese_keep_their_numeral_and_english_numerals_stay_unknown():
+    tok = clip.Tokenizer(clip.Captioner("mnist", (0.5,) * 10, (0.5,) * 10).vocabulary())
+    assert tok.split("一个数字3") == tok.split("一个数字 3") == ["一个", "数字3"]
+    assert tok.unknown("一个数字35") == ["数字", "35"]   # 数字3 does not end inside 35
+    assert tok.unknown("a photo of a 3") == ["3"]        # the English numeral is still not a word it knows
+
+
+def test_segmenter_longest_match_and_its_known_failure():
+    from course_utils.i18n.segment import Segmenter
+    seg = Segmenter(["研究", "研究生", "生命", "命"])
+    assert seg("研究生") == ["研究生"]                  # the longest word, not 研究 + 生
+    assert seg("研究生命") == ["研究生", "命"]          # forward maximum matching's classic wrong split
+    assert Segmenter(["研究", "生命"])("研究生命") == ["研究", "生命"]
+    with pytest.raises(ValueError, match="Chinese character"):
+        Segmenter(["dark"])
+
+
 def test_info_nce_against_loops_and_closed_forms():
     g = torch.Generator().manual_seed(0)
     f = F.normalize(torch.randn(5, 4, generator=g, dtype=torch.float64), dim=1)
