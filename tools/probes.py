@@ -19,6 +19,7 @@ Probes that need another account run under ``setpriv`` when this runs as root (e
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import os
@@ -941,6 +942,7 @@ def main() -> int:
     os.environ.setdefault("COURSE_PROFILE", "smoke")
     os.environ.pop("COURSE_DEVICE", None)
     tmp = tempfile.mkdtemp(prefix="probe-data-")
+    atexit.register(shutil.rmtree, tmp, True)
     os.chmod(tmp, 0o755)
     os.environ["COURSE_DATA_DIR"] = tmp
     os.environ["COURSE_BUILD_DIR"] = str(Path(tmp) / "build")
