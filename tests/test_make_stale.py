@@ -34,7 +34,7 @@ def repo(tmp_path):
     shutil.copy(ROOT / "Makefile", tmp_path)
     for tool in ("nbtools.py", "i18n_build.py"):  # nbtools builds the Chinese notebooks with i18n_build
         shutil.copy(ROOT / "tools" / tool, tmp_path / "tools")
-    for name in ("requirements.txt", "pyproject.toml"):
+    for name in ("requirements.txt", "requirements-nbgrader.txt", "pyproject.toml"):
         (tmp_path / name).write_text("")
     (tmp_path / ".venv" / "bin").mkdir(parents=True)
     python = tmp_path / ".venv" / "bin" / "python"

@@ -211,7 +211,7 @@ def _move_above(nb, source_marker: str, number: str, student):
 
 @pytest.mark.parametrize("name, marker, number", [
     ("07_vae.ipynb", "z = mu + torch.exp(0.5 * logvar) * eps", "07.2"),      # the two cases
-    ("12_guided_diffusion.ipynb", "def sample_cfg", "12.3"),
+    ("12_guided_diffusion.ipynb", "def sample_free_guided", "12.3"),
     ("08_gan.ipynb", "def d_loss(", "08.1"),                                  # and the ones this test found
     ("06_autoencoders.ipynb", "err_pca = sq_err(", "06.1"),
     ("11_diffusion.ipynb", "mu_eps = (x_t - b_t", "11.2"),

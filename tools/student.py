@@ -519,9 +519,12 @@ REVIEWED_SHARED = {
     "psi = used[0]": "04.2: the same loop",
     "for f in used[1:]:": "04.2: the same loop",
     "psi = psi * f": "04.2: the same loop",
+    "logits = scale * F_img @ G_txt.T": "13.1: the logits only, in the InfoNCE check's one-direction mistake, after the exercise",
+    "ab = S.alpha_bar[t]": "11.1: a table lookup, in 12's toy (the tilted target), a later notebook",
     # plumbing, no answer
     "col = {v: i for i, v in enumerate(bn.variables)}": "a column index, in course_utils.pgm.sampling",
     "for v, s in ev.items():": "a loop header, in course_utils.pgm.sampling",
+    "return total": "02.1: a bare return, in course_utils.pgm",
     "return count": "in course_utils.pgm (return counts)",
     "return torch.tensor(out)": "in course_utils.metrics",
     "with torch.no_grad():": "everywhere",

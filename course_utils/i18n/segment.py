@@ -2,7 +2,7 @@
 
 English separates its words with spaces; Chinese does not ("一条深色的裤子" is four words: 一条 深色 的
 裤子). With a known Chinese vocabulary, the classic way is **forward maximum matching** (正向最大匹配):
-from left to right, take the longest vocabulary word that starts here. A prompt is read as
+scanning left to right, take the longest vocabulary word that starts here. A prompt is read as
 
 - a Chinese vocabulary word where one starts (the longest one; a word may hold Latin letters or digits,
   such as "T恤" or "数字3", and whitespace between its Chinese and Latin parts is allowed: "数字 3");
