@@ -519,7 +519,7 @@ REVIEWED_SHARED = {
     "psi = used[0]": "04.2: the same loop",
     "for f in used[1:]:": "04.2: the same loop",
     "psi = psi * f": "04.2: the same loop",
-    "logits = scale * F_img @ G_txt.T": "13.1: the logits only, in the InfoNCE check's one-direction mistake, after the exercise",
+    "logits = scale * F_img @ G_txt.T": "13.1: the logits only, in the check's one-direction mistake, after it",
     "ab = S.alpha_bar[t]": "11.1: a table lookup, in 12's toy (the tilted target), a later notebook",
     # plumbing, no answer
     "col = {v: i for i, v in enumerate(bn.variables)}": "a column index, in course_utils.pgm.sampling",
