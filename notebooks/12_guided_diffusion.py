@@ -59,7 +59,7 @@ cfg = profile.pick(
     cpu=Config("fashion_mnist", sample_steps=50, n_per_class=50, scales_s=(0.0, 3.0, 10.0, 30.0, 100.0),
                weights_w=(0.0, 0.5, 1.0, 3.0), w_target=0.5, n_show=6, toy_n=4_000),
     full=Config("fashion_mnist", sample_steps=250, n_per_class=200, scales_s=(0.0, 3.0, 10.0, 30.0, 100.0),
-                weights_w=(0.0, 0.5, 1.0, 3.0), w_target=1.0, n_show=10, toy_n=20_000),
+                weights_w=(0.0, 0.5, 1.0, 3.0), w_target=1.0, n_show=10, toy_n=8_000),
 )
 # A dry run (COURSE_MAX_STEPS) only proves that the code runs: full-size sampling is GPU work, so the
 # sampling sizes are capped here, in this one place, and the full data set is not required.
